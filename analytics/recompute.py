@@ -1,0 +1,401 @@
+"""Recompute and store scores and cohort analyses (called by tasks and `manage.py recompute`).
+
+Two stages, so one grade change never recomputes a whole cohort's grades:
+1. read scores: one read's grades → `ReadScores` (every level; unified, STIR-only, T1-only);
+   skipped when the read's fingerprint (its version and the protocol's rules) is unchanged;
+2. cohort analyses: the stored read scores of submitted reads + clinical data → one
+   `AnalysisResult` per analysis; skipped when the input fingerprint is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cohorts.models import Cohort
+from scoring.models import Read, ScoringProtocol
+
+from . import stats
+from .frames import atlas_frame, grades_frame, patients_frame
+from .models import AnalysisResult, CohortAnalyticsState, ReadScores
+
+logger = logging.getLogger(__name__)
+
+CODE_VERSION = "2026.11.1"
+# Sub-scores stored beside the unified score: oedema (STIR only) and fat (T1 only).
+SCOPES = {"unified": None, "stir": "STIR", "t1": "T1"}
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "correction": "holm",
+    "ck_log10": False,
+    "min_subgroup_n": None,  # filled from settings.ANALYTICS_MIN_SUBGROUP_N
+    "timepoint": "baseline",
+}
+
+
+def _sha(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def read_fingerprint(read: Read, protocol: ScoringProtocol) -> str:
+    return _sha(
+        [
+            read.pk,
+            read.version,
+            protocol.pk,
+            protocol.sequence_combine,
+            protocol.side_combine,
+            CODE_VERSION,
+        ]
+    )
+
+
+def _scores_payload(per_scope: dict[str, stats.ReadScores], read_id: int) -> dict[str, Any]:
+    """One read's levels as {scope: {"muscle": {slug: s}, "group": ..., "total": x, ...}}."""
+    payload: dict[str, Any] = {}
+    for scope, scores in per_scope.items():
+        level = {}
+        for name, key in (
+            ("muscle", "muscle"),
+            ("group", "group"),
+            ("region", "region"),
+            ("limb", "limb"),
+        ):
+            frame = getattr(scores, name)
+            frame = frame[frame["read_id"] == read_id]
+            level[name] = {
+                k: (None if pd.isna(v) else round(float(v), 6))
+                for k, v in zip(frame[key], frame["score"], strict=True)
+            }
+        total = scores.total[scores.total["read_id"] == read_id].iloc[0]
+        level["total"] = None if pd.isna(total["score"]) else float(total["score"])
+        level["total_pct"] = (
+            None if pd.isna(total["percent_of_max"]) else float(total["percent_of_max"])
+        )
+        level["n_graded"] = int(total["n_muscles"])
+        payload[scope] = level
+    return payload
+
+
+def _score_all_scopes(
+    grades: pd.DataFrame, atlas: pd.DataFrame, protocol: ScoringProtocol
+) -> dict[str, stats.ReadScores]:
+    out = {}
+    for scope, sequence in SCOPES.items():
+        combine = sequence or protocol.sequence_combine
+        if sequence is not None and sequence not in protocol.sequences:
+            continue
+        out[scope] = stats.score_reads(grades, atlas, combine=combine, sides=protocol.side_combine)
+    return out
+
+
+def read_scores_recompute(*, read_id: int) -> bool:
+    """Store the scores of one read; returns False when nothing changed since the last time."""
+    read = Read.objects.select_related("protocol").filter(pk=read_id).first()
+    if read is None:
+        return False
+    fingerprint = read_fingerprint(read, read.protocol)
+    if ReadScores.objects.filter(read_id=read_id, fingerprint=fingerprint).exists():
+        return False
+    grades = grades_frame(read_ids=[read_id])
+    if grades.empty:
+        ReadScores.objects.filter(read_id=read_id).delete()
+        return True
+    per_scope = _score_all_scopes(grades, atlas_frame(read.protocol), read.protocol)
+    _store_read_scores({read_id: fingerprint}, per_scope)
+    return True
+
+
+def _store_read_scores(
+    fingerprints: dict[int, str], per_scope: dict[str, stats.ReadScores]
+) -> None:
+    rows = []
+    for read_id, fingerprint in fingerprints.items():
+        payload = _scores_payload(per_scope, read_id)
+        unified = payload["unified"]
+        rows.append(
+            ReadScores(
+                read_id=read_id,
+                fingerprint=fingerprint,
+                scores=payload,
+                total=unified["total"],
+                total_pct=unified["total_pct"],
+            )
+        )
+    with transaction.atomic():
+        ReadScores.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["read"],
+            update_fields=["fingerprint", "scores", "total", "total_pct", "computed_at"],
+            batch_size=1000,
+        )
+
+
+def cohort_read_scores_refresh(
+    cohort: Cohort, progress: Callable[[int], None] | None = None
+) -> int:
+    """Recompute every read of the cohort whose stored scores are missing or out of date,
+    protocol by protocol in one vectorized pass each. Returns the number of reads recomputed."""
+    reads = list(Read.objects.filter(study__patient__cohort=cohort).select_related("protocol"))
+    stored = dict(ReadScores.objects.filter(read__in=reads).values_list("read_id", "fingerprint"))
+    stale: dict[int, list[Read]] = {}
+    for read in reads:
+        if stored.get(read.pk) != read_fingerprint(read, read.protocol):
+            stale.setdefault(read.protocol_id, []).append(read)
+    done = 0
+    for batch in stale.values():
+        protocol = batch[0].protocol
+        atlas = atlas_frame(protocol)
+        # Chunks keep memory flat on very large cohorts.
+        for start in range(0, len(batch), 2000):
+            chunk = batch[start : start + 2000]
+            grades = grades_frame(chunk)
+            if grades.empty:
+                done += len(chunk)
+                continue
+            per_scope = _score_all_scopes(grades, atlas, protocol)
+            graded = set(grades["read_id"].unique())
+            _store_read_scores(
+                {r.pk: read_fingerprint(r, protocol) for r in chunk if r.pk in graded}, per_scope
+            )
+            done += len(chunk)
+            if progress:
+                progress(len(chunk))
+    return done
+
+
+def _parameters(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    parameters = {**DEFAULT_PARAMETERS, **(overrides or {})}
+    if parameters["min_subgroup_n"] is None:
+        parameters["min_subgroup_n"] = settings.ANALYTICS_MIN_SUBGROUP_N
+    return parameters
+
+
+def stored_score_frames(
+    cohort: Cohort, *, include_rereads: bool = False
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """Stored read scores of the cohort's submitted reads as long frames per scope and level.
+
+    {scope: {"group" | "region" | "limb": frame(read keys, <level>, score), "total": frame}}.
+    Re-reads exist for intra-reader agreement and are left out unless asked for.
+    """
+    reads = Read.objects.filter(study__patient__cohort=cohort, status=Read.Status.SUBMITTED)
+    if not include_rereads:
+        reads = reads.exclude(kind=Read.Kind.REREAD)
+    rows = ReadScores.objects.filter(read__in=reads).values_list(
+        "read_id",
+        "read__study__patient_id",
+        "read__study__timepoint",
+        "read__reader_id",
+        "read__kind",
+        "scores",
+    )
+    collected: dict[str, dict[str, list[tuple]]] = {}
+    for read_id, patient_id, timepoint, reader_id, kind, scores in rows.iterator(chunk_size=2000):
+        keys = (read_id, patient_id, timepoint, reader_id, kind == Read.Kind.CONSENSUS)
+        for scope, levels in scores.items():
+            bucket = collected.setdefault(
+                scope, {"group": [], "region": [], "limb": [], "total": []}
+            )
+            for level in ("group", "region", "limb"):
+                bucket[level].extend(
+                    (*keys, label, value) for label, value in levels[level].items()
+                )
+            bucket["total"].append((*keys, levels["total"], levels["total_pct"]))
+    read_cols = ["read_id", "patient_id", "timepoint", "reader_id", "is_consensus"]
+    frames: dict[str, dict[str, pd.DataFrame]] = {}
+    for scope, bucket in collected.items():
+        frames[scope] = {
+            level: pd.DataFrame(
+                bucket[level],
+                columns=[*read_cols, level, "score"],
+            ).astype({"score": float})
+            for level in ("group", "region", "limb")
+        }
+        frames[scope]["total"] = pd.DataFrame(
+            bucket["total"], columns=[*read_cols, "score", "percent_of_max"]
+        ).astype({"score": float, "percent_of_max": float})
+    return frames
+
+
+def _patient_level(
+    frames: dict[str, pd.DataFrame], patients: pd.DataFrame, baseline_only: bool
+) -> dict[str, pd.DataFrame]:
+    """Combine readers per patient and timepoint, keep the baseline, attach clinical columns."""
+    labels = {"group": ["group"], "region": ["region"], "limb": ["limb"], "total": []}
+    out = {}
+    for level, frame in frames.items():
+        combined = stats.combine_reader_frame(frame, labels[level])
+        if baseline_only:
+            combined = stats.first_timepoint(combined)
+        out[level] = stats.attach_patients(
+            combined,
+            patients.drop(columns=["antibodies"]),
+            columns=["pseudonym", "site", "subtype", "sex", "age", "mmt8", "ck"],
+        )
+    return out
+
+
+def compute_analyses(cohort: Cohort, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Every stored analysis of the cohort, as JSON-ready dicts keyed by analysis name."""
+    patients = patients_frame(cohort)
+    frames = stored_score_frames(cohort)
+    baseline = parameters["timepoint"] == "baseline"
+    correction = parameters["correction"]
+    min_n = parameters["min_subgroup_n"]
+    results: dict[str, Any] = {
+        "descriptives": {"table": stats.to_records(stats.describe_cohort(patients))},
+    }
+    profile, comparison, correlation, patient_scores = {}, {}, {}, {}
+    for scope, scope_frames in frames.items():
+        level = _patient_level(scope_frames, patients, baseline)
+        groups, limbs, totals = level["group"], level["limb"], level["total"]
+        profile[scope] = {
+            "group": stats.to_records(stats.group_profile(groups)),
+            "limb": stats.to_records(stats.limb_profile(limbs)),
+            "region": stats.to_records(
+                stats.group_profile(level["region"].rename(columns={"region": "group"})).rename(
+                    columns={"group": "region"}
+                )
+            ),
+        }
+        comparison[scope] = {
+            "kruskal": stats.to_records(stats.kruskal_by_group(groups, correction=correction)),
+            "dunn": stats.to_records(stats.dunn_by_group(groups, correction=correction)),
+        }
+        fits = [
+            stats.clinical_regression(
+                totals.rename(columns={"score": "total"}), outcome="mmt8", min_n=min_n
+            ),
+            stats.clinical_regression(
+                totals.rename(columns={"score": "total"}),
+                outcome="ck",
+                log10=parameters["ck_log10"],
+                min_n=min_n,
+            ),
+        ]
+        correlation[scope] = stats.to_records(pd.concat(fits, ignore_index=True))
+        wide = groups.pivot_table(index="patient_id", columns="group", values="score")
+        per_patient = totals.set_index("patient_id")[
+            ["pseudonym", "site", "subtype", "timepoint", "score", "percent_of_max", "mmt8", "ck"]
+        ].rename(columns={"score": "total", "percent_of_max": "total_pct"})
+        limb_wide = limbs.pivot_table(index="patient_id", columns="limb", values="score")
+        per_patient = per_patient.join(limb_wide.add_prefix("limb_")).join(
+            wide.add_prefix("group_")
+        )
+        patient_scores[scope] = stats.to_records(per_patient.reset_index())
+    results["group_profile"] = profile
+    results["subtype_comparison"] = comparison
+    results["clinical_correlation"] = correlation
+    results["patient_scores"] = patient_scores
+    return results
+
+
+def _input_fingerprint(cohort: Cohort) -> str:
+    reads = (
+        ReadScores.objects.filter(
+            read__study__patient__cohort=cohort, read__status=Read.Status.SUBMITTED
+        )
+        .values_list("read_id", "fingerprint")
+        .order_by("read_id")
+    )
+    patients = patients_frame(cohort)
+    return _sha([list(reads), patients.to_json(orient="records", default_handler=str)])
+
+
+def cohort_analyses_recompute(
+    *,
+    cohort_id: int,
+    parameters: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> bool:
+    """Bring the cohort's read scores and analyses up to date. Returns False when the input was
+    unchanged (nothing recomputed) or another worker is already on it."""
+    cohort = Cohort.objects.filter(pk=cohort_id).first()
+    if cohort is None:
+        return False
+    state, _ = CohortAnalyticsState.objects.get_or_create(cohort=cohort)
+    started = timezone.now()
+    # Claim: only one worker recomputes a cohort at a time; a redelivered task after a killed
+    # worker finds the claim old (> 10 min) and takes it over.
+    claimed = (
+        CohortAnalyticsState.objects.filter(pk=cohort.pk)
+        .filter(models_q_unclaimed(started))
+        .update(recomputing=True, claimed_at=started)
+    )
+    if not claimed and not force:
+        return False
+    try:
+        cohort_read_scores_refresh(cohort, progress=progress)
+        params = _parameters(parameters)
+        fingerprint = _input_fingerprint(cohort)
+        params_key = _sha(params)
+        current = AnalysisResult.objects.filter(
+            cohort=cohort, parameters_key=params_key, status=AnalysisResult.Status.DONE
+        )
+        if (
+            not force
+            and current.exists()
+            and all(
+                r.input_fingerprint == fingerprint and r.code_version == CODE_VERSION
+                for r in current
+            )
+        ):
+            _finish(cohort, started)
+            return False
+        results = compute_analyses(cohort, params)
+        now = timezone.now()
+        with transaction.atomic():
+            for analysis, result in results.items():
+                AnalysisResult.objects.update_or_create(
+                    cohort=cohort,
+                    analysis=analysis,
+                    parameters_key=params_key,
+                    defaults={
+                        "parameters": params,
+                        "input_fingerprint": fingerprint,
+                        "code_version": CODE_VERSION,
+                        "status": AnalysisResult.Status.DONE,
+                        "message": "",
+                        "result": result,
+                        "computed_at": now,
+                    },
+                )
+        _finish(cohort, started)
+        return True
+    except Exception as exc:
+        CohortAnalyticsState.objects.filter(pk=cohort.pk).update(
+            recomputing=False, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        logger.exception("analytics recompute failed cohort_id=%s", cohort.pk)
+        raise
+
+
+def models_q_unclaimed(now):  # noqa: ANN001, ANN201
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    return (
+        Q(recomputing=False)
+        | Q(claimed_at__lt=now - timedelta(minutes=10))
+        | Q(claimed_at__isnull=True)
+    )
+
+
+def _finish(cohort: Cohort, started) -> None:  # noqa: ANN001
+    # Fresh only if nothing was marked stale after this run started.
+    CohortAnalyticsState.objects.filter(pk=cohort.pk, stale_since__lte=started).update(stale=False)
+    CohortAnalyticsState.objects.filter(pk=cohort.pk, stale_since__isnull=True).update(stale=False)
+    CohortAnalyticsState.objects.filter(pk=cohort.pk).update(
+        recomputing=False, last_completed_at=timezone.now(), last_error=""
+    )

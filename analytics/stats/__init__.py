@@ -1,0 +1,53 @@
+"""Pure statistics for iim-scoring: pandas, numpy, scipy and statsmodels, never Django.
+
+Score definitions live in `scores`; the paper's analyses in `descriptives` (Table 1),
+`comparison` (profiles, Kruskal-Wallis, Dunn) and `correlation` (OLS, Spearman).
+"""
+
+from ._records import json_value, to_records
+from .comparison import (
+    comparison_subtypes,
+    dunn_by_group,
+    dunn_pairs,
+    group_profile,
+    kruskal_by_group,
+    limb_profile,
+)
+from .correlation import LinearFit, clinical_regression, linear_fit
+from .descriptives import describe_cohort, summarize
+from .scores import (
+    PatientScores,
+    ReadScores,
+    attach_patients,
+    combine_reader_frame,
+    combine_readers,
+    first_timepoint,
+    prepare_atlas,
+    score_reads,
+    unified_grades,
+)
+
+__all__ = [
+    "LinearFit",
+    "PatientScores",
+    "ReadScores",
+    "attach_patients",
+    "clinical_regression",
+    "combine_reader_frame",
+    "combine_readers",
+    "comparison_subtypes",
+    "describe_cohort",
+    "dunn_by_group",
+    "dunn_pairs",
+    "first_timepoint",
+    "group_profile",
+    "json_value",
+    "kruskal_by_group",
+    "limb_profile",
+    "linear_fit",
+    "prepare_atlas",
+    "score_reads",
+    "summarize",
+    "to_records",
+    "unified_grades",
+]

@@ -1,0 +1,349 @@
+"""Muscle, functional-group, region, limb and total scores from graded reads (DESIGN.md).
+
+Definitions, for one read (NA = not assessable, always skipped, never counted as 0):
+
+- unified grade   u(m, side) = combine(g_STIR(m, side), g_T1(m, side)); combine is "max"
+  (default, the paper pools the sequences), "mean", or one sequence only ("STIR" gives the
+  oedema sub-score, "T1" the fat sub-score). NA if both grades are NA.
+- muscle score    s(m) = mean over the available sides of u(m, side) (or their max); 0-2.
+- group score     G(g) = sum_{m in g, s(m) not NA} s(m) / n_g, n_g = graded muscles; 0-2.
+- region, limb and total score = sum of s(m) over the graded muscles of the region, limb or
+  atlas; max_score = 2 * n graded muscles; percent_of_max = 100 * score / max_score.
+  A level with no graded muscle scores NA.
+
+The atlas frame is the list of muscles being scored (the protocol's muscles): every read gets
+one row per atlas muscle, NA where it has no grade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._records import to_records
+
+READ_KEYS = ("read_id", "patient_id", "timepoint", "reader_id", "is_consensus")
+GRADE_COLUMNS = (*READ_KEYS, "muscle", "side", "sequence", "value")
+ATLAS_COLUMNS = ("muscle", "group", "region", "limb", "group_order", "region_order", "muscle_order")
+SIDES = ("L", "R", "M")
+SEQUENCES = ("STIR", "T1")
+LIMBS = ("upper", "axial", "lower")
+COMBINE_OPTIONS = ("max", "mean", "STIR", "T1")
+SIDE_OPTIONS = ("mean", "max")
+LEVELS = ("muscle", "group", "region", "limb", "total")
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Raise ValueError naming the columns `frame` lacks."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}")
+
+
+@dataclass(frozen=True, eq=False)
+class _Levels:
+    def to_dict(self) -> dict[str, Any]:
+        """Every level as JSON-safe records; the options as strings."""
+        out: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = to_records(value) if isinstance(value, pd.DataFrame) else value
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class ReadScores(_Levels):
+    """Scores of every read at every level; each frame starts with the READ_KEYS columns.
+
+    muscle: muscle, group, region, limb, score, n_sides
+    group:  group, region, limb, score, n_muscles
+    region: region, limb, score, n_muscles, max_score, percent_of_max
+    limb:   limb, score, n_muscles, max_score, percent_of_max
+    total:  score, n_muscles, max_score, percent_of_max
+    """
+
+    muscle: pd.DataFrame
+    group: pd.DataFrame
+    region: pd.DataFrame
+    limb: pd.DataFrame
+    total: pd.DataFrame
+    combine: str
+    sides: str
+
+
+@dataclass(frozen=True, eq=False)
+class PatientScores(_Levels):
+    """One score per patient, timepoint and level unit after combining readers.
+
+    Each frame: patient_id, timepoint, the level's label columns, score, [percent_of_max],
+    n_reads (reads whose score entered), source ("consensus" or "reader mean").
+    """
+
+    muscle: pd.DataFrame
+    group: pd.DataFrame
+    region: pd.DataFrame
+    limb: pd.DataFrame
+    total: pd.DataFrame
+
+
+def prepare_atlas(atlas: pd.DataFrame) -> pd.DataFrame:
+    """The atlas sorted in display order (region_order, group_order, muscle_order), checked."""
+    require_columns(atlas, ATLAS_COLUMNS, "atlas")
+    if atlas.empty:
+        raise ValueError("atlas has no muscles")
+    if atlas["muscle"].duplicated().any():
+        dupes = sorted(atlas.loc[atlas["muscle"].duplicated(), "muscle"].unique())
+        raise ValueError(f"atlas lists muscle(s) twice: {', '.join(dupes)}")
+    bad_limbs = set(atlas["limb"]) - set(LIMBS)
+    if bad_limbs:
+        raise ValueError(f"atlas limb must be one of {LIMBS}, got {sorted(map(str, bad_limbs))}")
+    # A group belongs to one region and a region to one limb, or sums would double count.
+    if (atlas.groupby("group")["region"].nunique() > 1).any():
+        raise ValueError("atlas puts one functional group in several regions")
+    if (atlas.groupby("region")["limb"].nunique() > 1).any():
+        raise ValueError("atlas puts one region in several limbs")
+    order = ["region_order", "group_order", "muscle_order"]
+    return atlas.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def _codes(column: pd.Series, labels: Sequence[str], what: str) -> np.ndarray:
+    """Positions of `column`'s values in `labels`; ValueError on anything else."""
+    # Factorize first: the 2.4 M-row column then maps through a handful of unique values.
+    codes, uniques = pd.factorize(column)
+    lookup = pd.Index(labels).get_indexer(uniques)
+    if (codes < 0).any() or (lookup < 0).any():
+        unknown = sorted(str(value) for value in uniques[lookup < 0])
+        shown = ", ".join(unknown[:10]) or "missing values"
+        raise ValueError(f"grades have {what} outside {list(labels)[:10]}...: {shown}")
+    return lookup[codes]
+
+
+def _grade_cube(grades: pd.DataFrame, atlas: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read metadata (one row per read, sorted by read_id) and the grade array.
+
+    The array has shape (reads, atlas muscles, sides L/R/M, sequences STIR/T1), NaN where a
+    cell is NA or was never graded.
+    """
+    require_columns(grades, GRADE_COLUMNS, "grades")
+    if grades.empty:
+        raise ValueError("grades is empty: there is nothing to score")
+    read_codes, read_ids = pd.factorize(grades["read_id"], sort=True)
+    if (read_codes < 0).any():
+        raise ValueError("grades have rows without a read_id")
+    muscle = _codes(grades["muscle"], list(atlas["muscle"]), "muscles")
+    side = _codes(grades["side"], SIDES, "sides")
+    sequence = _codes(grades["sequence"], SEQUENCES, "sequences")
+    numeric = pd.to_numeric(grades["value"], errors="coerce")
+    values = numeric.to_numpy(dtype=float, na_value=np.nan)  # also for nullable Float64
+    known = ~np.isnan(values)
+    if not np.isin(values[known], (0.0, 1.0, 2.0)).all():
+        raise ValueError("grade values must be 0, 1, 2 or NA (NaN)")
+    if known.sum() != grades["value"].notna().sum():
+        raise ValueError("grade values must be numbers 0, 1, 2 or NA (NaN)")
+
+    # One metadata row per read: its first grade row, then every row must agree with it.
+    first = np.flatnonzero(~pd.Series(read_codes).duplicated().to_numpy())
+    meta = {}
+    for key in READ_KEYS[1:]:
+        column = grades[key].to_numpy()
+        per_read = np.empty(len(read_ids), dtype=column.dtype)
+        per_read[read_codes[first]] = column[first]
+        if not (per_read[read_codes] == column).all():
+            raise ValueError(f"a read's grade rows disagree on {key} (or {key} is missing)")
+        meta[key] = per_read
+    if not np.isin(meta["is_consensus"], (True, False)).all():
+        raise ValueError("is_consensus must be True or False")
+    reads = pd.DataFrame({"read_id": np.asarray(read_ids), **meta})
+    reads["is_consensus"] = reads["is_consensus"].astype(bool)
+
+    shape = (len(read_ids), len(atlas), len(SIDES), len(SEQUENCES))
+    flat = ((read_codes * shape[1] + muscle) * shape[2] + side) * shape[3] + sequence
+    if np.bincount(flat, minlength=int(np.prod(shape))).max() > 1:
+        raise ValueError("grades hold a (read, muscle, side, sequence) cell more than once")
+    cube = np.full(shape, np.nan)
+    cube.reshape(-1)[flat] = values
+    return reads, cube
+
+
+def _mean_skipna(array: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over `axis` of the non-NaN entries (NaN if none) and how many there were."""
+    count = (~np.isnan(array)).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(array, axis=axis) / count
+    return np.where(count > 0, mean, np.nan), count
+
+
+def _unified(cube: np.ndarray, combine: str) -> np.ndarray:
+    """u(m, side) of shape (reads, muscles, sides) by the chosen sequence combination."""
+    if combine == "max":
+        return np.fmax(cube[..., 0], cube[..., 1])  # fmax ignores a NaN partner
+    if combine == "mean":
+        return _mean_skipna(cube, axis=3)[0]
+    if combine in SEQUENCES:
+        return cube[..., SEQUENCES.index(combine)]
+    raise ValueError(f"combine must be one of {COMBINE_OPTIONS}, got {combine!r}")
+
+
+def _long(reads: pd.DataFrame, labels: pd.DataFrame, **values: np.ndarray) -> pd.DataFrame:
+    """A tidy frame of (read x label) matrices: read keys, label columns, one column a matrix."""
+    n_labels = len(labels)
+    columns: dict[str, Any] = {key: np.repeat(reads[key].to_numpy(), n_labels) for key in reads}
+    columns.update({key: np.tile(labels[key].to_numpy(), len(reads)) for key in labels})
+    columns.update({name: matrix.reshape(-1) for name, matrix in values.items()})
+    return pd.DataFrame(columns)
+
+
+def _sum_level(reads, labels, scores, membership) -> pd.DataFrame:
+    """Sum of muscle scores per level unit: score, n_muscles, max_score, percent_of_max."""
+    graded = (~np.isnan(scores)).astype(float) @ membership
+    total = np.nan_to_num(scores) @ membership
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = 100.0 * total / (2.0 * graded)
+    return _long(
+        reads,
+        labels,
+        score=np.where(graded > 0, total, np.nan),
+        n_muscles=graded.astype(int),
+        max_score=2.0 * graded,
+        percent_of_max=np.where(graded > 0, percent, np.nan),
+    )
+
+
+def _membership(keys: pd.Series, units: pd.Index) -> np.ndarray:
+    """One-hot matrix (muscles x units) saying which unit each atlas muscle belongs to."""
+    matrix = np.zeros((len(keys), len(units)))
+    matrix[np.arange(len(keys)), units.get_indexer(keys)] = 1.0
+    return matrix
+
+
+def score_reads(
+    grades: pd.DataFrame, atlas: pd.DataFrame, *, combine: str = "max", sides: str = "mean"
+) -> ReadScores:
+    """Every score level of every read in one vectorized pass (formulas in the module doc).
+
+    `grades` is the long grade frame (GRADE_COLUMNS), `atlas` the muscles being scored
+    (ATLAS_COLUMNS). combine: "max" | "mean" | "STIR" | "T1"; sides: "mean" | "max".
+    Raises ValueError on unknown muscles, sides, sequences, values or duplicated cells.
+    """
+    if combine not in COMBINE_OPTIONS:
+        raise ValueError(f"combine must be one of {COMBINE_OPTIONS}, got {combine!r}")
+    if sides not in SIDE_OPTIONS:
+        raise ValueError(f"sides must be one of {SIDE_OPTIONS}, got {sides!r}")
+    atlas = prepare_atlas(atlas)
+    reads, cube = _grade_cube(grades, atlas)
+    unified = _unified(cube, combine)
+    n_sides = (~np.isnan(unified)).sum(axis=2)
+    if sides == "mean":
+        muscle_scores = _mean_skipna(unified, axis=2)[0]
+    else:
+        muscle_scores = np.fmax.reduce(unified, axis=2)
+
+    muscle = _long(
+        reads, atlas[["muscle", "group", "region", "limb"]], score=muscle_scores, n_sides=n_sides
+    )
+    group_labels = atlas.drop_duplicates("group")[["group", "region", "limb"]]
+    group_matrix = _membership(atlas["group"], pd.Index(group_labels["group"]))
+    graded = (~np.isnan(muscle_scores)).astype(float) @ group_matrix
+    with np.errstate(invalid="ignore", divide="ignore"):
+        group_mean = (np.nan_to_num(muscle_scores) @ group_matrix) / graded
+    group = _long(
+        reads,
+        group_labels,
+        score=np.where(graded > 0, group_mean, np.nan),
+        n_muscles=graded.astype(int),
+    )
+    region_labels = atlas.drop_duplicates("region")[["region", "limb"]]
+    region_matrix = _membership(atlas["region"], pd.Index(region_labels["region"]))
+    limb_labels = pd.DataFrame({"limb": [limb for limb in LIMBS if limb in set(atlas["limb"])]})
+    limb_matrix = _membership(atlas["limb"], pd.Index(limb_labels["limb"]))
+    total_labels = pd.DataFrame(index=[0])
+    return ReadScores(
+        muscle=muscle,
+        group=group,
+        region=_sum_level(reads, region_labels, muscle_scores, region_matrix),
+        limb=_sum_level(reads, limb_labels, muscle_scores, limb_matrix),
+        total=_sum_level(reads, total_labels, muscle_scores, np.ones((len(atlas), 1))),
+        combine=combine,
+        sides=sides,
+    )
+
+
+def unified_grades(
+    grades: pd.DataFrame, atlas: pd.DataFrame, *, combine: str = "max"
+) -> pd.DataFrame:
+    """u(m, side) = combine(g_STIR, g_T1) for every graded (read, muscle, side) cell.
+
+    Columns: READ_KEYS, muscle, group, region, limb, side, unified (NaN when both sequences
+    are NA). Only sides that have at least one grade row appear.
+    """
+    atlas = prepare_atlas(atlas)
+    reads, cube = _grade_cube(grades, atlas)
+    unified = _unified(cube, combine)
+    present = np.zeros(unified.shape, dtype=bool)
+    read_codes = pd.Index(reads["read_id"]).get_indexer(grades["read_id"])
+    muscle = _codes(grades["muscle"], list(atlas["muscle"]), "muscles")
+    present[read_codes, muscle, _codes(grades["side"], SIDES, "sides")] = True
+    labels = atlas[["muscle", "group", "region", "limb"]].merge(
+        pd.DataFrame({"side": SIDES}), how="cross"
+    )
+    frame = _long(reads, labels, unified=unified, present=present)
+    return frame[frame.pop("present")].reset_index(drop=True)
+
+
+def combine_reader_frame(frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Per patient, timepoint and label: the consensus read's score if a consensus read exists
+    for that patient and timepoint, otherwise the mean over the readers' reads.
+
+    score = mean over the kept reads of score, NA skipped (with one consensus read: its score);
+    percent_of_max likewise. Adds n_reads (kept reads with a score) and source.
+    """
+    require_columns(frame, ["patient_id", "timepoint", "is_consensus", "score", *labels], "frame")
+    visit = ["patient_id", "timepoint"]
+    has_consensus = frame.groupby(visit)["is_consensus"].transform("any").astype(bool)
+    kept = frame[~has_consensus | frame["is_consensus"].astype(bool)]
+    values = [c for c in ("score", "percent_of_max") if c in frame.columns]
+    grouped = kept.groupby([*visit, *labels], sort=False)
+    out = grouped[values].mean()
+    out["n_reads"] = grouped["score"].count()
+    out = out.reset_index()
+    consensus = has_consensus.groupby([frame[k] for k in visit]).first().rename("has_consensus")
+    out = out.merge(consensus.reset_index(), on=visit, how="left")
+    out["source"] = np.where(out.pop("has_consensus"), "consensus", "reader mean")
+    return out.sort_values(visit, kind="stable").reset_index(drop=True)
+
+
+def combine_readers(scores: ReadScores) -> PatientScores:
+    """`combine_reader_frame` applied to every level of `scores`."""
+    labels = {
+        "muscle": ["muscle", "group", "region", "limb"],
+        "group": ["group", "region", "limb"],
+        "region": ["region", "limb"],
+        "limb": ["limb"],
+        "total": [],
+    }
+    return PatientScores(
+        **{level: combine_reader_frame(getattr(scores, level), labels[level]) for level in LEVELS}
+    )
+
+
+def first_timepoint(frame: pd.DataFrame) -> pd.DataFrame:
+    """Only each patient's earliest timepoint (the baseline for cross-sectional analyses)."""
+    require_columns(frame, ["patient_id", "timepoint"], "frame")
+    baseline = frame.groupby("patient_id")["timepoint"].transform("min")
+    return frame[frame["timepoint"] == baseline].reset_index(drop=True)
+
+
+def attach_patients(
+    frame: pd.DataFrame, patients: pd.DataFrame, columns: Sequence[str] = ("subtype",)
+) -> pd.DataFrame:
+    """`frame` with the patients' `columns` joined on (patient_id, timepoint), many to one."""
+    keys = ["patient_id", "timepoint"]
+    require_columns(frame, keys, "frame")
+    require_columns(patients, [*keys, *columns], "patients")
+    if patients.duplicated(keys).any():
+        raise ValueError("patients has more than one row for a (patient_id, timepoint)")
+    return frame.merge(patients[[*keys, *columns]], on=keys, how="left", validate="many_to_one")

@@ -1,0 +1,174 @@
+"""Create the synthetic demo cohort (idempotent): users per role, 34 patients, images, reads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from analytics.services import results_batch
+from cohorts.models import Cohort, CohortMembership, ImagingStudy, Patient, Site
+from cohorts.roles import CLINICIAN, COORDINATOR, RADIOLOGIST, STATISTICIAN, ensure_roles
+from cohorts.services import assessment_save, cohort_create, patient_create
+from scoring.demo import SITES, demo_patients
+from scoring.models import CohortProtocol, Read, ScoringProtocol
+from scoring.services import read_assign, read_record_complete
+
+DEMO_COHORT = "demo-iim"
+DEMO_PASSWORD = "iim-demo-2026"  # noqa: S105 - synthetic demo accounts, printed on purpose
+DEMO_USERS = [
+    ("demo-radiologist", RADIOLOGIST, "Radiologist: grades blinded reads"),
+    ("demo-expert", RADIOLOGIST, "Radiologist who read the demo cohort (reads are submitted)"),
+    ("demo-clinician", CLINICIAN, "Clinician: clinical data and dashboards"),
+    ("demo-statistician", STATISTICIAN, "Statistician: exports and API"),
+    ("demo-coordinator", COORDINATOR, "Coordinator: imports, assignments, admin"),
+]
+# Cases left open on the demo radiologist's worklist, so the reading page can be tried.
+OPEN_CASES_FOR_DEMO_RADIOLOGIST = 6
+
+
+class Command(BaseCommand):
+    help = "Create the synthetic demo cohort (idempotent). Prints the demo accounts."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument(
+            "--no-images",
+            action="store_true",
+            help="Skip the synthetic DICOM series (faster; the reading page shows no images).",
+        )
+
+    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+        ensure_roles()
+        users = self._users()
+        cohort, created = self._cohort(users)
+        if created:
+            with results_batch():  # one recomputation at the end, not one per read
+                self._patients(cohort, users, images=not options["no_images"])
+        else:
+            self.stdout.write(f"Demo cohort '{DEMO_COHORT}' exists already; nothing added.")
+        self.stdout.write(self.style.SUCCESS("Demo accounts (synthetic data only):"))
+        for username, _role, what in DEMO_USERS:
+            self.stdout.write(f"  {username:<20} password {DEMO_PASSWORD}   {what}")
+
+    def _users(self) -> dict[str, object]:
+        User = get_user_model()
+        users = {}
+        for username, role, _what in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username)
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = role == COORDINATOR  # the admin is the coordinator's tool
+                user.save()
+            user.groups.add(Group.objects.get(name=role))
+            users[username] = user
+        return users
+
+    @transaction.atomic
+    def _cohort(self, users: dict[str, object]) -> tuple[Cohort, bool]:
+        existing = Cohort.objects.filter(slug=DEMO_COHORT).first()
+        if existing is not None and existing.patients.exists():
+            return existing, False
+        sites = [
+            Site.objects.get_or_create(code=code, defaults={"name": name})[0]
+            for code, name in SITES
+        ]
+        cohort = existing or cohort_create(
+            slug=DEMO_COHORT,
+            title="Demo IIM cohort (synthetic)",
+            description="34 synthetic patients mirroring the seed paper's cohort (IBM 9, DM 5, "
+            "PM 6, ASYS 5, IMNM 9) at two sites. Generated data, not patients.",
+            sites=sites,
+            actor=None,
+            is_synthetic=True,
+        )
+        for username in ("demo-clinician", "demo-statistician", "demo-coordinator"):
+            CohortMembership.objects.get_or_create(cohort=cohort, user=users[username])
+        protocol = ScoringProtocol.objects.get(slug="whole-body-iim")
+        CohortProtocol.objects.get_or_create(cohort=cohort, defaults={"protocol": protocol})
+        return cohort, True
+
+    def _patients(self, cohort: Cohort, users: dict[str, object], *, images: bool) -> None:
+        protocol = ScoringProtocol.objects.get(slug="whole-body-iim")
+        sites = {site.code: site for site in cohort.sites.all()}
+        coordinator = users["demo-coordinator"]
+        demo = demo_patients()
+        for index, spec in enumerate(demo):
+            with transaction.atomic():
+                patient = patient_create(
+                    cohort=cohort,
+                    actor=coordinator,
+                    pseudonym=spec.pseudonym,
+                    source_patient_id=spec.source_id,
+                    is_synthetic=True,
+                    site=sites[spec.site_code],
+                    sex=spec.sex,
+                    age_at_mri=spec.age,
+                    subtype=spec.subtype,
+                    classification_criteria=spec.criteria,
+                    antibodies=spec.antibodies,
+                    seronegative=spec.seronegative,
+                    biopsy_done=spec.subtype in {"IBM", "IMNM", "PM"},
+                )
+                assessment_save(
+                    patient=patient,
+                    timepoint=0,
+                    actor=users["demo-clinician"],
+                    days_from_baseline=0,
+                    disease_duration_months=Decimal(str(spec.disease_duration_months)),
+                    ck=spec.ck,
+                    ck_uln=190,
+                    mmt8_total=spec.mmt8,
+                    treatment_naive=spec.treatment_naive,
+                )
+            study = (
+                self._import_images(cohort, patient, spec, coordinator)
+                if images
+                else self._study_without_images(patient, spec)
+            )
+            read = read_assign(
+                study=study,
+                protocol=protocol,
+                reader=users["demo-expert"],
+                actor=coordinator,
+                is_synthetic=True,
+            )
+            cells = {
+                (slug, side, sequence): str(grade)
+                for (slug, side), (stir, t1) in spec.grades.items()
+                for sequence, grade in (("STIR", stir), ("T1", t1))
+            }
+            read_record_complete(
+                read=read,
+                cells=cells,
+                actor=users["demo-expert"],
+                reason="synthetic demo read",
+                submit=True,
+            )
+            if index % (len(demo) // OPEN_CASES_FOR_DEMO_RADIOLOGIST) == 0:
+                read_assign(
+                    study=study,
+                    protocol=protocol,
+                    reader=users["demo-radiologist"],
+                    actor=coordinator,
+                    kind=Read.Kind.SECOND,
+                    is_synthetic=True,
+                )
+            self.stdout.write(f"  {spec.pseudonym} {spec.subtype:<5} total {spec.total:5.1f}")
+
+    def _study_without_images(self, patient: Patient, spec) -> ImagingStudy:  # noqa: ANN001
+        return ImagingStudy.objects.create(
+            patient=patient,
+            timepoint=0,
+            study_uid=f"2.25.{abs(hash(spec.source_id)) % 10**30}",
+            field_strength=1.5,
+            scanner_model="Synthetic 1.5 T",
+            description="Whole-body MRI",
+        )
+
+    def _import_images(self, cohort, patient, spec, actor) -> ImagingStudy:  # noqa: ANN001
+        from cohorts.demo_images import import_demo_study
+
+        return import_demo_study(cohort=cohort, patient=patient, spec=spec, actor=actor)

@@ -1,0 +1,221 @@
+"""Muscle atlas, scoring protocols, reads and grades."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cohorts.models import Cohort, ImagingStudy
+
+
+class Limb(models.TextChoices):
+    UPPER = "upper", "Upper extremity"
+    AXIAL = "axial", "Axial (trunk, pelvis)"
+    LOWER = "lower", "Lower extremity"
+
+
+class Region(models.Model):
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    limb = models.CharField(max_length=5, choices=Limb.choices)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FunctionalGroup(models.Model):
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="groups")
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["region__order", "order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Muscle(models.Model):
+    group = models.ForeignKey(FunctionalGroup, on_delete=models.PROTECT, related_name="muscles")
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=80)
+    paired = models.BooleanField(default=True, help_text="Graded left and right; else midline.")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["group__region__order", "group__order", "order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SequenceCombine(models.TextChoices):
+    MAX = "max", "Maximum of STIR and T1 (the paper's unified grade)"
+    MEAN = "mean", "Mean of STIR and T1"
+
+
+class SideCombine(models.TextChoices):
+    MEAN = "mean", "Mean of available sides"
+    MAX = "max", "Worse side"
+
+
+DEFAULT_SCALE = {
+    "0": "No involvement",
+    "1": "Involvement of ≤ 50 % of the muscle's cross-sectional area",
+    "2": "Involvement of > 50 % of the muscle's cross-sectional area",
+    "NA": "Not assessable (outside the field of view, artefact)",
+}
+DEFAULT_REGION_FINDINGS = ["fasciitis", "vascular-engorgement", "undulating-fascia", "asymmetry"]
+
+
+class ScoringProtocol(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    version = models.CharField(max_length=20, default="1")
+    description = models.TextField(blank=True)
+    muscles = models.ManyToManyField(Muscle, related_name="protocols")
+    sequences = models.JSONField(default=list, help_text='Sequences graded, e.g. ["STIR", "T1"].')
+    sequence_combine = models.CharField(
+        max_length=5, choices=SequenceCombine.choices, default=SequenceCombine.MAX
+    )
+    side_combine = models.CharField(
+        max_length=5, choices=SideCombine.choices, default=SideCombine.MEAN
+    )
+    scale = models.JSONField(default=dict, help_text="Meaning of each grade value.")
+    region_findings = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="unique_protocol_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class CohortProtocol(models.Model):
+    """The scoring protocol a cohort's reads use by default."""
+
+    cohort = models.OneToOneField(Cohort, on_delete=models.CASCADE, related_name="scoring_setup")
+    protocol = models.ForeignKey(ScoringProtocol, on_delete=models.PROTECT)
+
+    def __str__(self) -> str:
+        return f"{self.cohort}: {self.protocol}"
+
+
+class Read(models.Model):
+    """One reader's scoring of one imaging study under one protocol."""
+
+    class Status(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+
+    class Kind(models.TextChoices):
+        PRIMARY = "primary", "Primary read"
+        SECOND = "second", "Second read (double reading)"
+        CONSENSUS = "consensus", "Consensus read"
+        REREAD = "reread", "Re-read (intra-reader agreement)"
+
+    study = models.ForeignKey(ImagingStudy, on_delete=models.PROTECT, related_name="reads")
+    protocol = models.ForeignKey(ScoringProtocol, on_delete=models.PROTECT, related_name="reads")
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reads"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRIMARY)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ASSIGNED)
+    # All a reader ever sees of the case.
+    blind_label = models.CharField(max_length=12, unique=True)
+    # Random per reader: the worklist order, so cases are not read in cohort order.
+    sort_key = models.FloatField(default=0.0)
+    # Optimistic concurrency: every change increments it; a stale writer is refused.
+    version = models.PositiveIntegerField(default=0)
+    active_seconds = models.PositiveIntegerField(default=0, help_text="Active reading time.")
+    note = models.TextField(blank=True)
+    findings = models.JSONField(default=dict, blank=True, help_text="Region-level yes/no findings.")
+    rereads = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rereaders"
+    )
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="A re-read appears on the worklist from this time."
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    is_synthetic = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["reader", "sort_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "protocol", "reader", "kind"], name="one_read_per_reader_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.blind_label
+
+
+class GradeSequence(models.TextChoices):
+    STIR = "STIR"
+    T1 = "T1"
+
+
+class Side(models.TextChoices):
+    LEFT = "L", "Left"
+    RIGHT = "R", "Right"
+    MIDLINE = "M", "Midline"
+
+
+class GradeValue(models.TextChoices):
+    NONE = "0", "0 – no involvement"
+    MILD = "1", "1 – ≤ 50 % of the muscle"
+    SEVERE = "2", "2 – > 50 % of the muscle"
+    NOT_ASSESSABLE = "NA", "NA – not assessable"
+
+
+class Grade(models.Model):
+    read = models.ForeignKey(Read, on_delete=models.PROTECT, related_name="grades")
+    muscle = models.ForeignKey(Muscle, on_delete=models.PROTECT, related_name="grades")
+    side = models.CharField(max_length=1, choices=Side.choices)
+    sequence = models.CharField(max_length=4, choices=GradeSequence.choices)
+    value = models.CharField(max_length=2, choices=GradeValue.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["read", "muscle", "side", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["read", "muscle", "side", "sequence"], name="one_grade_per_cell"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__in=["0", "1", "2", "NA"]), name="grade_is_0_1_2_or_na"
+            ),
+            models.CheckConstraint(condition=Q(side__in=["L", "R", "M"]), name="grade_side_valid"),
+            models.CheckConstraint(
+                condition=Q(sequence__in=["STIR", "T1"]), name="grade_sequence_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.read} {self.muscle.slug} {self.side} {self.sequence}={self.value}"
+
+
+class ReaderPreference(models.Model):
+    """Per-reader viewer settings: last window/level per sequence, remapped shortcuts."""
+
+    reader = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reader_preference"
+    )
+    voi = models.JSONField(default=dict, blank=True)
+    keymap = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.reader}"

@@ -1,0 +1,68 @@
+"""Who sees which read. Every view and API that touches a read goes through here."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from cohorts.roles import COORDINATOR, RADIOLOGIST, has_role
+from cohorts.selectors import cohorts_for_user
+
+from .models import Grade, Muscle, Read, ScoringProtocol
+
+
+def reads_for_reader(*, reader: AbstractBaseUser) -> QuerySet[Read]:
+    """A radiologist's worklist: own reads only, blind fields only, in the reader's random order.
+
+    Re-reads stay hidden until their `not_before` time so they come back as new cases.
+    """
+    now = timezone.now()
+    return (
+        Read.objects.filter(reader=reader)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .only("id", "blind_label", "status", "sort_key", "protocol_id", "version")
+        .annotate(n_graded=Count("grades"))
+        .order_by("sort_key")
+    )
+
+
+def read_get_for_reader(*, read_id: int, user: AbstractBaseUser | AnonymousUser) -> Read:
+    """The reader's own read (404 for anyone else, including other radiologists)."""
+    if not user.is_authenticated or not has_role(user, RADIOLOGIST):
+        raise Http404("No such read.")
+    try:
+        return reads_for_reader(reader=user).select_related("protocol").get(pk=read_id)
+    except Read.DoesNotExist as exc:
+        raise Http404("No such read.") from exc
+
+
+def read_get_for_coordinator(*, read_id: int, user: AbstractBaseUser | AnonymousUser) -> Read:
+    """A coordinator sees any read of the cohorts they belong to (audit, amendments)."""
+    if not user.is_authenticated or not has_role(user, COORDINATOR):
+        raise Http404("No such read.")
+    try:
+        return Read.objects.select_related("study__patient__cohort", "protocol", "reader").get(
+            pk=read_id, study__patient__cohort__in=cohorts_for_user(user=user)
+        )
+    except Read.DoesNotExist as exc:
+        raise Http404("No such read.") from exc
+
+
+def protocol_muscles(*, protocol: ScoringProtocol) -> QuerySet[Muscle]:
+    """The protocol's muscles in atlas order, with group and region for display."""
+    return protocol.muscles.select_related("group__region").order_by(
+        "group__region__order", "group__order", "order"
+    )
+
+
+def protocol_cell_count(*, protocol: ScoringProtocol) -> int:
+    """Number of grade cells a complete read has: muscles × sides × graded sequences."""
+    muscles = list(protocol.muscles.values_list("paired", flat=True))
+    sides = sum(2 if paired else 1 for paired in muscles)
+    return sides * len(protocol.sequences)
+
+
+def grades_of_read(*, read: Read) -> QuerySet[Grade]:
+    return Grade.objects.filter(read=read).select_related("muscle")

@@ -1,0 +1,92 @@
+"""seed_demo builds the paper-like demo cohort once; running it again adds nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from analytics.models import AnalysisResult
+from cohorts.models import AuditEvent, Patient
+from scoring.models import Grade, Read
+
+
+@pytest.fixture
+def seeded(db):  # noqa: ANN001
+    out = StringIO()
+    call_command("seed_demo", "--no-images", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_mirrors_the_papers_cohort(seeded):  # noqa: ANN001
+    patients = Patient.objects.filter(cohort__slug="demo-iim")
+    assert Counter(patients.values_list("subtype", flat=True)) == {
+        "IBM": 9,
+        "DM": 5,
+        "PM": 6,
+        "ASYS": 5,
+        "IMNM": 9,
+    }
+    assert patients.values("site").distinct().count() == 2
+    assert all(patients.values_list("is_synthetic", flat=True))
+    submitted = Read.objects.filter(study__patient__cohort__slug="demo-iim", status="submitted")
+    assert submitted.count() == 34
+    assert Grade.objects.filter(read__in=submitted).count() == 34 * 60 * 2 * 2
+
+
+def test_seed_demo_prints_credentials_for_every_role(seeded):  # noqa: ANN001
+    for username in ("demo-radiologist", "demo-clinician", "demo-statistician", "demo-coordinator"):
+        assert username in seeded
+    assert "iim-demo-2026" in seeded
+
+
+def test_seed_demo_is_idempotent(seeded):  # noqa: ANN001
+    counts = (
+        Patient.objects.count(),
+        Read.objects.count(),
+        Grade.objects.count(),
+        AuditEvent.objects.count(),
+    )
+    call_command("seed_demo", "--no-images", stdout=StringIO())
+    assert (
+        Patient.objects.count(),
+        Read.objects.count(),
+        Grade.objects.count(),
+        AuditEvent.objects.count(),
+    ) == counts
+
+
+def test_seed_demo_grades_are_audited(seeded):  # noqa: ANN001
+    assert AuditEvent.objects.filter(action="grade.set").count() == Grade.objects.count()
+
+
+def test_seed_demo_leaves_open_cases_for_the_demo_radiologist(seeded):  # noqa: ANN001
+    open_reads = Read.objects.filter(reader__username="demo-radiologist").exclude(
+        status="submitted"
+    )
+    assert open_reads.count() >= 5
+
+
+def test_seed_demo_results_show_the_papers_ordering(seeded):  # noqa: ANN001
+    """DM has the highest and ASYS the lowest mean total; lower > upper extremity except DM."""
+    result = AnalysisResult.objects.get(
+        cohort__slug="demo-iim", analysis="group_profile", status="done"
+    ).result["unified"]
+    limb = {(row["limb"], row["subtype"]): row["mean"] for row in result["limb"]}
+    subtypes = ["IBM", "DM", "PM", "ASYS", "IMNM"]
+    for subtype in subtypes:
+        if subtype == "DM":
+            assert limb[("upper", "DM")] > limb[("lower", "DM")]
+        else:
+            assert limb[("lower", subtype)] > limb[("upper", subtype)], subtype
+    patients = AnalysisResult.objects.get(
+        cohort__slug="demo-iim", analysis="patient_scores"
+    ).result["unified"]
+    totals: dict[str, list[float]] = {}
+    for row in patients:
+        totals.setdefault(row["subtype"], []).append(row["total"])
+    means = {s: sum(v) / len(v) for s, v in totals.items()}
+    assert max(means, key=means.get) == "DM"
+    assert min(means, key=means.get) == "ASYS"
