@@ -1,0 +1,106 @@
+"""Real processes for integration tests: a Celery worker against Redis, on the suite's database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.services import need, need_redis
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """URL of the database the tests run on, for processes started by the tests."""
+    s = connection.settings_dict
+    need(
+        connection.vendor == "postgresql",
+        "the suite running on Postgres (set DATABASE_URL) so a worker process can share its "
+        "database",
+    )
+    credentials = f"{s['USER']}:{s['PASSWORD'] or ''}"
+    return f"postgres://{credentials}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, broker: str, queue: str, log: Path) -> None:
+        self.process, self.broker, self.queue, self.log = process, broker, queue, log
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def start_worker(tmp_path: Path, broker: str, queue: str, media_root: Path) -> Worker:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "CELERY_QUEUE": queue,
+        "MEDIA_ROOT": str(media_root),
+    }
+    log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "iim_scoring",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited: {log.read_text()[-2000:]}")
+        if "ready." in log.read_text():
+            return Worker(process, broker, queue, log)
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"worker did not become ready: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path, settings) -> Iterator[Worker]:  # noqa: ANN001
+    """A real worker on a private queue; the app under test sends to it instead of running
+    tasks eagerly."""
+    from iim_scoring.celery import app
+
+    broker = need_redis()
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(tmp_path, broker, queue, Path(settings.MEDIA_ROOT))
+    previous = {
+        k: app.conf[k]
+        for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
+    }
+    app.conf.update(
+        broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue
+    )
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        yield worker
+    finally:
+        app.conf.update(previous)
+        worker.kill()

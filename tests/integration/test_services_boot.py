@@ -1,0 +1,86 @@
+"""The app runs on real services: Postgres migrations, a Celery worker over Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.services import need_postgres
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.services
+
+
+def test_app_boots_and_migrates_on_a_fresh_postgres_database():
+    base = need_postgres()
+    import psycopg
+
+    name = f"iim_boot_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = base.rsplit("/", 1)[0] + "/" + name
+        env = {**os.environ, "DATABASE_URL": url}
+        env.pop("CELERY_BROKER_URL", None)
+        for args in (["migrate", "--noinput"], ["check"]):
+            result = subprocess.run(
+                [sys.executable, "manage.py", *args],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
+        count = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from scoring.models import Muscle; print('muscles', Muscle.objects.count())",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "muscles 60" in count.stdout, count.stderr[-2000:]
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_executes_a_task_end_to_end(celery_worker_process):  # noqa: ANN001
+    from iim_scoring.celery import ping
+
+    result = ping.apply_async(kwargs={"value": "hello worker"})
+    assert result.get(timeout=60) == "hello worker"
+    assert "iim_scoring.ping" in celery_worker_process.log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_recomputes_a_cohort_in_the_shared_database(celery_worker_process):  # noqa: ANN001
+    from analytics.models import AnalysisResult
+    from analytics.tasks import recompute_cohort
+    from tests.factories import AssessmentFactory, CohortFactory, PatientFactory
+
+    cohort = CohortFactory()
+    for i in range(3):
+        AssessmentFactory(patient=PatientFactory(cohort=cohort, pseudonym=f"IIM-90{i}"))
+    recompute_cohort.apply_async(kwargs={"cohort_id": cohort.pk}).get(timeout=120)
+    table = AnalysisResult.objects.get(cohort=cohort, analysis="descriptives")
+    assert table.status == "done"
+    n_all = [
+        row["value"]
+        for row in table.result["table"]
+        if row["variable"] == "patients" and row["subtype"] == "all"
+    ]
+    assert n_all == [3]
