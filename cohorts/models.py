@@ -159,6 +159,8 @@ class ImagingStudy(models.Model):
     timepoint = models.PositiveSmallIntegerField(default=0)
     days_from_baseline = models.IntegerField(default=0)
     study_uid = models.CharField(max_length=64, unique=True, help_text="Pseudonymized UID.")
+    # The study date after the per-patient shift: orders timepoints, identifies nobody.
+    study_date_shifted = models.DateField(null=True, blank=True)
     description = models.CharField(max_length=200, blank=True)
     field_strength = models.FloatField(null=True, blank=True, help_text="Tesla.")
     scanner_model = models.CharField(max_length=120, blank=True)

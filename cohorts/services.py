@@ -6,8 +6,6 @@ see marks the cohort's results stale through analytics' one door.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +15,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from .audit import audit_record
+from .dicom.deid import source_patient_key
 from .models import ClinicalAssessment, Cohort, Patient, Site
 
 PATIENT_FIELDS = [
@@ -45,9 +44,7 @@ ASSESSMENT_FIELDS = [
 def source_key_for(source_patient_id: str) -> str:
     """HMAC-SHA256 of a source patient id with the secret pepper: re-imports find the same
     patient while the id itself is never stored."""
-    return hmac.new(
-        settings.PSEUDONYM_PEPPER.encode(), source_patient_id.strip().encode(), hashlib.sha256
-    ).hexdigest()
+    return source_patient_key(source_patient_id, settings.PSEUDONYM_PEPPER.encode())
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +89,7 @@ def cohort_create(
     return cohort
 
 
-def _next_pseudonym(cohort: Cohort, prefix: str = "IIM") -> str:
+def next_pseudonym(cohort: Cohort, prefix: str = "IIM") -> str:
     taken = set(cohort.patients.values_list("pseudonym", flat=True))
     number = len(taken) + 1
     while f"{prefix}-{number:04d}" in taken:
@@ -113,7 +110,7 @@ def patient_create(
     """A new pseudonymized patient; the source id (if any) is kept only as its HMAC."""
     patient = Patient(
         cohort=cohort,
-        pseudonym=pseudonym or _next_pseudonym(cohort),
+        pseudonym=pseudonym or next_pseudonym(cohort),
         source_key=source_key_for(source_patient_id) if source_patient_id else "",
         is_synthetic=is_synthetic,
         **fields,

@@ -66,3 +66,59 @@ def protocol_cell_count(*, protocol: ScoringProtocol) -> int:
 
 def grades_of_read(*, read: Read) -> QuerySet[Grade]:
     return Grade.objects.filter(read=read).select_related("muscle")
+
+
+def next_open_read(*, reader: AbstractBaseUser, after: Read) -> Read | None:
+    """The next unsubmitted read on the reader's worklist after `after` (wrapping around)."""
+    open_reads = list(
+        reads_for_reader(reader=reader).exclude(status=Read.Status.SUBMITTED).exclude(pk=after.pk)
+    )
+    later = [r for r in open_reads if r.sort_key > after.sort_key]
+    return (later or open_reads or [None])[0]
+
+
+def read_series_for_viewer(*, read: Read) -> list[dict]:
+    """For each graded sequence, the study's series of that sequence (the longest if several)
+    with its instances in slice order."""
+    from cohorts.models import Series
+
+    out = []
+    for sequence in read.protocol.sequences:
+        series = (
+            Series.objects.filter(study_id=read.study_id, sequence=sequence)
+            .annotate(n=Count("instances"))
+            .order_by("-n", "pk")
+            .first()
+        )
+        if series is None or not series.n:
+            continue
+        instances = list(
+            series.instances.order_by("position_along_normal", "instance_number", "pk")
+        )
+        out.append({"sequence": sequence, "instances": instances})
+    return out
+
+
+def read_instance_get(*, read: Read, instance_id: int):  # noqa: ANN201
+    """An image of the read's own study (404 for any other instance)."""
+    from cohorts.models import Instance
+
+    try:
+        return Instance.objects.get(pk=instance_id, series__study_id=read.study_id)
+    except Instance.DoesNotExist as exc:
+        raise Http404("No such image.") from exc
+
+
+def grid_rows(*, read: Read) -> list[dict]:
+    """The grading grid: one row per muscle with its region and group, in atlas order."""
+    rows = []
+    for muscle in protocol_muscles(protocol=read.protocol):
+        rows.append(
+            {
+                "muscle": muscle,
+                "group": muscle.group,
+                "region": muscle.group.region,
+                "sides": ["R", "L"] if muscle.paired else ["M"],
+            }
+        )
+    return rows

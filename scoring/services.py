@@ -22,7 +22,16 @@ from cohorts.audit import audit_record
 from cohorts.models import AuditEvent, Cohort, ImagingStudy
 from cohorts.roles import RADIOLOGIST, has_role
 
-from .models import Grade, GradeSequence, GradeValue, Muscle, Read, ScoringProtocol, Side
+from .models import (
+    Grade,
+    GradeSequence,
+    GradeValue,
+    Muscle,
+    Read,
+    ReaderPreference,
+    ScoringProtocol,
+    Side,
+)
 
 READ_LOCKED = "This read is submitted; amend it with a reason."
 READ_STALE = "This read was changed elsewhere (another tab or device); reload to see the latest."
@@ -466,3 +475,20 @@ def read_record_complete(
         raise ValidationError(READ_INCOMPLETE, code="incomplete")
     results_mark_stale(cohort_id=cohort.pk, read_id=read.pk)
     return read
+
+
+def reader_preferences_update(
+    *, reader: AbstractBaseUser, voi: dict | None = None, keymap: dict | None = None
+) -> ReaderPreference:
+    """Merge the reader's last window/level per sequence and remapped shortcuts."""
+    prefs, _ = ReaderPreference.objects.get_or_create(reader=reader)
+    fields = []
+    if voi is not None:
+        prefs.voi = {**prefs.voi, **{k: v for k, v in voi.items() if k in ("STIR", "T1")}}
+        fields.append("voi")
+    if keymap is not None:
+        prefs.keymap = {**prefs.keymap, **keymap}
+        fields.append("keymap")
+    if fields:
+        prefs.save(update_fields=fields)
+    return prefs

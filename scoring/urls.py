@@ -1,10 +1,18 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "scoring"
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
     path("reads/<int:read_id>/", views.read_page, name="read"),
+    path("reads/<int:read_id>/images/<int:instance_id>.dcm", views.read_image, name="read-image"),
+    path("api/reads/<int:read_id>/", api.ReadStateApi.as_view(), name="api-read"),
+    path("api/reads/<int:read_id>/grades/", api.GradesSetApi.as_view(), name="api-grades"),
+    path("api/reads/<int:read_id>/submit/", api.ReadSubmitApi.as_view(), name="api-submit"),
+    path("api/reads/<int:read_id>/amend/", api.ReadAmendApi.as_view(), name="api-amend"),
+    path("api/reads/<int:read_id>/notes/", api.ReadNotesApi.as_view(), name="api-notes"),
+    path("api/reads/<int:read_id>/activity/", api.ReadActivityApi.as_view(), name="api-activity"),
+    path("api/preferences/", api.ReaderPreferenceApi.as_view(), name="api-prefs"),
 ]

@@ -1,15 +1,48 @@
-"""Radiologist pages: the worklist and the read page. Only blind fields ever reach them."""
+"""Radiologist pages: the worklist, the read page and its images. Only blind fields ever reach
+them: the blind label, the status and the grades."""
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
 
+from cohorts.dicom.blind import blinded_file
 from cohorts.roles import RADIOLOGIST, has_role
 
-from .selectors import protocol_cell_count, reads_for_reader
+from .models import ReaderPreference
+from .selectors import (
+    grid_rows,
+    next_open_read,
+    protocol_cell_count,
+    read_get_for_reader,
+    read_instance_get,
+    read_series_for_viewer,
+    reads_for_reader,
+)
+
+WINDOW_PRESETS = {
+    # Per sequence: STIR needs a wide window to judge oedema, T1 a narrower one for fat.
+    "STIR": [
+        {"name": "Default", "center": 400, "width": 800},
+        {"name": "Oedema", "center": 600, "width": 900},
+        {"name": "Narrow", "center": 350, "width": 400},
+        {"name": "Wide", "center": 800, "width": 1600},
+    ],
+    "T1": [
+        {"name": "Default", "center": 600, "width": 1200},
+        {"name": "Fat", "center": 900, "width": 1000},
+        {"name": "Muscle", "center": 400, "width": 600},
+        {"name": "Wide", "center": 1000, "width": 2200},
+    ],
+}
 
 
 def _require_radiologist(request: HttpRequest) -> None:
@@ -31,7 +64,108 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def read_page(request: HttpRequest, read_id: int) -> HttpResponse:
-    from .selectors import read_get_for_reader
-
+    """Viewer and grading grid of one read; everything the page loads later is blind too."""
     read = read_get_for_reader(read_id=read_id, user=request.user)
-    return render(request, "scoring/read.html", {"read": read})
+    prefs = ReaderPreference.objects.filter(reader=request.user).first()
+    series = []
+    for entry in read_series_for_viewer(read=read):
+        instances = entry["instances"]
+        series.append(
+            {
+                "key": entry["sequence"].lower(),
+                "sequence": entry["sequence"],
+                "label": entry["sequence"],
+                "imageIds": [
+                    "wadouri:" + reverse("scoring:read-image", args=[read.pk, i.pk])
+                    for i in instances
+                ],
+                "positions": _all_or_none([i.position_along_normal for i in instances]),
+                "sliceLocations": _all_or_none([i.slice_location for i in instances]),
+                "presets": WINDOW_PRESETS[entry["sequence"]],
+            }
+        )
+    config = {
+        "series": series,
+        "prefsUrl": reverse("scoring:api-prefs"),
+        "prefs": {"voi": prefs.voi if prefs else {}, "keymap": prefs.keymap if prefs else {}},
+        "csrfToken": get_token(request),
+    }
+    grading = {
+        "readId": read.pk,
+        "version": read.version,
+        "status": read.status,
+        "sequences": read.protocol.sequences,
+        "urls": {
+            "state": reverse("scoring:api-read", args=[read.pk]),
+            "grades": reverse("scoring:api-grades", args=[read.pk]),
+            "submit": reverse("scoring:api-submit", args=[read.pk]),
+            "amend": reverse("scoring:api-amend", args=[read.pk]),
+            "notes": reverse("scoring:api-notes", args=[read.pk]),
+            "activity": reverse("scoring:api-activity", args=[read.pk]),
+            "prefs": reverse("scoring:api-prefs"),
+        },
+        "keymap": prefs.keymap if prefs else {},
+        "csrfToken": get_token(request),
+    }
+    next_read = next_open_read(reader=request.user, after=read)
+    return render(
+        request,
+        "scoring/read.html",
+        {
+            "read": read,
+            "rows": grid_rows(read=read),
+            "sequences": read.protocol.sequences,
+            "grid_columns": 2 * len(read.protocol.sequences) + 1,
+            "scale": read.protocol.scale,
+            "findings": read.protocol.region_findings,
+            "regions": _regions(read),
+            "viewer_config": config,
+            "grading_config": grading,
+            "has_images": bool(series),
+            "next_read": next_read,
+            "total": protocol_cell_count(protocol=read.protocol),
+        },
+    )
+
+
+def _regions(read) -> list[dict]:  # noqa: ANN001
+    seen: dict[str, dict] = {}
+    for muscle in read.protocol.muscles.select_related("group__region").order_by(
+        "group__region__order"
+    ):
+        region = muscle.group.region
+        seen.setdefault(region.slug, {"slug": region.slug, "name": region.name})
+    return list(seen.values())
+
+
+def _all_or_none(values: list[float | None]) -> list[float] | None:
+    return values if values and all(v is not None for v in values) else None
+
+
+@login_required
+@require_GET
+def read_image(request: HttpRequest, read_id: int, instance_id: int) -> HttpResponse:
+    """One slice as DICOM Part-10 for the viewer (`wadouri:`), blinded for the reader."""
+    read = read_get_for_reader(read_id=read_id, user=request.user)
+    instance = read_instance_get(read=read, instance_id=instance_id)
+    etag = (
+        '"'
+        + hashlib.sha256(
+            f"{instance.pk}:{instance.sop_instance_uid}:{read.blind_label}:{settings.SECRET_KEY[:8]}".encode()
+        ).hexdigest()[:32]
+        + '"'
+    )
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified()
+    try:
+        with instance.file.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError as exc:
+        raise Http404("The image file is missing.") from exc
+    response = HttpResponse(
+        blinded_file(data, blind_label=read.blind_label), content_type="application/dicom"
+    )
+    # Private: the bytes are the reader's blinded copy; a day of caching spares re-downloads.
+    response["Cache-Control"] = "private, max-age=86400"
+    response["ETag"] = etag
+    return response
