@@ -43,8 +43,8 @@ def test_served_image_carries_the_blind_label_not_the_pseudonym(
     read,  # noqa: ANN001
     settings,
 ):  # noqa: ANN001
-    from cohorts.dicom.synthetic import synthetic_study
     from cohorts.dicom.deid import dicom_bytes
+    from cohorts.dicom.synthetic import synthetic_study
     from cohorts.importing import dicom_import
 
     datasets = synthetic_study(
