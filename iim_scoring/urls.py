@@ -9,4 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("cohorts/", include("cohorts.urls")),
     path("reading/", include("scoring.urls")),
+    path("dashboards/", include("analytics.urls")),
+    path("api/", include("iim_scoring.api.urls")),
 ]
