@@ -88,6 +88,7 @@ class _StagedSeries:
     study_uid: str
     series_uid: str
     header: Dataset  # the first file's attributes without pixel data
+    original: dict | None = None  # see _original_attributes
     instances: list[_StagedInstance] = field(default_factory=list)
     rejected: bool = False
 
@@ -101,6 +102,19 @@ def _number(ds: Dataset, keyword: str) -> float | None:
         return None if value is None or value == "" else float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _original_attributes(ds: Dataset) -> dict:
+    """The few original values the database keeps: the sequence class (from TR/TE/TI), the
+    series description (a protocol name such as "STIR tra"), sex and age in years."""
+    age = str(ds.get("PatientAge", "") or "")
+    sex = str(ds.get("PatientSex", "") or "").upper()
+    return {
+        "sequence": classify_sequence(ds),
+        "description": str(ds.get("SeriesDescription", "") or "")[:200],
+        "sex": sex if sex in ("F", "M") else "U",
+        "age": int(age[:3]) if age[:3].isdigit() and age.endswith("Y") else None,
+    }
 
 
 def _shifted_date(value: str) -> dt.date | None:
@@ -295,14 +309,15 @@ def _store_series(
 
 def _series_fields(study: ImagingStudy, series: _StagedSeries) -> dict:
     h = series.header
-    sequence = classify_sequence(h)
+    original = series.original or {}
+    sequence = original.get("sequence") or classify_sequence(h)
     spacing = h.get("PixelSpacing")
     return {
         "study": study,
         "series_number": int(h.get("SeriesNumber") or 0) or None,
         "sequence": sequence,
         "sequence_detected": sequence,
-        "description": str(h.get("SeriesDescription", "") or "")[:200],
+        "description": original.get("description", ""),
         "echo_time": _number(h, "EchoTime"),
         "repetition_time": _number(h, "RepetitionTime"),
         "inversion_time": _number(h, "InversionTime"),

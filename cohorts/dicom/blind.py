@@ -1,8 +1,9 @@
 """What a blinded reader's copy of a stored (already pseudonymized) file must not carry.
 
 Applied at serve time: the patient-level attributes that could link the images to a pseudonym
-(name, id, sex, age, size, weight, study dates and times, study id, accession number) are
-replaced by the read's blind label or emptied.
+(name, id, sex, age, size, weight, study id, accession number) are replaced by the read's blind
+label or removed, and every date, time and date-time at any depth is removed, because even
+shifted dates order a reader's cases in time.
 """
 
 from __future__ import annotations
@@ -19,18 +20,6 @@ BLINDED_KEYWORDS = (
     "PatientAge",
     "PatientSize",
     "PatientWeight",
-    "PatientBirthDate",
-    "StudyDate",
-    "StudyTime",
-    "SeriesDate",
-    "SeriesTime",
-    "AcquisitionDate",
-    "AcquisitionTime",
-    "ContentDate",
-    "ContentTime",
-    "AcquisitionDateTime",
-    "InstanceCreationDate",
-    "InstanceCreationTime",
     "StudyID",
     "AccessionNumber",
     "StudyDescription",
@@ -39,6 +28,16 @@ BLINDED_KEYWORDS = (
     "OtherPatientIDsSequence",
     "LongitudinalTemporalInformationModified",
 )
+_TEMPORAL_VRS = {"DA", "DT", "TM"}
+
+
+def _strip_temporal(ds: Dataset) -> None:
+    for element in list(ds):
+        if element.VR in _TEMPORAL_VRS:
+            del ds[element.tag]
+        elif element.VR == "SQ":
+            for item in element.value:
+                _strip_temporal(item)
 
 
 def blind_dataset(ds: Dataset, *, blind_label: str) -> Dataset:
@@ -47,6 +46,7 @@ def blind_dataset(ds: Dataset, *, blind_label: str) -> Dataset:
     for keyword in BLINDED_KEYWORDS:
         if keyword in ds:
             delattr(ds, keyword)
+    _strip_temporal(ds)
     return ds
 
 

@@ -1,0 +1,1 @@
+"""Pure DICOM layer: de-identification, validation, classification, archives, demo images."""

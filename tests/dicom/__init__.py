@@ -1,0 +1,1 @@
+"""Tests of the pure DICOM layer (cohorts.dicom): no database, no Django settings."""
