@@ -68,8 +68,14 @@ class CohortAnalyticsState(models.Model):
     )
     stale = models.BooleanField(default=True)
     stale_since = models.DateTimeField(null=True, blank=True)
+    # Time of the latest request: a queued task older than this leaves the work to the newer one.
+    requested_at = models.DateTimeField(null=True, blank=True)
+    # The broker refused the last request: queue again when it is back.
+    queue_failed = models.BooleanField(default=False)
     recomputing = models.BooleanField(default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id holding the claim: a redelivered task (same id) may take it over.
+    claimed_by = models.CharField(max_length=64, blank=True)
     last_completed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 

@@ -1,8 +1,8 @@
 """Recompute and store scores and cohort analyses (called by tasks and `manage.py recompute`).
 
 Two stages, so one grade change never recomputes a whole cohort's grades:
-1. read scores: one read's grades → `ReadScores` (every level; unified, STIR-only, T1-only);
-   skipped when the read's fingerprint (its version and the protocol's rules) is unchanged;
+1. read scores: each read's grades → `ReadScores` (every level; unified, STIR-only, T1-only),
+   only for reads whose fingerprint (their version and the protocol's rules) changed;
 2. cohort analyses: the stored read scores of submitted reads + clinical data → one
    `AnalysisResult` per analysis; skipped when the input fingerprint is unchanged.
 """
@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cohorts.models import Cohort
@@ -30,6 +33,7 @@ from .models import AnalysisResult, CohortAnalyticsState, ReadScores
 logger = logging.getLogger(__name__)
 
 CODE_VERSION = "2026.11.1"
+CLAIM_TIMEOUT = timedelta(minutes=10)
 # Sub-scores stored beside the unified score: oedema (STIR only) and fat (T1 only).
 SCOPES = {"unified": None, "stir": "STIR", "t1": "T1"}
 DEFAULT_PARAMETERS: dict[str, Any] = {
@@ -94,23 +98,6 @@ def _score_all_scopes(
             continue
         out[scope] = stats.score_reads(grades, atlas, combine=combine, sides=protocol.side_combine)
     return out
-
-
-def read_scores_recompute(*, read_id: int) -> bool:
-    """Store the scores of one read; returns False when nothing changed since the last time."""
-    read = Read.objects.select_related("protocol").filter(pk=read_id).first()
-    if read is None:
-        return False
-    fingerprint = read_fingerprint(read, read.protocol)
-    if ReadScores.objects.filter(read_id=read_id, fingerprint=fingerprint).exists():
-        return False
-    grades = grades_frame(read_ids=[read_id])
-    if grades.empty:
-        ReadScores.objects.filter(read_id=read_id).delete()
-        return True
-    per_scope = _score_all_scopes(grades, atlas_frame(read.protocol), read.protocol)
-    _store_read_scores({read_id: fingerprint}, per_scope)
-    return True
 
 
 def _store_read_scores(
@@ -316,44 +303,64 @@ def cohort_analyses_recompute(
     cohort_id: int,
     parameters: dict[str, Any] | None = None,
     force: bool = False,
+    requested_at: datetime | None = None,
+    claim_token: str = "",
     progress: Callable[[int], None] | None = None,
-) -> bool:
-    """Bring the cohort's read scores and analyses up to date. Returns False when the input was
-    unchanged (nothing recomputed) or another worker is already on it."""
+) -> str:
+    """Bring the cohort's read scores and analyses up to date.
+
+    Returns what happened: "done", "unchanged" (same input fingerprint: nothing stored),
+    "superseded" (a newer request is queued and will do the work), "busy" (another worker
+    holds the claim) or "missing".
+    """
     cohort = Cohort.objects.filter(pk=cohort_id).first()
     if cohort is None:
-        return False
+        return "missing"
     state, _ = CohortAnalyticsState.objects.get_or_create(cohort=cohort)
+    if requested_at is not None and state.requested_at and state.requested_at > requested_at:
+        return "superseded"
     started = timezone.now()
-    # Claim: only one worker recomputes a cohort at a time; a redelivered task after a killed
-    # worker finds the claim old (> 10 min) and takes it over.
+    # One worker per cohort. A task redelivered after its worker was killed carries the same
+    # id and takes its own claim over; a claim older than CLAIM_TIMEOUT is taken over too.
+    unclaimed = (
+        Q(recomputing=False)
+        | Q(claimed_at__lt=started - CLAIM_TIMEOUT)
+        | Q(claimed_at__isnull=True)
+    )
+    if claim_token:
+        unclaimed |= Q(claimed_by=claim_token)
     claimed = (
         CohortAnalyticsState.objects.filter(pk=cohort.pk)
-        .filter(models_q_unclaimed(started))
-        .update(recomputing=True, claimed_at=started)
+        .filter(unclaimed)
+        .update(recomputing=True, claimed_at=started, claimed_by=claim_token)
     )
     if not claimed and not force:
-        return False
+        return "busy"
     try:
         cohort_read_scores_refresh(cohort, progress=progress)
         params = _parameters(parameters)
         fingerprint = _input_fingerprint(cohort)
         params_key = _sha(params)
-        current = AnalysisResult.objects.filter(
-            cohort=cohort, parameters_key=params_key, status=AnalysisResult.Status.DONE
+        current = list(
+            AnalysisResult.objects.filter(
+                cohort=cohort, parameters_key=params_key, status=AnalysisResult.Status.DONE
+            ).only("input_fingerprint", "code_version")
         )
         if (
             not force
-            and current.exists()
+            and current
             and all(
                 r.input_fingerprint == fingerprint and r.code_version == CODE_VERSION
                 for r in current
             )
         ):
             _finish(cohort, started)
-            return False
+            return "unchanged"
         results = compute_analyses(cohort, params)
+        if settings.ANALYTICS_FAULT_DELAY_SECONDS:  # fault injection for the worker-kill tests
+            time.sleep(settings.ANALYTICS_FAULT_DELAY_SECONDS)
         now = timezone.now()
+        # All analyses of one input land together: nothing partial is ever shown.
         with transaction.atomic():
             for analysis, result in results.items():
                 AnalysisResult.objects.update_or_create(
@@ -371,31 +378,20 @@ def cohort_analyses_recompute(
                     },
                 )
         _finish(cohort, started)
-        return True
+        return "done"
     except Exception as exc:
         CohortAnalyticsState.objects.filter(pk=cohort.pk).update(
-            recomputing=False, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+            recomputing=False, claimed_by="", last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         logger.exception("analytics recompute failed cohort_id=%s", cohort.pk)
         raise
 
 
-def models_q_unclaimed(now):  # noqa: ANN001, ANN201
-    from datetime import timedelta
-
-    from django.db.models import Q
-
-    return (
-        Q(recomputing=False)
-        | Q(claimed_at__lt=now - timedelta(minutes=10))
-        | Q(claimed_at__isnull=True)
-    )
-
-
-def _finish(cohort: Cohort, started) -> None:  # noqa: ANN001
-    # Fresh only if nothing was marked stale after this run started.
-    CohortAnalyticsState.objects.filter(pk=cohort.pk, stale_since__lte=started).update(stale=False)
-    CohortAnalyticsState.objects.filter(pk=cohort.pk, stale_since__isnull=True).update(stale=False)
+def _finish(cohort: Cohort, started: datetime) -> None:
+    # Fresh only if no change was requested after this run started.
+    CohortAnalyticsState.objects.filter(pk=cohort.pk).filter(
+        Q(requested_at__isnull=True) | Q(requested_at__lte=started)
+    ).update(stale=False, stale_since=None)
     CohortAnalyticsState.objects.filter(pk=cohort.pk).update(
-        recomputing=False, last_completed_at=timezone.now(), last_error=""
+        recomputing=False, claimed_by="", last_completed_at=timezone.now(), last_error=""
     )

@@ -1,9 +1,10 @@
-"""Writes of analytics: marking results stale and storing recomputed scores and analyses.
+"""Writes of analytics: marking results stale and queueing their recomputation.
 
 `results_mark_stale` is the one door through which grades, submissions and clinical data ask
-for fresh results: it marks the cohort stale in the caller's transaction and queues the
-recomputation after commit. If the broker is unreachable the change still saves; the cohort
-stays stale and is queued again by the next change or by `requeue_stale_cohorts`.
+for fresh results. After the caller's transaction commits it records the request on the
+cohort's state row and queues one debounced recomputation. If the broker is unreachable the
+change is still saved: the cohort stays stale, the page says so, and `requeue_stale_cohorts`
+(Celery beat, and every dashboard visit) queues it again once the broker is back.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import CohortAnalyticsState
@@ -24,7 +28,7 @@ _batch = threading.local()
 
 @contextmanager
 def results_batch() -> Iterator[None]:
-    """Collect stale marks (a seed, an import) and queue one cohort recomputation at the end."""
+    """Collect stale marks (a seed, an import) and request one recomputation at the end."""
     if getattr(_batch, "cohorts", None) is not None:
         yield
         return
@@ -35,31 +39,65 @@ def results_batch() -> Iterator[None]:
     finally:
         _batch.cohorts = None
     for cohort_id in sorted(cohorts):
-        _queue_recompute(cohort_id=cohort_id, read_id=None)
+        _request_recompute(cohort_id)
 
 
 def results_mark_stale(*, cohort_id: int, read_id: int | None = None) -> None:
-    """Mark a cohort's results stale and queue their recomputation once the transaction commits."""
-    now = timezone.now()
-    updated = CohortAnalyticsState.objects.filter(cohort_id=cohort_id, stale=False).update(
-        stale=True, stale_since=now
-    )
-    if not updated:
-        CohortAnalyticsState.objects.get_or_create(
-            cohort_id=cohort_id, defaults={"stale": True, "stale_since": now}
-        )
+    """Ask for fresh results of a cohort once the current transaction commits.
+
+    `read_id` names the read that changed (kept for the log; the recomputation finds every
+    read whose stored scores are out of date by its fingerprint).
+    """
     if getattr(_batch, "cohorts", None) is not None:
         _batch.cohorts.add(cohort_id)
         return
-    transaction.on_commit(lambda: _queue_recompute(cohort_id=cohort_id, read_id=read_id))
+    # After commit, in autocommit: concurrent readers never queue on the state row's lock.
+    transaction.on_commit(lambda: _request_recompute(cohort_id))
 
 
-def _queue_recompute(*, cohort_id: int, read_id: int | None) -> None:
-    from .tasks import recompute_cohort, recompute_read_scores
+def _request_recompute(cohort_id: int) -> None:
+    now = timezone.now()
+    marked = CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(
+        stale=True, requested_at=now
+    )
+    if not marked:
+        CohortAnalyticsState.objects.get_or_create(
+            cohort_id=cohort_id, defaults={"stale": True, "requested_at": now}
+        )
+    CohortAnalyticsState.objects.filter(cohort_id=cohort_id, stale_since__isnull=True).update(
+        stale_since=now
+    )
+    _queue(cohort_id, now)
+
+
+def _queue(cohort_id: int, requested_at: datetime) -> bool:
+    from .tasks import recompute_cohort
 
     try:
-        if read_id is not None:
-            recompute_read_scores.apply_async(kwargs={"read_id": read_id})
-        recompute_cohort.apply_async(kwargs={"cohort_id": cohort_id}, countdown=1)
+        recompute_cohort.apply_async(
+            kwargs={"cohort_id": cohort_id, "requested_at": requested_at.isoformat()},
+            countdown=settings.ANALYTICS_DEBOUNCE_SECONDS,
+        )
     except Exception:  # noqa: BLE001 - a broker outage must never lose the saved change
         logger.warning("analytics queue unavailable; cohort_id=%s stays stale", cohort_id)
+        CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(queue_failed=True)
+        return False
+    CohortAnalyticsState.objects.filter(cohort_id=cohort_id, queue_failed=True).update(
+        queue_failed=False
+    )
+    return True
+
+
+def requeue_stale_cohorts(*, older_than_seconds: float = 30.0) -> int:
+    """Queue every cohort that is stale and whose last request could not be queued or has
+    waited longer than `older_than_seconds` (lost task, broker outage). Returns how many."""
+    limit = timezone.now() - timedelta(seconds=older_than_seconds)
+    waiting = CohortAnalyticsState.objects.filter(stale=True, recomputing=False).filter(
+        Q(queue_failed=True) | Q(requested_at__lt=limit) | Q(requested_at__isnull=True)
+    )
+    queued = 0
+    for state in waiting:
+        now = timezone.now()
+        CohortAnalyticsState.objects.filter(pk=state.pk).update(requested_at=now)
+        queued += _queue(state.pk, now)
+    return queued

@@ -179,7 +179,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# An unacknowledged task (its worker was killed) is redelivered after this many seconds;
+# workers look for such tasks every CELERY_UNACKED_RESTORE_INTERVAL seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1,
+}
+# Celery beat: catch cohorts left stale by a broker outage or a lost task.
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-cohorts": {"task": "analytics.tasks.requeue_stale", "schedule": 60.0},
+}
 # Tests give each worker its own queue so nothing left over from another run reaches it.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
@@ -258,6 +268,10 @@ DICOM_LISTENER_PORT = env.int("DICOM_LISTENER_PORT", default=11112)
 
 # Analyses: subgroups smaller than this get no per-subtype regression.
 ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
+# A burst of grade changes within this many seconds causes one recomputation.
+ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=1.0)
+# Fault injection for tests only: hold a recomputation open this long before storing results.
+ANALYTICS_FAULT_DELAY_SECONDS = env.float("ANALYTICS_FAULT_DELAY_SECONDS", default=0.0)
 
 LOGGING = {
     "version": 1,

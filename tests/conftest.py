@@ -11,11 +11,19 @@ def _factories():  # noqa: ANN202 - imported late so the pure tests run without 
     return factories
 
 
+def _django_active(request) -> bool:  # noqa: ANN001
+    # The pure tests (stats, dicom) also run with `-p no:django`, without settings.
+    return request.config.pluginmanager.hasplugin("django")
+
+
 @pytest.fixture(autouse=True)
-def _eager_celery(settings):  # noqa: ANN001
+def _eager_celery(request):  # noqa: ANN001
     # In-process tests run tasks eagerly even when CI exports a broker URL; the real-worker
     # tests start their own worker against Redis.
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    if not _django_active(request):
+        yield
+        return
+    request.getfixturevalue("settings").CELERY_TASK_ALWAYS_EAGER = True
     from iim_scoring.celery import app
 
     app.conf.task_always_eager = True
@@ -23,8 +31,9 @@ def _eager_celery(settings):  # noqa: ANN001
 
 
 @pytest.fixture(autouse=True)
-def _private_media(settings, tmp_path):  # noqa: ANN001
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _private_media(request, tmp_path):  # noqa: ANN001
+    if _django_active(request):
+        request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
@@ -57,3 +66,25 @@ def coordinator(db, cohort):  # noqa: ANN001
     return _factories().user_with_role(
         "coordinator", username="coordinator", cohort=cohort, staff=True
     )
+
+
+@pytest.fixture(autouse=True)
+def _atlas_after_flush(request):  # noqa: ANN001
+    """Transactional tests (live server, real workers) flush the database, and with it the
+    atlas and protocols the data migration shipped: put them back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from django.apps import apps
+
+    from scoring.models import Muscle
+
+    if not Muscle.objects.exists():
+        atlas = importlib.import_module("scoring.migrations.0002_default_atlas")
+        atlas.load_atlas(apps, None)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from django.db import connection
 
 from tests.services import need, need_redis
@@ -40,7 +41,9 @@ class Worker:
             self.process.wait(10)
 
 
-def start_worker(tmp_path: Path, broker: str, queue: str, media_root: Path) -> Worker:
+def start_worker(
+    tmp_path: Path, broker: str, queue: str, media_root: Path, **extra_env: str
+) -> Worker:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -48,28 +51,26 @@ def start_worker(tmp_path: Path, broker: str, queue: str, media_root: Path) -> W
         "CELERY_RESULT_BACKEND": broker,
         "CELERY_QUEUE": queue,
         "MEDIA_ROOT": str(media_root),
+        **extra_env,
     }
     log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "iim_scoring",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "-Q",
+        queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "iim_scoring",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+        command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -83,24 +84,62 @@ def start_worker(tmp_path: Path, broker: str, queue: str, media_root: Path) -> W
 
 
 @pytest.fixture
-def celery_worker_process(tmp_path, settings) -> Iterator[Worker]:  # noqa: ANN001
-    """A real worker on a private queue; the app under test sends to it instead of running
-    tasks eagerly."""
+def broker_queue(settings) -> Iterator[tuple[str, str]]:  # noqa: ANN001
+    """The app under test sends tasks to Redis on a private queue instead of running them."""
     from iim_scoring.celery import app
 
     broker = need_redis()
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    worker = start_worker(tmp_path, broker, queue, Path(settings.MEDIA_ROOT))
-    previous = {
-        k: app.conf[k]
-        for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
-    }
+    # The default queue, emptied first: Celery routes by a default queue it caches once, so a
+    # per-test queue name would not reach the worker. The test Redis database is private.
+    queue = "celery"
+    keys = (
+        "broker_url",
+        "result_backend",
+        "task_always_eager",
+        "task_default_queue",
+        "broker_connection_retry",
+        "broker_connection_max_retries",
+    )
+    previous = {k: app.conf[k] for k in keys}
     app.conf.update(
         broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue
     )
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.ANALYTICS_DEBOUNCE_SECONDS = 0.5
+    # Nothing left from an earlier test (queued, or unacknowledged by a killed worker).
+    redis.Redis.from_url(broker).flushdb()
+    try:
+        yield broker, queue
+    finally:
+        app.conf.update(previous)
+        reset_broker_connections(app)
+
+
+def reset_broker_connections(app) -> None:  # noqa: ANN001
+    """Drop pooled broker connections so the next send uses the current broker_url (what
+    Celery itself does after a fork)."""
+    from kombu import pools
+
+    pools.reset()
+    app._after_fork()
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path, settings, broker_queue) -> Iterator[Worker]:  # noqa: ANN001
+    """A real worker on the private queue."""
+    broker, queue = broker_queue
+    worker = start_worker(tmp_path, broker, queue, Path(settings.MEDIA_ROOT))
     try:
         yield worker
     finally:
-        app.conf.update(previous)
         worker.kill()
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
