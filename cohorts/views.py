@@ -12,14 +12,15 @@ from .roles import CLINICIAN, COORDINATOR, STATISTICIAN, has_role
 from .selectors import cohort_get_for_user, cohorts_for_user
 
 
-def _require_clinical_role(request: HttpRequest) -> None:
+def require_clinical_role(request: HttpRequest) -> None:
+    """403 for anyone without a clinical role (radiologists never see cohort or clinical data)."""
     if not has_role(request.user, CLINICIAN, COORDINATOR, STATISTICIAN):
         raise PermissionDenied
 
 
 @login_required
 def cohort_list(request: HttpRequest) -> HttpResponse:
-    _require_clinical_role(request)
+    require_clinical_role(request)
     cohorts = cohorts_for_user(user=request.user).annotate(
         n_patients=Count("patients", distinct=True)
     )
@@ -28,7 +29,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def cohort_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    _require_clinical_role(request)
+    require_clinical_role(request)
     cohort = cohort_get_for_user(slug=slug, user=request.user)
     by_subtype = cohort.patients.values("subtype").annotate(n=Count("id")).order_by("subtype")
     return render(
