@@ -121,6 +121,7 @@ class GradesQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=GRADE_STATUSES,
         default="submitted",
+        allow_blank=True,
         help_text="submitted (default): only submitted reads; all: reads in progress too.",
     )
 
@@ -129,6 +130,7 @@ class ScoresQuerySerializer(serializers.Serializer):
     scope = serializers.ChoiceField(
         choices=SCORE_SCOPES,
         default="unified",
+        allow_blank=True,
         help_text="unified (default): the protocol's combined grade; stir: oedema only; "
         "t1: fat only.",
     )
@@ -152,7 +154,9 @@ class CohortExportApi(APIView):
         cohort = cohort_get_for_user(slug=slug, user=request.user)
         query = self.query_serializer_class(data=request.query_params)
         query.is_valid(raise_exception=True)
-        table = export_table(self.export_name, cohort=cohort, **query.validated_data)
+        # An empty parameter means its default.
+        options = {name: value for name, value in query.validated_data.items() if value}
+        table = export_table(self.export_name, cohort=cohort, **options)
         return export_response(
             table,
             fmt=request.accepted_renderer.format,
@@ -233,7 +237,9 @@ class CohortAnalyticsSerializer(serializers.Serializer):
 
 class AnalyticsQuerySerializer(serializers.Serializer):
     analysis = serializers.CharField(
-        required=False, help_text="Only this analysis (e.g. subtype_comparison)."
+        required=False,
+        allow_blank=True,
+        help_text="Only this analysis (e.g. subtype_comparison); empty: every analysis.",
     )
 
 

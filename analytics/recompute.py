@@ -27,6 +27,7 @@ from cohorts.models import Cohort
 from scoring.models import Read, ScoringProtocol
 
 from . import stats
+from .analyses import compute_analyses
 from .frames import atlas_frame, grades_frame, patients_frame
 from .models import AnalysisResult, CohortAnalyticsState, ReadScores
 
@@ -41,11 +42,21 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "ck_log10": False,
     "min_subgroup_n": None,  # filled from settings.ANALYTICS_MIN_SUBGROUP_N
     "timepoint": "baseline",
+    # Dashboard filters; empty = everything. Each filter set is its own stored result.
+    "sites": [],
+    "subtypes": [],
+    "readers": [],
+    "protocol": None,
 }
 
 
 def _sha(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def parameters_key(parameters: dict[str, Any]) -> str:
+    """One stored result per parameter set: the hash of its canonical JSON."""
+    return _sha(parameters)
 
 
 def read_fingerprint(read: Read, protocol: ScoringProtocol) -> str:
@@ -159,131 +170,11 @@ def cohort_read_scores_refresh(
     return done
 
 
-def _parameters(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def analysis_parameters(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     parameters = {**DEFAULT_PARAMETERS, **(overrides or {})}
     if parameters["min_subgroup_n"] is None:
         parameters["min_subgroup_n"] = settings.ANALYTICS_MIN_SUBGROUP_N
     return parameters
-
-
-def stored_score_frames(
-    cohort: Cohort, *, include_rereads: bool = False
-) -> dict[str, dict[str, pd.DataFrame]]:
-    """Stored read scores of the cohort's submitted reads as long frames per scope and level.
-
-    {scope: {"group" | "region" | "limb": frame(read keys, <level>, score), "total": frame}}.
-    Re-reads exist for intra-reader agreement and are left out unless asked for.
-    """
-    reads = Read.objects.filter(study__patient__cohort=cohort, status=Read.Status.SUBMITTED)
-    if not include_rereads:
-        reads = reads.exclude(kind=Read.Kind.REREAD)
-    rows = ReadScores.objects.filter(read__in=reads).values_list(
-        "read_id",
-        "read__study__patient_id",
-        "read__study__timepoint",
-        "read__reader_id",
-        "read__kind",
-        "scores",
-    )
-    collected: dict[str, dict[str, list[tuple]]] = {}
-    for read_id, patient_id, timepoint, reader_id, kind, scores in rows.iterator(chunk_size=2000):
-        keys = (read_id, patient_id, timepoint, reader_id, kind == Read.Kind.CONSENSUS)
-        for scope, levels in scores.items():
-            bucket = collected.setdefault(
-                scope, {"group": [], "region": [], "limb": [], "total": []}
-            )
-            for level in ("group", "region", "limb"):
-                bucket[level].extend(
-                    (*keys, label, value) for label, value in levels[level].items()
-                )
-            bucket["total"].append((*keys, levels["total"], levels["total_pct"]))
-    read_cols = ["read_id", "patient_id", "timepoint", "reader_id", "is_consensus"]
-    frames: dict[str, dict[str, pd.DataFrame]] = {}
-    for scope, bucket in collected.items():
-        frames[scope] = {
-            level: pd.DataFrame(
-                bucket[level],
-                columns=[*read_cols, level, "score"],
-            ).astype({"score": float})
-            for level in ("group", "region", "limb")
-        }
-        frames[scope]["total"] = pd.DataFrame(
-            bucket["total"], columns=[*read_cols, "score", "percent_of_max"]
-        ).astype({"score": float, "percent_of_max": float})
-    return frames
-
-
-def _patient_level(
-    frames: dict[str, pd.DataFrame], patients: pd.DataFrame, baseline_only: bool
-) -> dict[str, pd.DataFrame]:
-    """Combine readers per patient and timepoint, keep the baseline, attach clinical columns."""
-    labels = {"group": ["group"], "region": ["region"], "limb": ["limb"], "total": []}
-    out = {}
-    for level, frame in frames.items():
-        combined = stats.combine_reader_frame(frame, labels[level])
-        if baseline_only:
-            combined = stats.first_timepoint(combined)
-        out[level] = stats.attach_patients(
-            combined,
-            patients.drop(columns=["antibodies"]),
-            columns=["pseudonym", "site", "subtype", "sex", "age", "mmt8", "ck"],
-        )
-    return out
-
-
-def compute_analyses(cohort: Cohort, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Every stored analysis of the cohort, as JSON-ready dicts keyed by analysis name."""
-    patients = patients_frame(cohort)
-    frames = stored_score_frames(cohort)
-    baseline = parameters["timepoint"] == "baseline"
-    correction = parameters["correction"]
-    min_n = parameters["min_subgroup_n"]
-    results: dict[str, Any] = {
-        "descriptives": {"table": stats.to_records(stats.describe_cohort(patients))},
-    }
-    profile, comparison, correlation, patient_scores = {}, {}, {}, {}
-    for scope, scope_frames in frames.items():
-        level = _patient_level(scope_frames, patients, baseline)
-        groups, limbs, totals = level["group"], level["limb"], level["total"]
-        profile[scope] = {
-            "group": stats.to_records(stats.group_profile(groups)),
-            "limb": stats.to_records(stats.limb_profile(limbs)),
-            "region": stats.to_records(
-                stats.group_profile(level["region"].rename(columns={"region": "group"})).rename(
-                    columns={"group": "region"}
-                )
-            ),
-        }
-        comparison[scope] = {
-            "kruskal": stats.to_records(stats.kruskal_by_group(groups, correction=correction)),
-            "dunn": stats.to_records(stats.dunn_by_group(groups, correction=correction)),
-        }
-        fits = [
-            stats.clinical_regression(
-                totals.rename(columns={"score": "total"}), outcome="mmt8", min_n=min_n
-            ),
-            stats.clinical_regression(
-                totals.rename(columns={"score": "total"}),
-                outcome="ck",
-                log10=parameters["ck_log10"],
-                min_n=min_n,
-            ),
-        ]
-        correlation[scope] = stats.to_records(pd.concat(fits, ignore_index=True))
-        wide = groups.pivot_table(index="patient_id", columns="group", values="score")
-        per_patient = totals.set_index("patient_id")[
-            ["pseudonym", "site", "subtype", "timepoint", "score", "percent_of_max", "mmt8", "ck"]
-        ].rename(columns={"score": "total", "percent_of_max": "total_pct"})
-        limb_wide = limbs.pivot_table(index="patient_id", columns="limb", values="score")
-        per_patient = per_patient.join(limb_wide.add_prefix("limb_")).join(
-            wide.add_prefix("group_")
-        )
-        patient_scores[scope] = stats.to_records(per_patient.reset_index())
-    results["group_profile"] = profile
-    results["subtype_comparison"] = comparison
-    results["clinical_correlation"] = correlation
-    results["patient_scores"] = patient_scores
-    return results
 
 
 def _input_fingerprint(cohort: Cohort) -> str:
@@ -338,9 +229,9 @@ def cohort_analyses_recompute(
         return "busy"
     try:
         cohort_read_scores_refresh(cohort, progress=progress)
-        params = _parameters(parameters)
+        params = analysis_parameters(parameters)
         fingerprint = _input_fingerprint(cohort)
-        params_key = _sha(params)
+        params_key = parameters_key(params)
         current = list(
             AnalysisResult.objects.filter(
                 cohort=cohort, parameters_key=params_key, status=AnalysisResult.Status.DONE

@@ -101,3 +101,15 @@ def requeue_stale_cohorts(*, older_than_seconds: float = 30.0) -> int:
         CohortAnalyticsState.objects.filter(pk=state.pk).update(requested_at=now)
         queued += _queue(state.pk, now)
     return queued
+
+
+def request_parameter_set(*, cohort_id: int, parameters: dict) -> bool:
+    """Queue the computation of one dashboard filter set (runs after the cohort's own)."""
+    from .tasks import recompute_cohort
+
+    try:
+        recompute_cohort.apply_async(kwargs={"cohort_id": cohort_id, "parameters": parameters})
+    except Exception:  # noqa: BLE001 - the page shows "computing" and asks again
+        logger.warning("analytics queue unavailable for a filter set; cohort_id=%s", cohort_id)
+        return False
+    return True

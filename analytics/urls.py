@@ -1,5 +1,12 @@
 from django.urls import path
 
+from . import views
+
 app_name = "analytics"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("<slug:slug>/", views.cohort_dashboard, name="dashboard"),
+    path("<slug:slug>/data.json", views.dashboard_data, name="dashboard-data"),
+    path("<slug:slug>/status.json", views.dashboard_status, name="dashboard-status"),
+    path("<slug:slug>/csv/<slug:figure>.csv", views.dashboard_csv, name="dashboard-csv"),
+]

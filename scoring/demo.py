@@ -211,7 +211,7 @@ def demo_patients(seed: int = 2026) -> list[DemoPatient]:
                 source_id=f"DEMO-SRC-{seed}-{number:04d}",
                 subtype=subtype,
                 site_code=SITES[number % 2][0],
-                sex="F" if rng.random() < 0.47 else "M",
+                sex="F" if rng.random() < 0.5 else "M",
                 age=int(min(90, max(28, rng.gauss(74 if subtype == "IBM" else 69, 9)))),
                 disease_duration_months=round(
                     0.0

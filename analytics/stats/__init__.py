@@ -13,7 +13,7 @@ from .comparison import (
     kruskal_by_group,
     limb_profile,
 )
-from .correlation import LinearFit, clinical_regression, linear_fit
+from .correlation import LinearFit, clinical_regression, linear_fit, regression_band
 from .descriptives import describe_cohort, summarize
 from .scores import (
     PatientScores,
@@ -46,6 +46,7 @@ __all__ = [
     "limb_profile",
     "linear_fit",
     "prepare_atlas",
+    "regression_band",
     "score_reads",
     "summarize",
     "to_records",

@@ -145,3 +145,36 @@ def clinical_regression(
             member = subtype == scope
             rows.append(_scope_row(scope, label, x[member], y[member], log10, min_n))
     return pd.DataFrame(rows).reindex(columns=RESULT_COLUMNS)
+
+
+def regression_band(
+    x: Sequence[float], y: Sequence[float], *, points: int = 40, alpha: float = 0.05,
+    log10: bool = False,
+) -> dict[str, list[float]] | None:
+    """The fitted line and its (1 - alpha) confidence band for the mean, on a grid over x.
+
+    fit(x0) = intercept + slope x0; band = fit -/+ t(1 - alpha/2, n - 2) * s *
+    sqrt(1/n + (x0 - mean x)^2 / sum (x - mean x)^2), s the residual standard error.
+    With log10 the outcome is log10(y) (y <= 0 dropped) and the band is returned on that scale.
+    Returns None when fewer than 3 usable rows or no variation in x.
+    """
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    keep = ~(np.isnan(xs) | np.isnan(ys))
+    if log10:
+        keep &= ys > 0
+    xs, ys = xs[keep], ys[keep]
+    if log10:
+        ys = np.log10(ys)
+    if len(xs) < 3 or np.ptp(xs) == 0:
+        return None
+    fit = sm.OLS(ys, sm.add_constant(xs)).fit()
+    grid = np.linspace(xs.min(), xs.max(), points)
+    frame = fit.get_prediction(sm.add_constant(grid, has_constant="add")).summary_frame(
+        alpha=alpha)
+    return {
+        "x": grid.round(6).tolist(),
+        "fit": frame["mean"].round(6).tolist(),
+        "low": frame["mean_ci_lower"].round(6).tolist(),
+        "high": frame["mean_ci_upper"].round(6).tolist(),
+    }

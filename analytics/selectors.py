@@ -1,0 +1,38 @@
+"""Who sees which stored results, and the stored results a dashboard shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import Http404
+
+from cohorts.models import Cohort
+from cohorts.roles import CLINICIAN, COORDINATOR, STATISTICIAN, has_role
+from cohorts.selectors import cohort_get_for_user
+
+from .models import AnalysisResult, CohortAnalyticsState
+from .recompute import analysis_parameters, parameters_key
+
+DASHBOARD_ROLES = (CLINICIAN, COORDINATOR, STATISTICIAN)
+
+
+def dashboard_cohort_get(*, slug: str, user: AbstractBaseUser | AnonymousUser) -> Cohort:
+    """The cohort if the user may see its dashboard (clinician, coordinator, statistician and a
+    member); 404 otherwise, radiologists included."""
+    if not has_role(user, *DASHBOARD_ROLES):
+        raise Http404("No such cohort.")
+    return cohort_get_for_user(slug=slug, user=user)
+
+
+def stored_results(*, cohort: Cohort, parameters: dict[str, Any] | None = None
+                   ) -> dict[str, AnalysisResult]:
+    """The stored results of one parameter set (the default when None), by analysis name."""
+    key = parameters_key(analysis_parameters(parameters))
+    return {r.analysis: r for r in AnalysisResult.objects.filter(cohort=cohort,
+                                                                 parameters_key=key)}
+
+
+def analytics_state(*, cohort: Cohort) -> CohortAnalyticsState:
+    state, _ = CohortAnalyticsState.objects.get_or_create(cohort=cohort)
+    return state
