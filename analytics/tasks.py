@@ -16,15 +16,28 @@ from django.db import OperationalError
     retry_backoff=True,
     max_retries=5,
 )
-def recompute_cohort(self, *, cohort_id: int, requested_at: str | None = None) -> str:  # noqa: ANN001
+def recompute_cohort(
+    self,  # noqa: ANN001
+    *,
+    cohort_id: int,
+    requested_at: str | None = None,
+    parameters: dict | None = None,
+) -> str:
     """Bring a cohort's stored scores and analyses up to date (debounced: a newer request
-    supersedes this one)."""
+    supersedes this one). With `parameters` (a dashboard's filters) it computes that set and
+    waits its turn while the cohort's main recomputation runs."""
     from .recompute import cohort_analyses_recompute
 
     requested = datetime.fromisoformat(requested_at) if requested_at else None
-    return cohort_analyses_recompute(
-        cohort_id=cohort_id, requested_at=requested, claim_token=self.request.id or ""
+    outcome = cohort_analyses_recompute(
+        cohort_id=cohort_id,
+        requested_at=requested,
+        parameters=parameters,
+        claim_token=self.request.id or "",
     )
+    if outcome == "busy" and parameters is not None:
+        raise self.retry(countdown=2, max_retries=60)
+    return outcome
 
 
 @shared_task(name="analytics.tasks.requeue_stale")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import patient_views, views
 
 app_name = "analytics"
 
@@ -9,4 +9,9 @@ urlpatterns = [
     path("<slug:slug>/data.json", views.dashboard_data, name="dashboard-data"),
     path("<slug:slug>/status.json", views.dashboard_status, name="dashboard-status"),
     path("<slug:slug>/csv/<slug:figure>.csv", views.dashboard_csv, name="dashboard-csv"),
+    path(
+        "<slug:slug>/patients/<str:pseudonym>/",
+        patient_views.patient_profile,
+        name="patient-profile",
+    ),
 ]

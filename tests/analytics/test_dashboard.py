@@ -1,0 +1,96 @@
+"""Dashboards read stored results, respect roles and cohorts, and export their data."""
+
+from __future__ import annotations
+
+import csv
+import io
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from cohorts.models import CohortMembership
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(db, clinician):  # noqa: ANN001
+    call_command("seed_demo", "--no-images", stdout=StringIO())
+    from cohorts.models import Cohort
+
+    cohort = Cohort.objects.get(slug="demo-iim")
+    CohortMembership.objects.get_or_create(cohort=cohort, user=clinician)
+    return cohort
+
+
+def test_dashboard_data_comes_from_stored_results(client, clinician, demo):  # noqa: ANN001
+    client.force_login(clinician)
+    data = client.get(reverse("analytics:dashboard-data", args=[demo.slug])).json()
+    assert data["status"]["label"] == "fresh" and data["computed_at"]
+    heatmap = data["figures"]["heatmap"]["data"][0]
+    assert heatmap["zmin"] == 0 and heatmap["zmax"] == 2
+    assert heatmap["x"] == ["IBM (n=9)", "DM (n=5)", "PM (n=6)", "ASYS (n=5)", "IMNM (n=9)"]
+    assert len(heatmap["y"]) == 15 and heatmap["y"][0].startswith("Upper extremity")
+    scatter = data["figures"]["scatter_mmt8"]
+    assert "R²" in scatter["summary"] and "n = 33" in scatter["summary"]  # one MMT-8 missing
+    assert len(data["tables"]["kruskal"]) == 15
+
+
+def test_median_switch_changes_the_heatmap(client, clinician, demo):  # noqa: ANN001
+    client.force_login(clinician)
+    url = reverse("analytics:dashboard-data", args=[demo.slug])
+    mean = client.get(url).json()["figures"]["heatmap"]
+    median = client.get(url, {"stat": "median"}).json()["figures"]["heatmap"]
+    assert mean["data"][0]["z"] != median["data"][0]["z"]
+    assert "Median" in median["layout"]["title"]["text"]
+
+
+def test_a_filter_set_is_computed_and_stored_separately(client, clinician, demo):  # noqa: ANN001
+    from analytics.models import AnalysisResult
+
+    client.force_login(clinician)
+    url = reverse("analytics:dashboard-data", args=[demo.slug])
+    data = client.get(url, {"subtype": ["DM", "IBM"]}).json()  # eager: computed in the request
+    heatmap = data["figures"]["heatmap"]["data"][0]
+    assert heatmap["x"] == ["IBM (n=9)", "DM (n=5)"]
+    stored = AnalysisResult.objects.filter(cohort=demo, analysis="group_profile")
+    assert {tuple(r.parameters["subtypes"]) for r in stored} == {(), ("DM", "IBM")}
+
+
+def test_figure_data_downloads_as_csv(client, clinician, demo):  # noqa: ANN001
+    client.force_login(clinician)
+    response = client.get(reverse("analytics:dashboard-csv", args=[demo.slug, "kruskal"]))
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 15 and {"group", "H", "p", "p_adj", "epsilon_squared"} <= set(rows[0])
+
+
+def test_radiologist_gets_404_on_dashboards_and_patient_profiles(client, radiologist, demo):  # noqa: ANN001
+    client.force_login(radiologist)
+    for url in (
+        reverse("analytics:dashboard", args=[demo.slug]),
+        reverse("analytics:dashboard-data", args=[demo.slug]),
+        reverse("analytics:dashboard-csv", args=[demo.slug, "scatter"]),
+    ):
+        assert client.get(url).status_code == 404, url
+    profile = reverse("analytics:patient-profile", args=[demo.slug, "IIM-0001"])
+    assert client.get(profile).status_code in (403, 404)
+
+
+def test_member_of_another_cohort_gets_404(client, demo):  # noqa: ANN001
+    from tests.factories import CohortFactory, user_with_role
+
+    outsider = user_with_role("clinician", username="outsider", cohort=CohortFactory())
+    client.force_login(outsider)
+    assert client.get(reverse("analytics:dashboard", args=[demo.slug])).status_code == 404
+
+
+def test_patient_profile_shows_group_scores_and_clinical_values(client, clinician, demo):  # noqa: ANN001
+    client.force_login(clinician)
+    response = client.get(reverse("analytics:patient-profile", args=[demo.slug, "IIM-0010"]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "IIM-0010" in content and "Dermatomyositis" in content
+    assert "group score" in content and 'id="clinical-values"' in content
