@@ -1,13 +1,22 @@
 """Project-level pages: the role-aware landing page."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from cohorts.roles import user_roles
+
+from .health import check_broker, check_database
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands on the entry points of its own work, and sees nothing of the others'."""
     return render(request, "home.html", {"roles": user_roles(request.user)})
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Load balancers and docker-compose ask here: 200 when the database and broker answer."""
+    checks = [check_database(), check_broker()]
+    body = {c.name: "ok" if c.ok else c.detail for c in checks}
+    return JsonResponse(body, status=200 if all(c.ok for c in checks) else 503)
