@@ -1,10 +1,11 @@
 """Project-level pages: the role-aware landing page."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from cohorts.roles import user_roles
+from cohorts.roles import COORDINATOR, has_role, user_roles
 
 from .health import check_broker, check_database
 
@@ -20,3 +21,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = [check_database(), check_broker()]
     body = {c.name: "ok" if c.ok else c.detail for c in checks}
     return JsonResponse(body, status=200 if all(c.ok for c in checks) else 503)
+
+
+@login_required
+def data_protection(request: HttpRequest) -> HttpResponse:
+    """What is stored and how pseudonymity is kept: for coordinators."""
+    if not has_role(request.user, COORDINATOR):
+        raise PermissionDenied
+    return render(request, "data_protection.html")

@@ -34,3 +34,11 @@ def test_doctor_names_development_secrets_in_plain_words(capsys):  # noqa: ANN00
     out = capsys.readouterr().out
     assert "SECRET_KEY is the development default" in out
     assert "database" in out and "ok" in out
+
+
+def test_data_protection_page_is_for_coordinators_only(client, coordinator, clinician):  # noqa: ANN001
+    client.force_login(clinician)
+    assert client.get("/data-protection/").status_code == 403
+    client.force_login(coordinator)
+    response = client.get("/data-protection/")
+    assert response.status_code == 200 and b"HMAC-SHA256" in response.content

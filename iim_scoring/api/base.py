@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import generics
-from rest_framework.permissions import IsAuthenticated
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from cohorts.models import Cohort
 from cohorts.selectors import cohort_get_for_user
@@ -58,3 +61,15 @@ class SharedVocabularyMixin:
     schema = ApiSchema()
     pagination_class = ApiPagination
     filter_backends = [DjangoFilterBackend]
+
+
+class ApiNotFound(APIView):
+    """Every other path under the API: a JSON 404, never the site's HTML page."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: object, **kwargs: object) -> None:
+        raise exceptions.NotFound()
+
+    post = put = patch = delete = head = options = get

@@ -16,6 +16,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
+NO_NUL = "^[^\\u0000]*$"
 ERROR_RESPONSES = {
     "400": "Invalid query parameters.",
     "401": "Authentication failed (bad token).",
@@ -25,6 +26,18 @@ ERROR_RESPONSES = {
 
 
 class ApiSchema(AutoSchema):
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            # As everywhere in DRF and django-filter: `?status=` means the same as no status.
+            if parameter.get("in") == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not ({"enum", "pattern", "format"} & set(schema)):
+                # Django's forms refuse NUL characters in text (and Postgres cannot store them).
+                schema["pattern"] = NO_NUL
+        return parameters
+
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction == "response":

@@ -1,10 +1,12 @@
 """/api/v1/: read-only data and exports for statisticians (token or session)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from analytics import api as analytics_api
 from cohorts import api as cohorts_api
 from scoring import api_v1 as scoring_api
+
+from .base import ApiNotFound
 
 app_name = "api-v1"
 
@@ -56,4 +58,6 @@ urlpatterns = [
     path("atlas/muscles/", scoring_api.MuscleListApi.as_view(), name="muscle-list"),
     path("protocols/", scoring_api.ProtocolListApi.as_view(), name="protocol-list"),
     path("protocols/<slug:slug>/", scoring_api.ProtocolDetailApi.as_view(), name="protocol-detail"),
+    # Anything else under /api/v1/ (including a malformed slug or id) is a JSON 404.
+    re_path(r"^[\s\S]*$", ApiNotFound.as_view(), name="not-found"),
 ]
