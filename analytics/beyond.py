@@ -25,21 +25,37 @@ from .stats import agreement, asymmetry, longitudinal, patterns
 
 # Clustering is O(n^2) in memory: beyond this many patients a fixed random sample is clustered.
 CLUSTER_MAX_PATIENTS = 2000
-EXPLORATORY = ("Exploratory: a cross-validated classifier on a small cohort. It describes "
-               "patterns; it does not diagnose, and it is never shown to readers.")
+EXPLORATORY = (
+    "Exploratory: a cross-validated classifier on a small cohort. It describes "
+    "patterns; it does not diagnose, and it is never shown to readers."
+)
 
 
 def _reads_meta(cohort: Cohort) -> pd.DataFrame:
-    rows = Read.objects.filter(study__patient__cohort=cohort, status=Read.Status.SUBMITTED
-                               ).values_list("pk", "study_id", "study__patient_id",
-                                             "study__timepoint", "reader_id", "kind", "rereads_id")
-    return pd.DataFrame(list(rows), columns=["read_id", "study_id", "patient_id", "timepoint",
-                                             "reader_id", "kind", "rereads_id"])
+    rows = Read.objects.filter(
+        study__patient__cohort=cohort, status=Read.Status.SUBMITTED
+    ).values_list(
+        "pk", "study_id", "study__patient_id", "study__timepoint", "reader_id", "kind", "rereads_id"
+    )
+    return pd.DataFrame(
+        list(rows),
+        columns=[
+            "read_id",
+            "study_id",
+            "patient_id",
+            "timepoint",
+            "reader_id",
+            "kind",
+            "rereads_id",
+        ],
+    )
 
 
 def _stored(read_ids: list[int]) -> dict[int, dict]:
-    return {r: s.get("unified", {}) for r, s in ReadScores.objects.filter(
-        read_id__in=read_ids).values_list("read_id", "scores")}
+    return {
+        r: s.get("unified", {})
+        for r, s in ReadScores.objects.filter(read_id__in=read_ids).values_list("read_id", "scores")
+    }
 
 
 def _side_frame(meta: pd.DataFrame, stored: dict[int, dict]) -> pd.DataFrame:
@@ -50,8 +66,9 @@ def _side_frame(meta: pd.DataFrame, stored: dict[int, dict]) -> pd.DataFrame:
         for muscle, sides in stored.get(read_id, {}).get("sides", {}).items():
             for side, u in sides.items():
                 rows.append((read_id, patient_id, muscle, group_of.get(muscle), side, u))
-    return pd.DataFrame(rows, columns=["read_id", "patient_id", "muscle", "group", "side", "u"]
-                        ).astype({"u": float})
+    return pd.DataFrame(
+        rows, columns=["read_id", "patient_id", "muscle", "group", "side", "u"]
+    ).astype({"u": float})
 
 
 def _pairs(meta: pd.DataFrame, kind: str) -> list[tuple[int, int]]:
@@ -64,12 +81,16 @@ def _pairs(meta: pd.DataFrame, kind: str) -> list[tuple[int, int]]:
         return list(zip(primary[common], second[common], strict=True))
     rereads = meta[meta["kind"] == Read.Kind.REREAD].dropna(subset=["rereads_id"])
     known = set(meta["read_id"])
-    return [(int(a), int(b)) for a, b in zip(rereads["rereads_id"], rereads["read_id"],
-                                             strict=True) if int(a) in known]
+    return [
+        (int(a), int(b))
+        for a, b in zip(rereads["rereads_id"], rereads["read_id"], strict=True)
+        if int(a) in known
+    ]
 
 
-def _agreement(kind: str, pairs: list[tuple[int, int]], stored: dict[int, dict],
-               sides: pd.DataFrame) -> dict[str, Any]:
+def _agreement(
+    kind: str, pairs: list[tuple[int, int]], stored: dict[int, dict], sides: pd.DataFrame
+) -> dict[str, Any]:
     if len(pairs) < 2:
         return {"kind": kind, "n_pairs": len(pairs), "status": "too few pairs"}
     cells = []
@@ -80,8 +101,14 @@ def _agreement(kind: str, pairs: list[tuple[int, int]], stored: dict[int, dict],
         cells.append(agreement.grade_pairs(first, second))
         for rater, read in ((0, a), (1, b)):
             levels = stored.get(read, {})
-            scores.append({"target": target, "rater": rater, "total": levels.get("total"),
-                           **{f"group:{g}": v for g, v in levels.get("group", {}).items()}})
+            scores.append(
+                {
+                    "target": target,
+                    "rater": rater,
+                    "total": levels.get("total"),
+                    **{f"group:{g}": v for g, v in levels.get("group", {}).items()},
+                }
+            )
     paired = pd.concat(cells, ignore_index=True)
     kappa = agreement.grade_agreement(paired)
     wide = pd.DataFrame(scores)
@@ -89,13 +116,19 @@ def _agreement(kind: str, pairs: list[tuple[int, int]], stored: dict[int, dict],
     icc = agreement.icc_per_score(wide, score_cols=score_cols)
     totals = wide.pivot(index="target", columns="rater", values="total")
     bland = agreement.bland_altman(totals[0], totals[1])
-    return {"kind": kind, "n_pairs": len(pairs), "status": "ok", **kappa.to_dict(),
-            "icc": agreement.records(icc[icc["form"].isin(["ICC2", "ICC3"])]),
-            "bland_altman": bland.to_dict()}
+    return {
+        "kind": kind,
+        "n_pairs": len(pairs),
+        "status": "ok",
+        **kappa.to_dict(),
+        "icc": agreement.records(icc[icc["form"].isin(["ICC2", "ICC3"])]),
+        "bland_altman": bland.to_dict(),
+    }
 
 
-def compute_beyond(cohort: Cohort, patients: pd.DataFrame, group_scores: pd.DataFrame,
-                   visits: pd.DataFrame) -> dict[str, Any]:
+def compute_beyond(
+    cohort: Cohort, patients: pd.DataFrame, group_scores: pd.DataFrame, visits: pd.DataFrame
+) -> dict[str, Any]:
     """The four analyses. `group_scores`: baseline, one row per patient (patient_id, subtype,
     one column per group); `visits`: per patient and timepoint (patient_id, subtype, timepoint,
     days_from_baseline, group columns and total)."""
@@ -103,24 +136,29 @@ def compute_beyond(cohort: Cohort, patients: pd.DataFrame, group_scores: pd.Data
     stored = _stored(meta["read_id"].tolist())
     sides = _side_frame(meta, stored)
     result: dict[str, Any] = {
-        "agreement": {kind: _agreement(kind, _pairs(meta, kind), stored, sides)
-                      for kind in ("inter", "intra")},
+        "agreement": {
+            kind: _agreement(kind, _pairs(meta, kind), stored, sides) for kind in ("inter", "intra")
+        },
     }
     primary = meta[meta["kind"] != Read.Kind.REREAD]
-    baseline_sides = sides[sides["read_id"].isin(primary["read_id"]) & sides["side"].isin(
-        ["L", "R"])]
+    baseline_sides = sides[
+        sides["read_id"].isin(primary["read_id"]) & sides["side"].isin(["L", "R"])
+    ]
     if baseline_sides.empty:
         result["asymmetry"] = {"status": "no grades on both sides"}
     else:
         per_patient = asymmetry.patient_asymmetry(baseline_sides)
         by_subtype = asymmetry.asymmetry_by_subtype(
-            baseline_sides, patients.drop_duplicates("patient_id")[["patient_id", "subtype"]])
+            baseline_sides, patients.drop_duplicates("patient_id")[["patient_id", "subtype"]]
+        )
         groups = asymmetry.group_asymmetry(baseline_sides)
         result["asymmetry"] = {
-            "status": "ok", "by_subtype": by_subtype.to_dict(),
+            "status": "ok",
+            "by_subtype": by_subtype.to_dict(),
             "patients": asymmetry.records(per_patient),
-            "groups": asymmetry.records(groups.groupby("group", as_index=False)[
-                ["ai", "n_asymmetric"]].mean()),
+            "groups": asymmetry.records(
+                groups.groupby("group", as_index=False)[["ai", "n_asymmetric"]].mean()
+            ),
         }
     score_cols = [c for c in visits.columns if c.startswith("group:") or c == "total"]
     if visits.groupby("patient_id")["timepoint"].nunique().max(initial=0) < 2:
@@ -128,12 +166,15 @@ def compute_beyond(cohort: Cohort, patients: pd.DataFrame, group_scores: pd.Data
     else:
         result["longitudinal"] = {
             "status": "ok",
-            "changes": longitudinal.records(longitudinal.score_changes(visits,
-                                                                       score_cols=score_cols)),
-            "summary": longitudinal.records(longitudinal.change_summary(visits,
-                                                                        score_cols=score_cols)),
-            "trajectories": stats.to_records(visits[["patient_id", "subtype", "timepoint",
-                                                     "days_from_baseline", "total"]]),
+            "changes": longitudinal.records(
+                longitudinal.score_changes(visits, score_cols=score_cols)
+            ),
+            "summary": longitudinal.records(
+                longitudinal.change_summary(visits, score_cols=score_cols)
+            ),
+            "trajectories": stats.to_records(
+                visits[["patient_id", "subtype", "timepoint", "days_from_baseline", "total"]]
+            ),
         }
     result["patterns"] = _patterns(group_scores)
     return result
@@ -148,16 +189,19 @@ def _patterns(group_scores: pd.DataFrame) -> dict[str, Any]:
         sample = sample.sample(CLUSTER_MAX_PATIENTS, random_state=20261125)
     clustering = patterns.cluster_patients(sample, group_cols=group_cols, k=min(5, len(sample)))
     out: dict[str, Any] = {
-        "status": "ok", "sampled": len(sample) < len(group_scores),
+        "status": "ok",
+        "sampled": len(sample) < len(group_scores),
         "clustering": clustering.to_dict(),
-        "heatmap": stats.to_records(sample.set_index("patient_id").loc[
-            list(clustering.patient_order), ["subtype", *clustering.group_order]].reset_index()),
+        "heatmap": stats.to_records(
+            sample.set_index("patient_id")
+            .loc[list(clustering.patient_order), ["subtype", *clustering.group_order]]
+            .reset_index()
+        ),
     }
     labelled = group_scores[group_scores["subtype"].isin(["IBM", "DM", "PM", "ASYS", "IMNM"])]
     repeats = 10 if len(labelled) <= 500 else 2  # CV cost grows with n; few repeats suffice
     try:
-        classifier = patterns.classify_subtypes(labelled, group_cols=group_cols,
-                                                n_repeats=repeats)
+        classifier = patterns.classify_subtypes(labelled, group_cols=group_cols, n_repeats=repeats)
         out["classifier"] = {**classifier.to_dict(), "label": EXPLORATORY}
     except ValueError as exc:
         out["classifier"] = {"status": str(exc), "exploratory": True, "label": EXPLORATORY}
@@ -167,10 +211,12 @@ def _patterns(group_scores: pd.DataFrame) -> dict[str, Any]:
 def wide_group_scores(groups: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     """Patient-level long group scores → one row per patient and timepoint, `group:<slug>`
     columns plus total, subtype and days_from_baseline."""
-    wide = groups.pivot_table(index=["patient_id", "timepoint"], columns="group",
-                              values="score").add_prefix("group:")
+    wide = groups.pivot_table(
+        index=["patient_id", "timepoint"], columns="group", values="score"
+    ).add_prefix("group:")
     keep = totals.set_index(["patient_id", "timepoint"])[["subtype", "score"]].rename(
-        columns={"score": "total"})
+        columns={"score": "total"}
+    )
     frame = keep.join(wide).reset_index()
     frame["subtype"] = frame["subtype"].fillna("other")
     return frame

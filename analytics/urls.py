@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import patient_views, views
+from . import beyond_views, patient_views, views
 
 app_name = "analytics"
 
 urlpatterns = [
     path("<slug:slug>/", views.cohort_dashboard, name="dashboard"),
     path("<slug:slug>/data.json", views.dashboard_data, name="dashboard-data"),
+    path("<slug:slug>/beyond.json", beyond_views.beyond_data, name="dashboard-beyond"),
     path("<slug:slug>/status.json", views.dashboard_status, name="dashboard-status"),
     path("<slug:slug>/csv/<slug:figure>.csv", views.dashboard_csv, name="dashboard-csv"),
     path(
