@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, coordinator_views, views
 
 app_name = "scoring"
 
@@ -14,5 +14,8 @@ urlpatterns = [
     path("api/reads/<int:read_id>/amend/", api.ReadAmendApi.as_view(), name="api-amend"),
     path("api/reads/<int:read_id>/notes/", api.ReadNotesApi.as_view(), name="api-notes"),
     path("api/reads/<int:read_id>/activity/", api.ReadActivityApi.as_view(), name="api-activity"),
+    path("cohorts/<slug:slug>/assign/", coordinator_views.assign_reads, name="assign"),
+    path("cohorts/<slug:slug>/amendments/", coordinator_views.amendments, name="amendments"),
+    path("reads/<int:read_id>/audit/", coordinator_views.read_audit, name="read-audit"),
     path("api/preferences/", api.ReaderPreferenceApi.as_view(), name="api-prefs"),
 ]
