@@ -220,6 +220,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name get names of their own (else `check` warns).
+    "ENUM_NAME_OVERRIDES": {
+        "ReadStatusEnum": "scoring.models.Read.Status",
+        "AnalysisStatusEnum": "analytics.models.AnalysisResult.Status",
+        "SeriesSequenceEnum": "cohorts.choices.Sequence",
+        "GradeSequenceEnum": "scoring.models.GradeSequence",
+    },
 }
 
 # django-axes: lock an account and address after repeated failed logins.

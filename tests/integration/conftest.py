@@ -106,6 +106,8 @@ def broker_queue(settings) -> Iterator[tuple[str, str]]:  # noqa: ANN001
     )
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.ANALYTICS_DEBOUNCE_SECONDS = 0.5
+    # Earlier tests may have pooled a connection to the default in-memory broker.
+    reset_broker_connections(app)
     # Nothing left from an earlier test (queued, or unacknowledged by a killed worker).
     redis.Redis.from_url(broker).flushdb()
     try:
@@ -122,6 +124,9 @@ def reset_broker_connections(app) -> None:  # noqa: ANN001
 
     pools.reset()
     app._after_fork()
+    # The result backend is cached too (per thread, or once when thread-safe).
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 @pytest.fixture
