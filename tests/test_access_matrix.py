@@ -1,0 +1,236 @@
+"""Every route × every role (and anonymous) has an expected outcome, generated from the URL
+conf: a new route without a rule here fails this test until someone decides who may use it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from scoring.models import ScoringProtocol
+from scoring.services import read_assign
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "radiologist", "clinician", "statistician", "coordinator")
+OK, DENY, LOGIN = "ok", "deny", "login"
+
+
+def _rule(
+    anonymous=LOGIN,
+    radiologist=DENY,
+    clinician=DENY,
+    statistician=DENY,  # noqa: ANN001, ANN202
+    coordinator=DENY,
+):
+    return {
+        "anonymous": anonymous,
+        "radiologist": radiologist,
+        "clinician": clinician,
+        "statistician": statistician,
+        "coordinator": coordinator,
+    }
+
+
+EVERYONE = _rule(OK, OK, OK, OK, OK)
+SIGNED_IN = _rule(LOGIN, OK, OK, OK, OK)
+READER = _rule(radiologist=OK)
+CLINICAL_VIEW = _rule(clinician=OK, statistician=OK, coordinator=OK)
+CLINICAL_EDIT = _rule(clinician=OK, coordinator=OK)
+CLINICIAN_ONLY = _rule(clinician=OK)
+COORDINATOR_ONLY = _rule(coordinator=OK)
+API_DATA = _rule(clinician=OK, statistician=OK, coordinator=OK)
+
+RULES: dict[str, dict[str, str]] = {
+    "home": SIGNED_IN,
+    "healthz": EVERYONE,
+    "data-protection": COORDINATOR_ONLY,
+    "login": EVERYONE,
+    "logout": None,  # POST only; covered by the login tests
+    "password_change": SIGNED_IN,
+    "password_change_done": SIGNED_IN,
+    "password_reset": EVERYONE,
+    "password_reset_done": EVERYONE,
+    "password_reset_confirm": EVERYONE,
+    "password_reset_complete": EVERYONE,
+    "cohorts:cohort-list": CLINICAL_VIEW,
+    "cohorts:cohort-detail": CLINICAL_VIEW,
+    "cohorts:patient-list": CLINICAL_VIEW,
+    "cohorts:patient-create": CLINICAL_EDIT,
+    "cohorts:patient-detail": CLINICAL_VIEW,
+    "cohorts:patient-edit": CLINICAL_EDIT,
+    "cohorts:assessment-edit": CLINICIAN_ONLY,
+    "cohorts:dicom-import": COORDINATOR_ONLY,
+    "cohorts:dicom-import-job": COORDINATOR_ONLY,
+    "cohorts:dicom-import-job-status": COORDINATOR_ONLY,
+    "cohorts:study-series": COORDINATOR_ONLY,
+    "cohorts:series-slice-png": _rule(clinician=OK, coordinator=OK),
+    "scoring:worklist": READER,
+    "scoring:read": READER,
+    "scoring:read-image": READER,
+    "scoring:api-read": READER,
+    "scoring:api-grades": None,  # POST only: tests/scoring/test_reading_api.py
+    "scoring:api-submit": None,
+    "scoring:api-amend": None,
+    "scoring:api-notes": None,
+    "scoring:api-activity": None,
+    "scoring:api-prefs": READER,
+    "scoring:assign": COORDINATOR_ONLY,
+    "scoring:amendments": COORDINATOR_ONLY,
+    "scoring:read-audit": COORDINATOR_ONLY,
+    "analytics:dashboard": CLINICAL_VIEW,
+    "analytics:dashboard-data": CLINICAL_VIEW,
+    "analytics:dashboard-beyond": CLINICAL_VIEW,
+    "analytics:dashboard-status": CLINICAL_VIEW,
+    "analytics:dashboard-csv": CLINICAL_VIEW,
+    "analytics:patient-profile": CLINICAL_EDIT,
+    "api-v1:cohort-list": API_DATA,
+    "api-v1:cohort-detail": API_DATA,
+    "api-v1:patient-list": API_DATA,
+    "api-v1:patient-detail": API_DATA,
+    "api-v1:study-list": API_DATA,
+    "api-v1:study-detail": API_DATA,
+    "api-v1:series-list": API_DATA,
+    "api-v1:read-list": API_DATA,
+    "api-v1:read-detail": API_DATA,
+    "api-v1:grade-list": API_DATA,
+    "api-v1:export-grades": API_DATA,
+    "api-v1:export-muscle-scores": API_DATA,
+    "api-v1:export-group-scores": API_DATA,
+    "api-v1:export-patients": API_DATA,
+    "api-v1:export-codebook": API_DATA,
+    "api-v1:analytics": API_DATA,
+    "api-v1:region-list": SIGNED_IN,
+    "api-v1:group-list": SIGNED_IN,
+    "api-v1:muscle-list": SIGNED_IN,
+    "api-v1:protocol-list": SIGNED_IN,
+    "api-v1:protocol-detail": SIGNED_IN,
+    "api-v1:not-found": None,  # a catch-all that answers 404 to everyone
+    # The schema and its documentation hold no data; statisticians' scripts read them.
+    "api-schema": EVERYONE,
+    "api-docs": EVERYONE,
+    "api-redoc": EVERYONE,
+}
+
+
+# Route-specific values where a parameter names something else than the cohort.
+ROUTE_VALUES = {"api-v1:protocol-detail": {"slug": "thigh-only"}}
+
+
+def _routes(patterns=None, prefix="", namespace=""):  # noqa: ANN001, ANN202
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if str(pattern.pattern).startswith("admin/"):
+                continue  # the Django admin checks staff itself; covered by role tests
+            ns = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), namespace + (pattern.name or "")
+
+
+def test_every_route_has_an_access_rule():
+    missing = [name or route for route, name in _routes() if name not in RULES]
+    assert not missing, f"routes without an access rule in this test: {missing}"
+
+
+@pytest.fixture
+def world(cohort, radiologist, clinician, statistician, coordinator):  # noqa: ANN001
+    """One cohort with a patient, a study with images, a read of the radiologist."""
+    from cohorts.dicom.deid import dicom_bytes
+    from cohorts.dicom.synthetic import synthetic_study
+    from cohorts.importing import dicom_import
+
+    patient = factories.PatientFactory(cohort=cohort, pseudonym="IIM-0001")
+    factories.AssessmentFactory(patient=patient)
+    datasets = synthetic_study(
+        patient_id="S1", patient_name="A^B", birth_date="19500101", grades={}, slices=2, size=32
+    )
+    dicom_import(
+        cohort=cohort,
+        patient=patient,
+        actor=None,
+        files=[(str(i), dicom_bytes(d)) for i, d in enumerate(datasets)],
+    )
+    study = patient.studies.get()
+    read = read_assign(
+        study=study,
+        protocol=ScoringProtocol.objects.get(slug="thigh-only"),
+        reader=radiologist,
+        actor=None,
+    )
+    series = study.series.first()
+    values = {
+        "slug": cohort.slug,
+        "pseudonym": patient.pseudonym,
+        "timepoint": 0,
+        "read_id": read.pk,
+        "pk": read.pk,
+        "instance_id": series.instances.first().pk,
+        "study_id": study.pk,
+        "study_uid": study.study_uid,
+        "series_id": series.pk,
+        "index": 0,
+        "figure": "kruskal",
+        "uidb64": "MQ",
+        "token": "set-password",
+    }
+    if "job_id" in {name for route, _ in _routes() for name in re.findall(r"<\w+:(\w+)>", route)}:
+        from cohorts import models as cohort_models
+
+        job_model = next(
+            (
+                m
+                for m in vars(cohort_models).values()
+                if getattr(m, "__name__", "") == "DicomImportJob"
+            ),
+            None,
+        )
+        if job_model is not None:
+            values["job_id"] = job_model.objects.create(cohort=cohort, created_by=coordinator).pk
+    return {
+        "values": values,
+        "users": {
+            "radiologist": radiologist,
+            "clinician": clinician,
+            "statistician": statistician,
+            "coordinator": coordinator,
+        },
+    }
+
+
+def _url(route: str, values: dict) -> str:
+    def replace(match: re.Match) -> str:
+        return str(values[match.group(1)])
+
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", replace, route)
+
+
+def _outcome(response) -> str:  # noqa: ANN001
+    if response.status_code in (401, 403, 404, 405):
+        return DENY
+    if response.status_code == 302 and "/accounts/login/" in response["Location"]:
+        return LOGIN
+    return OK if response.status_code < 400 else f"error {response.status_code}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_exactly_what_its_rule_says(client, world, role):  # noqa: ANN001
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    wrong = []
+    for route, name in _routes():
+        rule = RULES.get(name)
+        if rule is None or "^" in route:
+            continue
+        values = {**world["values"], **ROUTE_VALUES.get(name, {})}
+        response = client.get(_url(route, values))
+        expected = rule[role]
+        got = _outcome(response)
+        is_api = route.startswith("api/") or "/api/" in route
+        if role == "anonymous" and expected == LOGIN and got == DENY and is_api:
+            got = LOGIN  # the API answers 401/403 instead of redirecting to the login page
+        if got != expected:
+            wrong.append(f"{name}: expected {expected}, got {got} ({response.status_code})")
+    assert not wrong, f"{role}: " + "; ".join(wrong)
