@@ -174,8 +174,12 @@ def reads_assign_bulk(
     return created
 
 
-def _lock_for_change(read: Read, expected_version: int | None) -> Read:
-    locked = Read.objects.select_for_update().get(pk=read.pk)
+def _lock_for_change(
+    read: Read, expected_version: int | None, *, related: tuple[str, ...] = ()
+) -> Read:
+    """The read, locked for this transaction; `related` rows come along in the same query
+    without being locked (every reader of a cohort shares its study's patient and cohort)."""
+    locked = Read.objects.select_for_update(of=("self",)).select_related(*related).get(pk=read.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ValidationError(READ_STALE, code="stale")
     return locked
@@ -217,7 +221,7 @@ def grades_set(
     Refuses a submitted read (amend first) and a stale version (another tab saved since).
     Each changed cell gets its own audit row; unchanged cells write nothing.
     """
-    read = _lock_for_change(read, expected_version)
+    read = _lock_for_change(read, expected_version, related=("protocol", "study__patient__cohort"))
     if read.status == Read.Status.SUBMITTED:
         raise ValidationError(READ_LOCKED, code="locked")
     protocol_ids = set(read.protocol.muscles.values_list("pk", flat=True))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.services import CHROMIUM, need_chromium
 
 
 def _factories():  # noqa: ANN202 - imported late so the pure tests run without Django settings
@@ -88,3 +92,28 @@ def _atlas_after_flush(request):  # noqa: ANN001
     if not Muscle.objects.exists():
         atlas = importlib.import_module("scoring.migrations.0002_default_atlas")
         atlas.load_atlas(apps, None)
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+
+
+# One Chromium per session for every browser test, wherever it lives: Playwright's sync API
+# keeps an event loop running while it is open, so a second one started beside it would fail.
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

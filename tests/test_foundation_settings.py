@@ -25,6 +25,8 @@ def _run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
             "PSEUDONYM_PEPPER",
             "DICOM_UID_SECRET",
             "DEBUG",
+            # Set by the browser tests for Playwright's event loop; never in a deployment.
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
     base.update(env)

@@ -3,7 +3,10 @@
 // Every change goes into a queue kept in localStorage until the server confirms it, so a
 // reload or a lost connection loses nothing; failed saves are retried and shown. The read's
 // version travels with every save: if another tab saved first, the server answers 409 and
-// this page says so instead of overwriting.
+// this page says so instead of overwriting. The queue is stored with the version it was made
+// on, so changes found in localStorage after a reload (or left there by another tab of the
+// same read) are sent only if the read has not changed since; otherwise the page shows the
+// conflict instead of overwriting what was saved meanwhile.
 
 const config = JSON.parse(document.getElementById("grading-config").textContent);
 const scale = JSON.parse(document.getElementById("grade-scale").textContent);
@@ -52,7 +55,8 @@ const state = {
   version: config.version,
   status: config.status,
   values: new Map(), // cellKey -> value (server truth merged with local changes)
-  pending: loadPending(), // cellKey -> value not yet confirmed
+  pending: new Map(), // cellKey -> value not yet confirmed
+  sent: null, // {version, changes}: the oldest grades request not answered yet (also stored)
   inFlight: null,
   retryDelay: 1000,
   retryTimer: null,
@@ -62,6 +66,7 @@ const state = {
   groupFillArmed: false,
   keymap: buildKeymap(config.keymap || {}),
   notes: null, // {note?, findings?} waiting to be saved
+  noteTimer: null, // the note is queued 800 ms after the last keystroke
 };
 
 function cellKey(muscle, side, sequence) {
@@ -74,20 +79,84 @@ function keyOfCell(cell) {
 
 const cellByKey = new Map(cells.map((cell) => [keyOfCell(cell), cell]));
 
-function loadPending() {
+// Stored: {version, changes: {cellKey: value}, notes?, reason?, sent?}; `version` is the read's
+// version these changes were made on, `sent` ({version, changes | notes}) the oldest request
+// whose answer has not come yet.
+function loadStored() {
   try {
-    return new Map(Object.entries(JSON.parse(localStorage.getItem(storageKey) || "{}")));
+    const stored = JSON.parse(localStorage.getItem(storageKey) || "null");
+    if (stored && typeof stored.changes === "object") return stored;
   } catch {
-    return new Map();
+    // Unreadable: nothing to recover.
   }
+  return null;
 }
 
 function persistPending() {
-  if (state.pending.size) {
-    localStorage.setItem(storageKey, JSON.stringify(Object.fromEntries(state.pending)));
+  if (state.pending.size || state.notes) {
+    const stored = { version: state.version, changes: Object.fromEntries(state.pending) };
+    if (state.notes) stored.notes = state.notes;
+    if (state.amendReason !== null) stored.reason = state.amendReason;
+    if (state.sent) stored.sent = state.sent;
+    localStorage.setItem(storageKey, JSON.stringify(stored));
   } else {
     localStorage.removeItem(storageKey);
   }
+}
+
+// After loading the server's state: take back what an earlier page of this read left unsaved.
+function recoverStored(readState) {
+  const stored = loadStored();
+  if (!stored) return;
+  const values = gradesOf(readState);
+  const left = Object.entries(stored.changes).filter(
+    ([key, value]) => cellByKey.has(key) && values.get(key) !== value,
+  );
+  const notes = stored.notes && !onServer({ notes: stored.notes }, readState) ? stored.notes : null;
+  if (!left.length && !notes) {
+    localStorage.removeItem(storageKey);
+    return;
+  }
+  // The read changed since these changes were made: fine only if that change was the save this
+  // page had on its way (the reload came before its answer).
+  const current = stored.version === readState.version || landed(stored.sent, readState);
+  state.pending = new Map(left);
+  for (const [key, value] of left) state.values.set(key, value);
+  state.notes = notes;
+  if (notes) showNotes(notes);
+  if (stored.reason) state.amendReason = stored.reason;
+  if (!current) showConflict();
+  persistPending();
+}
+
+// Does the server's state hold these changes (grades and/or note and findings)?
+function onServer(entry, readState) {
+  const values = gradesOf(readState);
+  const notes = entry.notes || {};
+  return (
+    Object.entries(entry.changes || {}).every(([key, value]) => values.get(key) === value) &&
+    (notes.note === undefined || notes.note === readState.note) &&
+    (notes.findings === undefined || sameFindings(notes.findings, readState.findings || {}))
+  );
+}
+
+function sameFindings(a, b) {
+  const regions = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...regions].every((region) => {
+    const names = new Set([...Object.keys(a[region] || {}), ...Object.keys(b[region] || {})]);
+    return [...names].every((name) => Boolean(a[region]?.[name]) === Boolean(b[region]?.[name]));
+  });
+}
+
+// Did a save whose answer never came (lost connection, reload) reach the server? Then the read
+// is exactly one version further and holds its changes.
+function landed(sent, readState) {
+  return Boolean(sent && readState.version === sent.version + 1 && onServer(sent, readState));
+}
+
+function showConflict() {
+  state.conflict = true;
+  document.getElementById("conflict-banner").hidden = false;
 }
 
 function buildKeymap(overrides) {
@@ -146,7 +215,7 @@ function renderAll() {
 }
 
 function showSaveStatus() {
-  const n = state.pending.size + (state.notes ? 1 : 0);
+  const n = state.pending.size + (state.notes || state.noteTimer ? 1 : 0);
   saveStatus.classList.remove("pending", "failed");
   if (state.conflict) {
     saveStatus.textContent = `${n} change${n === 1 ? "" : "s"} not saved: reload`;
@@ -184,11 +253,27 @@ function setGrade(cell, value) {
   flush();
 }
 
-async function flush() {
-  if (state.inFlight || state.conflict || state.retryTimer) {
+// Send what is queued, one request at a time. Returns the round trip under way (or done).
+function flush() {
+  if (state.inFlight) {
     showSaveStatus();
-    return;
+    return state.inFlight;
   }
+  if (state.conflict || state.retryTimer || !(state.pending.size || state.notes)) {
+    showSaveStatus();
+    return Promise.resolve();
+  }
+  state.inFlight = send().finally(() => {
+    state.inFlight = null;
+    renderAll();
+    showSaveStatus();
+    if (!state.conflict && !state.retryTimer && (state.pending.size || state.notes)) flush();
+  });
+  showSaveStatus();
+  return state.inFlight;
+}
+
+async function send() {
   let request;
   let sent;
   if (state.pending.size) {
@@ -197,23 +282,24 @@ async function flush() {
       const [muscle, side, sequence] = key.split("|");
       return { muscle, side, sequence, value };
     });
+    state.sent ??= { version: state.version, changes: Object.fromEntries(sent) };
+    persistPending();
     if (state.amendReason !== null) {
       request = postJson(config.urls.amend, { version: state.version, reason: state.amendReason, changes });
     } else {
       request = postJson(config.urls.grades, { version: state.version, changes });
     }
-  } else if (state.notes) {
-    sent = state.notes;
-    request = postJson(config.urls.notes, { version: state.version, ...state.notes });
   } else {
-    showSaveStatus();
-    return;
+    sent = state.notes;
+    state.sent ??= { version: state.version, notes: sent };
+    persistPending();
+    request = postJson(config.urls.notes, { version: state.version, ...state.notes });
   }
-  state.inFlight = request;
-  showSaveStatus();
   try {
     const response = await request;
     const body = await response.json().catch(() => ({}));
+    const unanswered = state.sent;
+    state.sent = null;
     if (response.ok) {
       state.version = body.version;
       if (body.status) state.status = body.status;
@@ -221,23 +307,33 @@ async function flush() {
         for (const [key, value] of sent) {
           if (state.pending.get(key) === value) state.pending.delete(key);
         }
-        persistPending();
       } else if (state.notes === sent) {
         state.notes = null;
       }
+      persistPending();
       state.retryDelay = 1000;
     } else if (response.status === 409) {
-      state.conflict = true;
-      document.getElementById("conflict-banner").hidden = false;
+      // Stale only because an earlier save of ours landed without its answer: go on from there.
+      let adopted = false;
+      if (body.code === "stale") {
+        try {
+          adopted = await adoptLandedSave(unanswered);
+        } catch (error) {
+          state.sent = unanswered; // still unknown: ask again on the next try
+          throw error;
+        }
+      }
+      if (!adopted) showConflict();
+      persistPending();
     } else if (response.status >= 400 && response.status < 500) {
       // A refusal that retrying cannot fix: show it, drop the change, reload the truth.
       saveStatus.textContent = body.detail || "The change was refused.";
       if (sent instanceof Map) {
         for (const key of sent.keys()) state.pending.delete(key);
-        persistPending();
       } else {
         state.notes = null;
       }
+      persistPending();
       await loadState();
     } else {
       throw new Error(`server answered ${response.status}`);
@@ -249,12 +345,24 @@ async function flush() {
       flush();
     }, state.retryDelay);
     state.retryDelay = Math.min(state.retryDelay * 2, 15000);
-  } finally {
-    state.inFlight = null;
-    renderAll();
-    showSaveStatus();
   }
-  if (!state.conflict && !state.retryTimer && (state.pending.size || state.notes)) flush();
+}
+
+async function adoptLandedSave(sent) {
+  if (!sent) return false;
+  const response = await fetch(config.urls.state, { credentials: "same-origin" });
+  if (!response.ok) return false;
+  const body = await response.json();
+  if (!landed(sent, body)) return false;
+  state.version = body.version;
+  return true;
+}
+
+// Wait until everything queued is saved, or saving is blocked (conflict, lost connection).
+async function settle() {
+  while (state.inFlight || (!state.conflict && !state.retryTimer && (state.pending.size || state.notes))) {
+    await flush();
+  }
 }
 
 async function loadState() {
@@ -263,13 +371,23 @@ async function loadState() {
   const body = await response.json();
   state.version = body.version;
   state.status = body.status;
-  state.values = new Map(body.grades.map((g) => [cellKey(g.muscle, g.side, g.sequence), g.value]));
+  state.values = gradesOf(body);
   for (const [key, value] of state.pending) state.values.set(key, value);
-  document.getElementById("read-note").value = body.note || "";
-  for (const box of document.querySelectorAll("input.finding")) {
-    box.checked = Boolean(body.findings?.[box.dataset.region]?.[box.dataset.finding]);
-  }
+  showNotes(body);
   renderAll();
+  return body;
+}
+
+function showNotes({ note, findings }) {
+  if (note !== undefined) document.getElementById("read-note").value = note || "";
+  if (findings === undefined) return;
+  for (const box of document.querySelectorAll("input.finding")) {
+    box.checked = Boolean(findings?.[box.dataset.region]?.[box.dataset.finding]);
+  }
+}
+
+function gradesOf(readState) {
+  return new Map(readState.grades.map((g) => [cellKey(g.muscle, g.side, g.sequence), g.value]));
 }
 
 function focusCell(cell) {
@@ -316,9 +434,16 @@ function fillGroup(value) {
 }
 
 async function submit() {
+  queueNote();
   if (state.pending.size || state.notes || state.inFlight) {
     saveStatus.textContent = "Saving first…";
-    await flush();
+    await settle();
+  }
+  if (state.conflict) return;
+  if (state.pending.size || state.notes) {
+    saveStatus.textContent = "Not submitted: some changes are not saved yet.";
+    saveStatus.classList.add("failed");
+    return;
   }
   const response = await postJson(config.urls.submit, { version: state.version });
   const body = await response.json().catch(() => ({}));
@@ -332,17 +457,32 @@ async function submit() {
     return;
   }
   if (response.status === 409) {
-    state.conflict = true;
-    document.getElementById("conflict-banner").hidden = false;
+    showConflict();
     return;
   }
   const missing = body.missing || [];
+  document.getElementById("missing-title").textContent = missing.length
+    ? `${missing.length} cell${missing.length === 1 ? "" : "s"} not yet graded:`
+    : "Not submitted:";
   document.getElementById("missing-list").textContent = missing.length
-    ? missing.map((m) => `${m.name} ${m.side} ${m.sequence}`).join(" · ")
+    ? describeMissing(missing)
     : body.detail || "The read could not be submitted.";
   panel.hidden = false;
   for (const m of missing) cellByKey.get(cellKey(m.muscle, m.side, m.sequence))?.classList.add("missing");
   focusCell(cellByKey.get(missing.length ? cellKey(missing[0].muscle, missing[0].side, missing[0].sequence) : ""));
+}
+
+// "Gracilis · Sartorius (L STIR, L T1)": a muscle named alone has none of its cells graded.
+function describeMissing(missing) {
+  const byMuscle = new Map();
+  for (const m of missing) {
+    if (!byMuscle.has(m.muscle)) byMuscle.set(m.muscle, { name: m.name, cells: [] });
+    byMuscle.get(m.muscle).cells.push(`${m.side} ${m.sequence}`);
+  }
+  return Array.from(byMuscle, ([slug, { name, cells: open }]) => {
+    const all = cells.filter((c) => c.dataset.muscle === slug).length;
+    return open.length === all ? name : `${name} (${open.join(", ")})`;
+  }).join(" · ");
 }
 
 function isTyping(target) {
@@ -369,6 +509,10 @@ document.addEventListener("keydown", (event) => {
   } else if (action in GRADE_KEYS) {
     if (!state.current) return;
     event.preventDefault();
+    if (locked()) {
+      saveStatus.textContent = "Submitted: use Amend… to change a grade";
+      return;
+    }
     setGrade(state.current, GRADE_KEYS[action]);
     move(1);
   } else if (action === "copySide") {
@@ -430,18 +574,28 @@ for (const box of document.querySelectorAll("input.finding")) {
       findings[b.dataset.region][b.dataset.finding] = b.checked;
     }
     state.notes = { ...(state.notes || {}), findings };
+    persistPending();
     flush();
   });
 }
 const noteField = document.getElementById("read-note");
-let noteTimer = null;
 noteField.addEventListener("input", () => {
-  clearTimeout(noteTimer);
-  noteTimer = setTimeout(() => {
-    state.notes = { ...(state.notes || {}), note: noteField.value };
+  clearTimeout(state.noteTimer);
+  state.noteTimer = setTimeout(() => {
+    queueNote();
     flush();
   }, 800);
+  showSaveStatus();
 });
+
+// The note as typed so far joins the queue (and localStorage) now.
+function queueNote() {
+  if (!state.noteTimer) return;
+  clearTimeout(state.noteTimer);
+  state.noteTimer = null;
+  state.notes = { ...(state.notes || {}), note: noteField.value };
+  persistPending();
+}
 
 // Shortcut list with remapping.
 const helpDialog = document.getElementById("help-dialog");
@@ -509,7 +663,10 @@ function reportActivity(keepalive = false) {
   postJson(config.urls.activity, { seconds }, { keepalive }).catch(() => {});
 }
 setInterval(reportActivity, 30000);
-window.addEventListener("pagehide", () => reportActivity(true));
+window.addEventListener("pagehide", () => {
+  queueNote(); // kept in localStorage: sent when the read is opened again
+  reportActivity(true);
+});
 window.addEventListener("online", () => {
   if (state.retryTimer) {
     clearTimeout(state.retryTimer);
@@ -520,7 +677,9 @@ window.addEventListener("online", () => {
 
 // Start: the server's grades, then whatever this browser had not saved yet.
 loadState()
-  .then(() => {
+  .then((readState) => {
+    recoverStored(readState);
+    renderAll();
     const firstOpen = cells.find((c) => !state.values.has(keyOfCell(c))) || cells[0];
     focusCell(firstOpen);
     document.body.dataset.gradingReady = "1";
