@@ -11,6 +11,7 @@ from .models import (
     ClinicalAssessment,
     Cohort,
     CohortMembership,
+    DicomImportJob,
     ImagingStudy,
     Instance,
     Patient,
@@ -174,6 +175,24 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("action", "target_type", "cohort")
     search_fields = ("target_id", "reason")
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(DicomImportJob)
+class DicomImportJobAdmin(admin.ModelAdmin):
+    """Web uploads and their per-file reports, read-only: jobs are written by the import."""
+
+    list_display = ("id", "cohort", "created_by", "status", "imported", "rejected", "created_at")
+    list_filter = ("status", "cohort")
+    readonly_fields = [f.name for f in DicomImportJob._meta.fields]
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False

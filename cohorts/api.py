@@ -14,6 +14,7 @@ from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 
 from iim_scoring.api.base import CohortScopedDetailApi, CohortScopedListApi
+from iim_scoring.api.filters import StrictBooleanFilter
 from iim_scoring.api.pagination import ApiPagination
 from iim_scoring.api.permissions import HoldsCohortDataRole
 from iim_scoring.api.schema import ApiSchema
@@ -189,7 +190,7 @@ class PatientFilter(django_filters.FilterSet):
     subtype = django_filters.ChoiceFilter(choices=Subtype.choices)
     sex = django_filters.ChoiceFilter(choices=Sex.choices)
     site = django_filters.CharFilter(field_name="site__code")
-    seronegative = django_filters.BooleanFilter()
+    seronegative = StrictBooleanFilter()
     pseudonym = django_filters.CharFilter()
 
     class Meta:

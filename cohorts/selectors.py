@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from .models import AuditEvent, Cohort, Patient
+from .models import AuditEvent, Cohort, DicomImportJob, ImagingStudy, Instance, Patient, Series
 from .roles import CLINICIAN, COORDINATOR, STATISTICIAN, has_role
 
 CLINICAL_ROLES = (CLINICIAN, COORDINATOR, STATISTICIAN)
@@ -56,3 +56,82 @@ def audit_events_for_target(*, target_type: str, target_ids: list[str]) -> Query
     return AuditEvent.objects.filter(
         target_type=target_type, target_id__in=target_ids
     ).select_related("actor")
+
+
+# --- Imaging outside a read: DICOM import jobs and series previews ----------------------------
+# Radiologists reach images only through their own reads (scoring's selectors); here the
+# cohort's clinicians and coordinators preview series, and coordinators import.
+
+IMAGE_VIEW_ROLES = (CLINICIAN, COORDINATOR)
+
+
+def series_for_user(*, user: AbstractBaseUser | AnonymousUser, cohort: Cohort) -> QuerySet[Series]:
+    """Series of `cohort` whose images the user may preview (none for other roles)."""
+    if not has_role(user, *IMAGE_VIEW_ROLES):
+        return Series.objects.none()
+    return Series.objects.filter(
+        study__patient__cohort=cohort, study__patient__cohort__in=cohorts_for_user(user=user)
+    ).select_related("study__patient")
+
+
+def series_get_for_user(
+    *, user: AbstractBaseUser | AnonymousUser, cohort: Cohort, series_id: int
+) -> Series:
+    try:
+        return series_for_user(user=user, cohort=cohort).get(pk=series_id)
+    except Series.DoesNotExist as exc:
+        raise Http404("No such series.") from exc
+
+
+def study_get_for_user(
+    *, user: AbstractBaseUser | AnonymousUser, cohort: Cohort, study_id: int
+) -> ImagingStudy:
+    """One study of `cohort` for its clinicians and coordinators (404 for anyone else)."""
+    studies = ImagingStudy.objects.none()
+    if has_role(user, *IMAGE_VIEW_ROLES):
+        studies = ImagingStudy.objects.filter(
+            patient__cohort=cohort, patient__cohort__in=cohorts_for_user(user=user)
+        )
+    try:
+        return studies.select_related("patient").get(pk=study_id)
+    except ImagingStudy.DoesNotExist as exc:
+        raise Http404("No such study.") from exc
+
+
+def studies_with_series_counts(*, cohort: Cohort) -> QuerySet[ImagingStudy]:
+    """A cohort's studies, newest first, with their series and instance counts."""
+    return (
+        ImagingStudy.objects.filter(patient__cohort=cohort)
+        .select_related("patient")
+        .annotate(n_series=Count("series", distinct=True), n_instances=Count("series__instances"))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def series_instance_at(*, series: Series, index: int) -> Instance:
+    """The `index`-th slice of a series in stack order (404 past the end)."""
+    ordered = series.instances.order_by("position_along_normal", "instance_number", "pk")
+    found = list(ordered[index : index + 1]) if index >= 0 else []
+    if not found:
+        raise Http404("No such slice.")
+    return found[0]
+
+
+def import_jobs_for_user(
+    *, user: AbstractBaseUser | AnonymousUser, cohort: Cohort
+) -> QuerySet[DicomImportJob]:
+    """The cohort's DICOM import jobs, for its coordinators only."""
+    if not has_role(user, COORDINATOR):
+        return DicomImportJob.objects.none()
+    return DicomImportJob.objects.filter(
+        cohort=cohort, cohort__in=cohorts_for_user(user=user)
+    ).select_related("created_by")
+
+
+def import_job_get_for_user(
+    *, user: AbstractBaseUser | AnonymousUser, cohort: Cohort, job_id: int
+) -> DicomImportJob:
+    try:
+        return import_jobs_for_user(user=user, cohort=cohort).get(pk=job_id)
+    except DicomImportJob.DoesNotExist as exc:
+        raise Http404("No such import.") from exc

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import clinical_views, views
+from . import clinical_views, dicom_views, views
 
 app_name = "cohorts"
 
@@ -23,5 +23,27 @@ urlpatterns = [
         "<slug:slug>/patients/<str:pseudonym>/timepoints/<int:timepoint>/",
         clinical_views.assessment_edit,
         name="assessment-edit",
+    ),
+    # DICOM import and series preview (cohorts/dicom_views.py)
+    path("<slug:slug>/dicom/import/", dicom_views.dicom_import_page, name="dicom-import"),
+    path(
+        "<slug:slug>/dicom/import/<int:job_id>/",
+        dicom_views.dicom_import_job_page,
+        name="dicom-import-job",
+    ),
+    path(
+        "<slug:slug>/dicom/import/<int:job_id>/status/",
+        dicom_views.dicom_import_job_status,
+        name="dicom-import-job-status",
+    ),
+    path(
+        "<slug:slug>/studies/<int:study_id>/series/",
+        dicom_views.study_series_page,
+        name="study-series",
+    ),
+    path(
+        "<slug:slug>/series/<int:series_id>/slices/<int:index>.png",
+        dicom_views.series_slice_png,
+        name="series-slice-png",
     ),
 ]

@@ -1,0 +1,22 @@
+"""Celery tasks of the cohorts app: thin, take ids, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def run_dicom_import_job(self, *, job_id: int) -> str:  # noqa: ANN001
+    """Import an uploaded job's files; a finished job is left alone, a redelivered one resumed
+    (the import is idempotent: files already stored count as duplicates)."""
+    from .import_jobs import import_job_run
+
+    return import_job_run(job_id=job_id, claim_token=self.request.id or "")
