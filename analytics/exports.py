@@ -2,41 +2,38 @@
 
 The caller has already checked that the user may see the cohort (`cohort_get_for_user`); every
 query here is scoped to that cohort. Long tables are produced in batches so memory stays flat:
-the grades by batches of reads, the scores by batches of patients.
+the grades by batches of reads (grade_export), the scores by batches of patients.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from cohorts.models import ClinicalAssessment, Cohort, Patient, Series
-from scoring.models import Grade, GradeSequence, Muscle, Read
+from cohorts.models import ClinicalAssessment, Cohort, Patient
+from scoring.models import Read
 
 from . import stats
 from .codebook import (
     LIST_SEPARATOR,
-    AtlasVocabulary,
     atlas_vocabulary,
     codebook_rows,
     codebook_variables,
     export_variables,
     patient_variables,
 )
-from .export_formats import ExportTable, csv_line
+from .export_formats import ExportTable
+from .grade_export import GRADE_STATUSES, atlas_muscles, grades_table
 from .models import ReadScores
 
-GRADE_STATUSES = ("submitted", "all")
+__all__ = ["GRADE_STATUSES", "SCORE_SCOPES", "analysis_results_latest", "export_table"]
+
 SCORE_SCOPES = ("unified", "stir", "t1")
-# Reads per grades query (x 240 cells for a whole-body read) and patients per scores query.
-READS_PER_BATCH = 250
+# Patients per stored-scores query.
 PATIENTS_PER_BATCH = 500
 SCORE_DECIMALS = 6
-_KIND_ORDER = {kind: i for i, kind in enumerate(Read.Kind.values)}
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -48,176 +45,6 @@ def _score(value: Any) -> float | None:
     if value is None or pd.isna(value):
         return None
     return round(float(value), SCORE_DECIMALS)
-
-
-# --- grades -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _AtlasMuscle:
-    rank: int
-    region: str
-    group: str
-    slug: str
-
-
-def _atlas_muscles() -> dict[int, _AtlasMuscle]:
-    rows = Muscle.objects.order_by(
-        "group__region__order", "group__order", "order", "pk"
-    ).values_list("pk", "group__region__slug", "group__slug", "slug")
-    return {
-        pk: _AtlasMuscle(rank, region, group, slug)
-        for rank, (pk, region, group, slug) in enumerate(rows)
-    }
-
-
-def series_by_study_and_sequence(*, cohort: Cohort) -> dict[tuple[int, str], str]:
-    """For each study and graded sequence, the series a grade of that sequence was given on:
-    the one with the most images, the first imported on a tie (as the reading page shows it)."""
-    from django.db.models import Count
-
-    rows = (
-        Series.objects.filter(study__patient__cohort=cohort, sequence__in=GradeSequence.values)
-        .annotate(n_images=Count("instances"))
-        .values_list("study_id", "sequence", "series_uid", "n_images", "pk")
-    )
-    best: dict[tuple[int, str], tuple[int, int, str]] = {}
-    for study_id, sequence, uid, n_images, pk in rows:
-        key = (study_id, sequence)
-        candidate = (-n_images, pk, uid)
-        if key not in best or candidate < best[key]:
-            best[key] = candidate
-    return {key: uid for key, (_n, _pk, uid) in best.items()}
-
-
-def _grade_reads(cohort: Cohort, status: str) -> list[tuple]:
-    """The exported reads in export order: patient, timepoint, study, reader, kind."""
-    reads = Read.objects.filter(study__patient__cohort=cohort)
-    if status == "submitted":
-        reads = reads.filter(status=Read.Status.SUBMITTED)
-    rows = list(
-        reads.values_list(
-            "pk",
-            "study_id",
-            "study__patient__pseudonym",
-            "study__patient__subtype",
-            "study__patient__site__code",
-            "study__timepoint",
-            "study__study_uid",
-            "reader__username",
-            "status",
-            "kind",
-            "protocol__slug",
-        )
-    )
-    rows.sort(key=lambda r: (r[2], r[5], r[6], r[7], _KIND_ORDER.get(r[9], 99), r[10], r[0]))
-    return rows
-
-
-class GradesExport:
-    """Long grades: one row per read, muscle, side and sequence."""
-
-    def __init__(self, *, cohort: Cohort, status: str, atlas: AtlasVocabulary) -> None:
-        self.variables = export_variables("grades", atlas)
-        self.reads = _grade_reads(cohort, status)
-        self.series = series_by_study_and_sequence(cohort=cohort)
-        self.muscles = _atlas_muscles()
-
-    def _read_fields(self, read: tuple, sequence: str) -> list[Any]:
-        pk, study_id, pseudonym, subtype, site, timepoint, study_uid, reader, status, kind, _ = read
-        series = self.series.get((study_id, sequence), "")
-        return [pseudonym, subtype, site, timepoint, study_uid, series, reader, status, kind]
-
-    def _cell_batches(self) -> Iterator[tuple[list[tuple], list[tuple]]]:
-        """(reads, grade cells) per batch of reads, cells in export order."""
-        muscle_rank = {pk: m.rank for pk, m in self.muscles.items()}
-        for batch in _chunks(self.reads, READS_PER_BATCH):
-            rank = {read[0]: i for i, read in enumerate(batch)}
-            cells = list(
-                Grade.objects.filter(read_id__in=list(rank))
-                .order_by()
-                .values_list("read_id", "muscle_id", "side", "sequence", "value")
-            )
-            cells.sort(key=lambda c: (rank[c[0]], muscle_rank[c[1]], c[2], c[3]))
-            yield list(batch), cells
-
-    def rows(self) -> Iterator[tuple]:
-        for batch, cells in self._cell_batches():
-            reads = {read[0]: read for read in batch}
-            for read_id, muscle_id, side, sequence, value in cells:
-                muscle = self.muscles[muscle_id]
-                yield (
-                    *self._read_fields(reads[read_id], sequence),
-                    muscle.region,
-                    muscle.group,
-                    muscle.slug,
-                    side,
-                    sequence,
-                    value,
-                )
-
-    def csv_text(self) -> Iterator[str]:
-        """The CSV as the generic writer would write it, formatted once per read and muscle:
-        side, sequence and grade are constrained codes that never need quoting."""
-        from .export_formats import csv_cell
-
-        yield csv_line(v.name for v in self.variables)
-        muscle_part = {
-            pk: csv_line([m.region, m.group, m.slug])[:-1] + "," for pk, m in self.muscles.items()
-        }
-        for batch, cells in self._cell_batches():
-            prefix = {
-                (read[0], sequence): csv_line(
-                    csv_cell(v) for v in self._read_fields(read, sequence)
-                )[:-1]
-                + ","
-                for read in batch
-                for sequence in GradeSequence.values
-            }
-            yield "".join(
-                [f"{prefix[(r, q)]}{muscle_part[m]}{s},{q},{v}\n" for r, m, s, q, v in cells]
-            )
-
-    def json_text(self) -> Iterator[str]:
-        """The JSON array as the generic writer would write it (same keys, same spacing)."""
-        names = [v.name for v in self.variables]
-        yield "["
-        muscle_part = {
-            pk: json.dumps(dict(zip(names[9:12], [m.region, m.group, m.slug], strict=True)))[1:-1]
-            for pk, m in self.muscles.items()
-        }
-        separator = "\n"
-        for batch, cells in self._cell_batches():
-            prefix = {
-                (read[0], sequence): json.dumps(
-                    dict(zip(names[:9], self._read_fields(read, sequence), strict=True)),
-                    ensure_ascii=False,
-                )[:-1]
-                for read in batch
-                for sequence in GradeSequence.values
-            }
-            parts = []
-            for r, m, s, q, v in cells:
-                parts.append(
-                    f'{separator}{prefix[(r, q)]}, {muscle_part[m]}, "side": "{s}", '
-                    f'"sequence": "{q}", "grade": "{v}"}}'
-                )
-                separator = ",\n"
-            yield "".join(parts)
-        yield "\n]\n"
-
-
-def grades_table(*, cohort: Cohort, status: str = "submitted") -> ExportTable:
-    if status not in GRADE_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(GRADE_STATUSES)}")
-    export = GradesExport(cohort=cohort, status=status, atlas=atlas_vocabulary())
-    return ExportTable(
-        name="grades",
-        variables=export.variables,
-        rows=export.rows,
-        csv_text=export.csv_text,
-        json_text=export.json_text,
-    )
 
 
 # --- scores (from stored ReadScores, readers combined) ---------------------------------------
@@ -284,7 +111,7 @@ def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTabl
     if scope not in SCORE_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
     atlas = atlas_vocabulary()
-    by_slug = {m.slug: m for m in _atlas_muscles().values()}
+    by_slug = {m.slug: m for m in atlas_muscles().values()}
 
     def rows() -> Iterator[tuple]:
         patients = _cohort_patients(cohort)

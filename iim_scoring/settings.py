@@ -210,7 +210,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "iim_scoring.api.schema.ApiSchema",
     "EXCEPTION_HANDLER": "iim_scoring.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {

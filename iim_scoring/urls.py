@@ -13,4 +13,5 @@ urlpatterns = [
     path("reading/", include("scoring.urls")),
     path("dashboards/", include("analytics.urls")),
     path("api/", include("iim_scoring.api.urls")),
+    path("imports/", include("analytics.import_urls")),
 ]

@@ -107,6 +107,7 @@ RULES: dict[str, dict[str, str]] = {
     "api-v1:muscle-list": SIGNED_IN,
     "api-v1:protocol-list": SIGNED_IN,
     "api-v1:protocol-detail": SIGNED_IN,
+    "imports:score-sheet": COORDINATOR_ONLY,
     "api-v1:not-found": None,  # a catch-all that answers 404 to everyone
     # The schema and its documentation hold no data; statisticians' scripts read them.
     "api-schema": EVERYONE,

@@ -58,6 +58,7 @@ urlpatterns = [
     path("atlas/muscles/", scoring_api.MuscleListApi.as_view(), name="muscle-list"),
     path("protocols/", scoring_api.ProtocolListApi.as_view(), name="protocol-list"),
     path("protocols/<slug:slug>/", scoring_api.ProtocolDetailApi.as_view(), name="protocol-detail"),
-    # Anything else under /api/v1/ (including a malformed slug or id) is a JSON 404.
-    re_path(r"^[\s\S]*$", ApiNotFound.as_view(), name="not-found"),
+    # Anything else under /api/v1/ (a malformed slug or id included) is a JSON 404; a path
+    # without its final slash still gets Django's redirect to the one with it.
+    re_path(r"^[\s\S]*/$", ApiNotFound.as_view(), name="not-found"),
 ]

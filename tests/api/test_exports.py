@@ -1,0 +1,363 @@
+"""The statisticians' exports: stable columns, every format with the same values, streaming."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import openpyxl
+import pandas as pd
+import pyarrow.parquet as pq
+import pyreadstat
+import pytest
+from django.http import StreamingHttpResponse
+
+from analytics import export_formats
+from analytics.codebook import GRADE_SPSS_CODES, atlas_vocabulary, export_variables
+from analytics.export_formats import ExportTable, csv_chunks, json_chunks
+from analytics.grade_export import GradesExport
+from tests.api.conftest import body
+
+pytestmark = pytest.mark.django_db
+
+EXPORT = "/api/v1/cohorts/scored/export/{name}/"
+GRADES_COLUMNS = [
+    "pseudonym",
+    "subtype",
+    "site",
+    "timepoint",
+    "study",
+    "series",
+    "reader",
+    "read_status",
+    "read_kind",
+    "region",
+    "group",
+    "muscle",
+    "side",
+    "sequence",
+    "grade",
+]
+MUSCLE_SCORES_COLUMNS = ["pseudonym", "subtype", "timepoint", "region", "group", "muscle", "score"]
+GROUP_SCORES_COLUMNS = [
+    "pseudonym",
+    "site",
+    "timepoint",
+    "subtype",
+    "sex",
+    "age",
+    "disease_duration_months",
+    "ck",
+    "mmt8",
+    "treatment_naive",
+    "score_source",
+    "n_reads",
+    "group_shoulder_girdle",
+    "group_rotator_cuff",
+    "group_upper_arm_flexors",
+    "group_upper_arm_extensors",
+    "group_lower_arm_flexors",
+    "group_lower_arm_extensors",
+    "group_chest_wall",
+    "group_extrinsic_back",
+    "group_intrinsic_back",
+    "group_gluteal",
+    "group_ventral_thigh",
+    "group_medial_thigh",
+    "group_dorsal_thigh",
+    "group_lower_leg_extensors",
+    "group_lower_leg_flexors",
+    "region_upper_extremity",
+    "region_trunk",
+    "region_pelvis",
+    "region_thigh",
+    "region_lower_leg",
+    "total",
+    "total_pct",
+]
+PATIENTS_COLUMNS = [
+    "pseudonym",
+    "site",
+    "timepoint",
+    "days_from_baseline",
+    "subtype",
+    "sex",
+    "age",
+    "classification_criteria",
+    "antibodies",
+    "seronegative",
+    "biopsy_done",
+    "emg_myopathic",
+    "disease_duration_months",
+    "ck",
+    "ck_uln",
+    "mmt8",
+    "treatment_naive",
+    "immunosuppression",
+]
+CODEBOOK_COLUMNS = ["export", "variable", "type", "unit", "allowed_values", "meaning"]
+COLUMNS = {
+    "grades": GRADES_COLUMNS,
+    "muscle-scores": MUSCLE_SCORES_COLUMNS,
+    "group-scores": GROUP_SCORES_COLUMNS,
+    "patients": PATIENTS_COLUMNS,
+    "codebook": CODEBOOK_COLUMNS,
+}
+
+
+def get_csv(client, name: str, query: str = "") -> pd.DataFrame:  # noqa: ANN001
+    response = client.get(EXPORT.format(name=name) + query)
+    assert response.status_code == 200, response.content
+    return pd.read_csv(io.BytesIO(body(response)), dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("name", list(COLUMNS))
+def test_export_columns_are_exactly_the_documented_ones(scored_cohort, statistician_client, name):  # noqa: ANN001
+    assert list(get_csv(statistician_client, name).columns) == COLUMNS[name]
+
+
+def test_codebook_covers_every_column_of_every_export(scored_cohort, statistician_client):  # noqa: ANN001
+    codebook = get_csv(statistician_client, "codebook")
+    assert (codebook["type"] != "").all() and (codebook["meaning"] != "").all()
+    for name in COLUMNS:
+        header = list(get_csv(statistician_client, name).columns)
+        documented = codebook.loc[codebook["export"] == name, "variable"].tolist()
+        assert documented == header, name
+
+
+def _canonical(value, variable) -> str:  # noqa: ANN001
+    """A cell of any reader as the CSV's text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if variable.spss_codes and isinstance(value, float):
+        return {float(code): text for text, code in variable.spss_codes.items()}[value]
+    if variable.type == "boolean":
+        return "true" if value else "false"
+    if variable.type == "integer":
+        return str(int(value))
+    if variable.type == "number":
+        return repr(float(value))
+    return str(value)
+
+
+def _rows(frame_records: list[dict], variables) -> list[list[str]]:  # noqa: ANN001
+    return [[_canonical(record[v.name], v) for v in variables] for record in frame_records]
+
+
+@pytest.mark.parametrize("name", list(COLUMNS))
+def test_every_format_opens_in_its_reader_with_the_same_values(  # noqa: ANN001
+    scored_cohort, statistician_client, name
+):
+    variables = export_variables(name, atlas_vocabulary())
+    reference = get_csv(statistician_client, name).values.tolist()
+    assert reference, "the export is empty"
+
+    def fetch(fmt: str) -> bytes:
+        response = statistician_client.get(EXPORT.format(name=name) + f"?format={fmt}")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith(export_formats.MEDIA_TYPES[fmt])
+        assert f'{name}.{fmt}"' in response["Content-Disposition"]
+        return body(response)
+
+    as_json = json.loads(fetch("json"))
+    assert _rows(as_json, variables) == reference
+
+    sheet = openpyxl.load_workbook(io.BytesIO(fetch("xlsx"))).worksheets[0]
+    values = list(sheet.iter_rows(values_only=True))
+    assert list(values[0]) == COLUMNS[name]
+    records = [dict(zip(COLUMNS[name], row, strict=True)) for row in values[1:]]
+    assert _rows(records, variables) == reference
+
+    parquet = pq.read_table(io.BytesIO(fetch("parquet")))
+    assert parquet.column_names == COLUMNS[name]
+    assert _rows(parquet.to_pylist(), variables) == reference
+
+    with open_sav(fetch("sav")) as (frame, meta):
+        assert list(frame.columns) == COLUMNS[name]
+        records = frame.to_dict(orient="records")
+        assert _rows(records, variables) == reference
+        assert meta.column_labels[0] == variables[0].meaning
+
+
+class open_sav:  # noqa: N801 - a context manager used like a function
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def __enter__(self):  # noqa: ANN204
+        import tempfile
+
+        self.file = tempfile.NamedTemporaryFile(suffix=".sav")  # noqa: SIM115
+        self.file.write(self.content)
+        self.file.flush()
+        return pyreadstat.read_sav(self.file.name, user_missing=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def test_spss_file_carries_value_labels_and_declares_na_missing(scored_cohort, statistician_client):  # noqa: ANN001
+    response = statistician_client.get(EXPORT.format(name="grades") + "?format=sav")
+    with open_sav(body(response)) as (frame, meta):
+        assert meta.variable_value_labels["grade"][9.0].startswith("NA")
+        assert meta.variable_value_labels["grade"][2.0].startswith("2")
+        assert meta.variable_value_labels["subtype"]["DM"] == "Dermatomyositis"
+        assert meta.missing_ranges["grade"] == [{"lo": 9.0, "hi": 9.0}]
+        assert set(frame["grade"].dropna()) <= {0.0, 1.0, 2.0, 9.0}
+        assert meta.variable_measure["grade"] == "ordinal"
+
+
+def test_grades_csv_and_json_are_streamed(scored_cohort, statistician_client):  # noqa: ANN001
+    for fmt in ("csv", "json"):
+        response = statistician_client.get(EXPORT.format(name="grades") + f"?format={fmt}")
+        assert isinstance(response, StreamingHttpResponse), fmt
+
+
+def test_grades_export_only_submitted_reads_unless_asked(scored_cohort, statistician_client):  # noqa: ANN001
+    submitted = get_csv(statistician_client, "grades")
+    assert len(submitted) == 4 * 240
+    assert set(submitted["read_status"]) == {"submitted"}
+    everything = get_csv(statistician_client, "grades", "?status=all")
+    assert len(everything) == 4 * 240 + 40
+    assert set(everything.loc[everything["pseudonym"] == "IIM-0003", "read_status"]) == {
+        "in_progress"
+    }
+    bad = statistician_client.get(EXPORT.format(name="grades") + "?status=maybe")
+    assert bad.status_code == 400 and "status" in bad.json()
+
+
+def test_every_grade_maps_to_its_study_and_series(scored_cohort, statistician_client):  # noqa: ANN001
+    grades = get_csv(statistician_client, "grades")
+    pairs = set(zip(grades["study"], grades["sequence"], grades["series"], strict=True))
+    assert pairs == {
+        ("2.25.90001", "STIR", "2.25.90001.1"),
+        ("2.25.90001", "T1", "2.25.90001.2"),
+        ("2.25.90002", "STIR", "2.25.90002.1"),
+        ("2.25.90002", "T1", "2.25.90002.2"),
+    }
+    first = grades.iloc[0].to_dict()
+    assert first == {
+        "pseudonym": "IIM-0001",
+        "subtype": "DM",
+        "site": "ukd",
+        "timepoint": "0",
+        "study": "2.25.90001",
+        "series": "2.25.90001.1",
+        "reader": "consensus_reader",
+        "read_status": "submitted",
+        "read_kind": "consensus",
+        "region": "upper-extremity",
+        "group": "shoulder-girdle",
+        "muscle": "deltoid",
+        "side": "L",
+        "sequence": "STIR",
+        "grade": "0",  # seed 2, deltoid (index 0), left (+1), STIR (+0): 3 % 3
+    }
+    kinds = grades.drop_duplicates(["pseudonym", "reader"])[["pseudonym", "reader", "read_kind"]]
+    assert kinds.values.tolist() == [
+        ["IIM-0001", "consensus_reader", "consensus"],
+        ["IIM-0001", "other_radiologist", "second"],
+        ["IIM-0001", "radiologist", "primary"],
+        ["IIM-0002", "radiologist", "primary"],
+    ]
+
+
+def test_muscle_scores_use_the_consensus_read_else_the_reader_mean(
+    scored_cohort, statistician_client
+):  # noqa: ANN001
+    scores = get_csv(statistician_client, "muscle-scores")
+    deltoid = scores[scores["muscle"] == "deltoid"].set_index("pseudonym")["score"].to_dict()
+    # Deltoid grades by read seed s: side R: STIR s%3, T1 (s+2)%3; side L: STIR (s+1)%3,
+    # T1 (s+3)%3. Unified = max per side, score = mean of the sides.
+    # IIM-0001 has a consensus read (s=2): R max(2,1)=2, L max(0,2)=2 -> 2.0 (the readers'
+    # mean would be 1.5). IIM-0002 (s=1): R max(1,0)=1, L max(2,1)=2 -> 1.5.
+    assert deltoid == {"IIM-0001": "2.0", "IIM-0002": "1.5"}
+    supinator = scores[scores["muscle"] == "supinator"]["score"].tolist()
+    assert supinator == ["", ""]  # every cell NA: no score
+    assert len(scores) == 2 * 60
+
+
+def test_group_scores_are_one_row_per_visit_with_clinical_columns(
+    scored_cohort, statistician_client
+):  # noqa: ANN001
+    groups = get_csv(statistician_client, "group-scores").set_index("pseudonym")
+    assert list(groups.index) == ["IIM-0001", "IIM-0002"]
+    first = groups.loc["IIM-0001"]
+    assert (first["score_source"], first["n_reads"]) == ("consensus", "1")
+    assert (first["ck"], first["mmt8"], first["treatment_naive"]) == ("2400", "118", "true")
+    assert first["disease_duration_months"] == "4.5"
+    assert groups.loc["IIM-0002", "score_source"] == "reader mean"
+    muscles = get_csv(statistician_client, "muscle-scores")
+    shoulder = muscles[
+        (muscles["pseudonym"] == "IIM-0002") & (muscles["group"] == "shoulder-girdle")
+    ]
+    expected = sum(float(s) for s in shoulder["score"]) / len(shoulder)
+    assert float(groups.loc["IIM-0002", "group_shoulder_girdle"]) == pytest.approx(expected)
+    total = sum(float(s) for s in muscles[muscles["pseudonym"] == "IIM-0002"]["score"] if s)
+    assert float(groups.loc["IIM-0002", "total"]) == pytest.approx(total)
+
+
+def test_patients_export_has_one_row_per_patient_and_timepoint(scored_cohort, statistician_client):  # noqa: ANN001
+    patients = get_csv(statistician_client, "patients")
+    assert patients["pseudonym"].tolist() == ["IIM-0001", "IIM-0002", "IIM-0003", "IIM-0004"]
+    first = patients.iloc[0]
+    assert (first["antibodies"], first["seronegative"], first["ck"]) == ("Mi-2", "false", "2400")
+    no_visit = patients.iloc[3]
+    assert (no_visit["timepoint"], no_visit["ck"], no_visit["mmt8"]) == ("", "", "")
+
+
+def test_fast_grades_text_equals_the_generic_writers(scored_cohort):  # noqa: ANN001
+    export = GradesExport(cohort=scored_cohort, status="all", atlas=atlas_vocabulary())
+    fast = ExportTable("grades", export.variables, export.rows, export.csv_text, export.json_text)
+    generic = ExportTable("grades", export.variables, export.rows)
+    assert "".join(csv_chunks(fast)) == "".join(csv_chunks(generic))
+    assert "".join(json_chunks(fast)) == "".join(json_chunks(generic))
+
+
+def test_long_xlsx_continues_on_numbered_sheets(scored_cohort, statistician_client, monkeypatch):  # noqa: ANN001
+    monkeypatch.setattr(export_formats, "XLSX_ROWS_PER_SHEET", 300)
+    response = statistician_client.get(EXPORT.format(name="grades") + "?format=xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(body(response)), read_only=True)
+    assert workbook.sheetnames == ["grades", "grades (2)", "grades (3)", "grades (4)", "codebook"]
+    rows = sum(len(list(ws.iter_rows(values_only=True))) - 1 for ws in workbook.worksheets[:4])
+    assert rows == 4 * 240
+
+
+def test_errors_are_json_whatever_format_was_asked(scored_cohort, statistician_client):  # noqa: ANN001
+    missing = statistician_client.get("/api/v1/cohorts/nope/export/grades/?format=parquet")
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
+    assert missing.json() == {"detail": "No such cohort."}
+    unknown = statistician_client.get(EXPORT.format(name="grades") + "?format=dta")
+    assert unknown.status_code == 400 and "format" in unknown.json()
+
+
+def test_score_scope_selects_oedema_or_fat_subscores(scored_cohort, statistician_client):  # noqa: ANN001
+    stir = get_csv(statistician_client, "muscle-scores", "?scope=stir")
+    deltoid = stir[(stir["muscle"] == "deltoid") & (stir["pseudonym"] == "IIM-0002")]
+    assert deltoid["score"].tolist() == ["1.5"]  # STIR only, seed 1: R 1, L 2
+    assert (
+        statistician_client.get(EXPORT.format(name="muscle-scores") + "?scope=x").status_code == 400
+    )
+
+
+def test_analytics_endpoint_gives_latest_results_with_provenance(
+    scored_cohort, statistician_client
+):  # noqa: ANN001
+    response = statistician_client.get("/api/v1/cohorts/scored/analytics/")
+    assert response.status_code == 200
+    payload = response.json()
+    assert payload["cohort"] == "scored"
+    names = {r["analysis"] for r in payload["results"]}
+    assert {"descriptives", "subtype_comparison", "clinical_correlation"} <= names
+    for result in payload["results"]:
+        assert result["status"] == "done"
+        assert result["parameters"]["correction"] == "holm"
+        assert len(result["input_fingerprint"]) == 64
+        assert result["code_version"] and result["computed_at"]
+    one = statistician_client.get("/api/v1/cohorts/scored/analytics/?analysis=descriptives")
+    assert [r["analysis"] for r in one.json()["results"]] == ["descriptives"]
+
+
+def test_grade_codes_in_spss_are_the_codebooks():
+    assert dict(GRADE_SPSS_CODES) == {"0": 0, "1": 1, "2": 2, "NA": 9}
