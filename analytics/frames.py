@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
+from django.db import connection
 
 from cohorts.models import ClinicalAssessment, Cohort, Patient
-from scoring.models import Grade, Read, ScoringProtocol
+from scoring.models import Grade, Muscle, Read, ScoringProtocol
 
 GRADE_VALUE = {"0": 0.0, "1": 1.0, "2": 2.0, "NA": np.nan}
 
@@ -36,46 +39,124 @@ def atlas_frame(protocol: ScoringProtocol) -> pd.DataFrame:
     )
 
 
+GRADE_COLUMNS = [
+    "read_id",
+    "patient_id",
+    "timepoint",
+    "reader_id",
+    "kind",
+    "muscle",
+    "side",
+    "sequence",
+    "value",
+]
+
+
 def grades_frame(
     reads: list[Read] | None = None, *, read_ids: list[int] | None = None
 ) -> pd.DataFrame:
-    """Long grade frame (one row per cell) of the given reads, NA as NaN."""
+    """Long grade frame (one row per cell) of the given reads, NA as NaN.
+
+    On Postgres the grades come as text straight into pandas' parser (a 2.4 M-row cohort in
+    seconds instead of millions of Python tuples); the read keys are joined in pandas.
+    """
     ids = read_ids if read_ids is not None else [r.pk for r in reads or []]
-    rows = Grade.objects.filter(read_id__in=ids).values_list(
-        "read_id",
-        "read__study__patient_id",
-        "read__study__timepoint",
-        "read__reader_id",
-        "read__kind",
-        "muscle__slug",
-        "side",
-        "sequence",
-        "value",
-    )
-    frame = pd.DataFrame(
-        list(rows),
-        columns=[
-            "read_id",
-            "patient_id",
-            "timepoint",
-            "reader_id",
-            "kind",
-            "muscle",
-            "side",
-            "sequence",
-            "value",
-        ],
-    )
+    if connection.vendor == "postgresql" and ids:
+        frame = _grades_frame_postgres(ids)
+    else:
+        rows = (
+            Grade.objects.filter(read_id__in=ids)
+            .order_by()
+            .values_list(
+                "read_id",
+                "read__study__patient_id",
+                "read__study__timepoint",
+                "read__reader_id",
+                "read__kind",
+                "muscle__slug",
+                "side",
+                "sequence",
+                "value",
+            )
+        )
+        frame = pd.DataFrame(list(rows), columns=GRADE_COLUMNS)
+        frame["value"] = frame["value"].map(GRADE_VALUE).astype(float)
     frame["is_consensus"] = frame.pop("kind") == Read.Kind.CONSENSUS
-    frame["value"] = frame["value"].map(GRADE_VALUE).astype(float)
     return frame
 
 
+def _grades_frame_postgres(ids: list[int]) -> pd.DataFrame:
+    """The grade rows of `ids` as tab-separated text built by Postgres (one row per read, not
+    per cell: 240 times fewer rows through the driver), read by pandas' C parser."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(read_id::text || E'\\t' || muscle_id::text || E'\\t' || side"
+            " || E'\\t' || sequence || E'\\t' || value, E'\\n')"
+            " FROM scoring_grade WHERE read_id = ANY(%s) GROUP BY read_id",
+            [list(map(int, ids))],
+        )
+        text = "\n".join(row[0] for row in cursor.fetchall())
+    grades = pd.read_csv(
+        io.StringIO(text),
+        sep="\t",
+        header=None,
+        names=["read_id", "muscle_id", "side", "sequence", "value"],
+        dtype={"read_id": "int64", "muscle_id": "int64", "side": str, "sequence": str},
+        na_values=["NA"],
+        keep_default_na=False,
+    )
+    grades["value"] = grades["value"].astype(float)
+    meta = pd.DataFrame(
+        list(
+            Read.objects.filter(pk__in=ids).values_list(
+                "pk", "study__patient_id", "study__timepoint", "reader_id", "kind"
+            )
+        ),
+        columns=["read_id", "patient_id", "timepoint", "reader_id", "kind"],
+    )
+    # Positional takes on pandas arrays: no Python string objects for 2.4 M cells.
+    at = pd.Index(meta["read_id"]).get_indexer(grades["read_id"])
+    muscles = pd.DataFrame(list(Muscle.objects.values_list("pk", "slug")), columns=["pk", "slug"])
+    muscle_at = pd.Index(muscles["pk"]).get_indexer(grades["muscle_id"])
+    columns = {
+        "read_id": grades["read_id"].array,
+        **{key: meta[key].array.take(at) for key in ("patient_id", "timepoint", "reader_id")},
+        "kind": meta["kind"].array.take(at),
+        "muscle": muscles["slug"].array.take(muscle_at),
+        "side": grades["side"].array,
+        "sequence": grades["sequence"].array,
+        "value": grades["value"].array,
+    }
+    return pd.DataFrame(columns, columns=GRADE_COLUMNS)
+
+
+PATIENT_COLUMNS = [
+    "patient_id",
+    "pseudonym",
+    "site",
+    "timepoint",
+    "days_from_baseline",
+    "subtype",
+    "sex",
+    "age",
+    "disease_duration_months",
+    "mmt8",
+    "ck",
+    "treatment_naive",
+    "antibodies",
+    "seronegative",
+]
+
+
 def patients_frame(cohort: Cohort) -> pd.DataFrame:
-    """One row per patient and timepoint: subtype, sex, age and the clinical assessment."""
+    """One row per patient and timepoint: subtype, sex, age and the clinical assessment.
+
+    Rows follow the assessments (by patient, then timepoint); patients without clinical data
+    come last with timepoint 0 (they still have a subtype and images).
+    """
     patients = {
-        p["id"]: p
-        for p in Patient.objects.filter(cohort=cohort).values(
+        row[0]: row
+        for row in Patient.objects.filter(cohort=cohort).values_list(
             "id",
             "pseudonym",
             "subtype",
@@ -86,8 +167,7 @@ def patients_frame(cohort: Cohort) -> pd.DataFrame:
             "site__code",
         )
     }
-    rows = []
-    assessments = ClinicalAssessment.objects.filter(patient__cohort=cohort).values(
+    assessments = ClinicalAssessment.objects.filter(patient__cohort=cohort).values_list(
         "patient_id",
         "timepoint",
         "days_from_baseline",
@@ -96,48 +176,42 @@ def patients_frame(cohort: Cohort) -> pd.DataFrame:
         "mmt8_total",
         "treatment_naive",
     )
+    rows = []
     seen = set()
-    for a in assessments:
-        p = patients[a["patient_id"]]
-        seen.add(p["id"])
-        rows.append(_patient_row(p, a))
+    for patient_id, timepoint, days, duration, ck, mmt8, naive in assessments:
+        seen.add(patient_id)
+        rows.append(
+            _patient_row(
+                patients[patient_id],
+                timepoint,
+                days,
+                float(duration) if duration is not None else np.nan,
+                mmt8,
+                ck,
+                naive,
+            )
+        )
     for pid, p in patients.items():
         if pid not in seen:  # a patient without clinical data still has a subtype and images
-            rows.append(_patient_row(p, {"timepoint": 0}))
-    columns = [
-        "patient_id",
-        "pseudonym",
-        "site",
-        "timepoint",
-        "days_from_baseline",
-        "subtype",
-        "sex",
-        "age",
-        "disease_duration_months",
-        "mmt8",
-        "ck",
-        "treatment_naive",
-        "antibodies",
-        "seronegative",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+            rows.append(_patient_row(p, 0, 0, np.nan, None, None, None))
+    return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 
 
-def _patient_row(p: dict, a: dict) -> dict:
-    duration = a.get("disease_duration_months")
-    return {
-        "patient_id": p["id"],
-        "pseudonym": p["pseudonym"],
-        "site": p["site__code"],
-        "timepoint": a.get("timepoint", 0),
-        "days_from_baseline": a.get("days_from_baseline", 0),
-        "subtype": p["subtype"],
-        "sex": p["sex"] if p["sex"] in ("F", "M") else None,
-        "age": p["age_at_mri"],
-        "disease_duration_months": float(duration) if duration is not None else np.nan,
-        "mmt8": a.get("mmt8_total"),
-        "ck": a.get("ck"),
-        "treatment_naive": a.get("treatment_naive"),
-        "antibodies": list(p["antibodies"] or []),
-        "seronegative": p["seronegative"],
-    }
+def _patient_row(p: tuple, timepoint, days, duration, mmt8, ck, naive) -> tuple:  # noqa: ANN001
+    pid, pseudonym, subtype, sex, age, antibodies, seronegative, site = p
+    return (
+        pid,
+        pseudonym,
+        site,
+        timepoint,
+        days,
+        subtype,
+        sex if sex in ("F", "M") else None,
+        age,
+        duration,
+        mmt8,
+        ck,
+        naive,
+        list(antibodies or []),
+        seronegative,
+    )

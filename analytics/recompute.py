@@ -13,13 +13,15 @@ import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 CODE_VERSION = "2026.11.1"
 CLAIM_TIMEOUT = timedelta(minutes=10)
+READ_CHUNK = 2000  # reads scored and stored together
 # Sub-scores stored beside the unified score: oedema (STIR only) and fat (T1 only).
 SCOPES = {"unified": None, "stir": "STIR", "t1": "T1"}
 DEFAULT_PARAMETERS: dict[str, Any] = {
@@ -60,10 +63,14 @@ def parameters_key(parameters: dict[str, Any]) -> str:
 
 
 def read_fingerprint(read: Read, protocol: ScoringProtocol) -> str:
+    return _fingerprint(read.pk, read.version, protocol)
+
+
+def _fingerprint(read_id: int, version: int, protocol: ScoringProtocol) -> str:
     return _sha(
         [
-            read.pk,
-            read.version,
+            read_id,
+            version,
             protocol.pk,
             protocol.sequence_combine,
             protocol.side_combine,
@@ -72,31 +79,81 @@ def read_fingerprint(read: Read, protocol: ScoringProtocol) -> str:
     )
 
 
-def _scores_payload(per_scope: dict[str, stats.ReadScores], read_id: int) -> dict[str, Any]:
-    """One read's levels as {scope: {"muscle": {slug: s}, "group": ..., "total": x, ...}}."""
-    payload: dict[str, Any] = {}
+def _round6(values: np.ndarray) -> np.ndarray:
+    """`round(float(v), 6)` of every value, vectorised. np.round agrees with Python's
+    correctly rounded round() except within rounding error of a tie: those few go through
+    round() itself."""
+    out = np.round(values, 6)
+    scaled = values * 1e6
+    with np.errstate(invalid="ignore"):
+        near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for index in np.flatnonzero(near_tie):
+        out.flat[index] = round(float(values.flat[index]), 6)
+    return out
+
+
+def _python_values(matrix: np.ndarray) -> list[list[float | None]]:
+    """Rows of a float matrix as lists of Python floats, NaN as None."""
+    cells = matrix.astype(object)
+    cells[np.isnan(matrix)] = None
+    return cells.tolist()
+
+
+def _level_table(
+    frame: pd.DataFrame, key: str, read_ids: np.ndarray
+) -> tuple[list[list[str]], list[list[float | None]]]:
+    """Each read's labels and rounded scores of one level frame, in the frame's row order.
+
+    score_reads lays a level out read by read (sorted by read_id), every read with the same
+    labels: then this is a reshape. Any other layout is grouped row by row instead.
+    """
+    ids = frame["read_id"].to_numpy()
+    labels = frame[key].to_numpy(dtype=object)
+    values = _round6(frame["score"].to_numpy(dtype=float))
+    n_reads = len(read_ids)
+    width = len(frame) // n_reads if n_reads else 0
+    if (
+        width
+        and len(frame) == n_reads * width
+        and (ids.reshape(n_reads, width) == read_ids[:, None]).all()
+        and (labels.reshape(n_reads, width) == labels[:width]).all()
+    ):
+        return [list(labels[:width])] * n_reads, _python_values(values.reshape(n_reads, width))
+    position = {read_id: i for i, read_id in enumerate(read_ids.tolist())}
+    rows: list[list[int]] = [[] for _ in range(n_reads)]
+    for row, read_id in enumerate(ids.tolist()):
+        rows[position[read_id]].append(row)
+    return [list(labels[r]) for r in rows], [_python_values(values[r]) for r in rows]
+
+
+def _scores_payloads(
+    per_scope: dict[str, stats.ReadScores], read_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Each read's levels as {scope: {"muscle": {slug: s}, "group": ..., "total": x,
+    "total_pct": p, "n_graded": k}}, built for all reads at once."""
+    payloads: dict[int, dict[str, Any]] = {int(r): {} for r in read_ids}
     for scope, scores in per_scope.items():
-        level = {}
-        for name, key in (
-            ("muscle", "muscle"),
-            ("group", "group"),
-            ("region", "region"),
-            ("limb", "limb"),
-        ):
-            frame = getattr(scores, name)
-            frame = frame[frame["read_id"] == read_id]
-            level[name] = {
-                k: (None if pd.isna(v) else round(float(v), 6))
-                for k, v in zip(frame[key], frame["score"], strict=True)
+        scored = np.unique(scores.total["read_id"].to_numpy())
+        levels = {
+            name: _level_table(getattr(scores, name), name, scored)
+            for name in ("muscle", "group", "region", "limb")
+        }
+        total = scores.total.drop_duplicates("read_id").set_index("read_id").reindex(scored)
+        total_score = _python_values(total["score"].to_numpy(dtype=float))
+        total_pct = _python_values(total["percent_of_max"].to_numpy(dtype=float))
+        n_graded = total["n_muscles"].tolist()
+        position = {read_id: i for i, read_id in enumerate(scored.tolist())}
+        for read_id, payload in payloads.items():
+            i = position[read_id]
+            level: dict[str, Any] = {
+                name: dict(zip(labels[i], values[i], strict=True))
+                for name, (labels, values) in levels.items()
             }
-        total = scores.total[scores.total["read_id"] == read_id].iloc[0]
-        level["total"] = None if pd.isna(total["score"]) else float(total["score"])
-        level["total_pct"] = (
-            None if pd.isna(total["percent_of_max"]) else float(total["percent_of_max"])
-        )
-        level["n_graded"] = int(total["n_muscles"])
-        payload[scope] = level
-    return payload
+            level["total"] = total_score[i]
+            level["total_pct"] = total_pct[i]
+            level["n_graded"] = int(n_graded[i])
+            payload[scope] = level
+    return payloads
 
 
 def _score_all_scopes(
@@ -114,9 +171,13 @@ def _score_all_scopes(
 def _store_read_scores(
     fingerprints: dict[int, str], per_scope: dict[str, stats.ReadScores]
 ) -> None:
+    payloads = _scores_payloads(per_scope, list(fingerprints))
+    if connection.vendor == "postgresql":
+        _upsert_read_scores_postgres(fingerprints, payloads)
+        return
     rows = []
     for read_id, fingerprint in fingerprints.items():
-        payload = _scores_payload(per_scope, read_id)
+        payload = payloads[read_id]
         unified = payload["unified"]
         rows.append(
             ReadScores(
@@ -137,33 +198,80 @@ def _store_read_scores(
         )
 
 
+def _upsert_read_scores_postgres(
+    fingerprints: dict[int, str], payloads: dict[int, dict[str, Any]]
+) -> None:
+    """The bulk_create(update_conflicts=True) above, through COPY into a temporary table and
+    one INSERT ... ON CONFLICT (the JSON goes over the wire once, without array quoting)."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lz4(cursor)
+        cursor.execute(
+            "CREATE TEMPORARY TABLE readscores_in (read_id bigint, fingerprint varchar(64),"
+            " total double precision, total_pct double precision, scores jsonb,"
+            " computed_at timestamptz) ON COMMIT DROP"
+        )
+        with cursor.copy("COPY readscores_in FROM STDIN") as copy:
+            for read_id, fingerprint in fingerprints.items():
+                payload = payloads[read_id]
+                unified = payload["unified"]
+                copy.write_row(
+                    (
+                        read_id,
+                        fingerprint,
+                        unified["total"],
+                        unified["total_pct"],
+                        json.dumps(payload),
+                        now,
+                    )
+                )
+        cursor.execute(
+            "INSERT INTO analytics_readscores"
+            " (read_id, fingerprint, total, total_pct, scores, computed_at)"
+            " SELECT read_id, fingerprint, total, total_pct, scores, computed_at"
+            " FROM readscores_in ON CONFLICT (read_id) DO UPDATE SET"
+            " fingerprint = EXCLUDED.fingerprint, total = EXCLUDED.total,"
+            " total_pct = EXCLUDED.total_pct, scores = EXCLUDED.scores,"
+            " computed_at = EXCLUDED.computed_at"
+        )
+        cursor.execute("DROP TABLE readscores_in")
+
+
 def cohort_read_scores_refresh(
     cohort: Cohort, progress: Callable[[int], None] | None = None
 ) -> int:
     """Recompute every read of the cohort whose stored scores are missing or out of date,
     protocol by protocol in one vectorized pass each. Returns the number of reads recomputed."""
-    reads = list(Read.objects.filter(study__patient__cohort=cohort).select_related("protocol"))
-    stored = dict(ReadScores.objects.filter(read__in=reads).values_list("read_id", "fingerprint"))
-    stale: dict[int, list[Read]] = {}
-    for read in reads:
-        if stored.get(read.pk) != read_fingerprint(read, read.protocol):
-            stale.setdefault(read.protocol_id, []).append(read)
+    # One query of plain values (not 10,000 model instances) says which reads are stale.
+    reads = (
+        Read.objects.filter(study__patient__cohort=cohort)
+        .order_by("pk")
+        .values_list("pk", "version", "protocol_id", "scores__fingerprint")
+    )
+    protocols: dict[int, ScoringProtocol] = {}
+    stale: dict[int, dict[int, str]] = {}
+    for read_id, version, protocol_id, stored in reads:
+        protocol = protocols.get(protocol_id)
+        if protocol is None:
+            protocol = protocols[protocol_id] = ScoringProtocol.objects.get(pk=protocol_id)
+        fingerprint = _fingerprint(read_id, version, protocol)
+        if stored != fingerprint:
+            stale.setdefault(protocol_id, {})[read_id] = fingerprint
     done = 0
-    for batch in stale.values():
-        protocol = batch[0].protocol
+    for protocol_id, batch in stale.items():
+        protocol = protocols[protocol_id]
         atlas = atlas_frame(protocol)
+        ids = list(batch)
         # Chunks keep memory flat on very large cohorts.
-        for start in range(0, len(batch), 2000):
-            chunk = batch[start : start + 2000]
-            grades = grades_frame(chunk)
+        for start in range(0, len(ids), READ_CHUNK):
+            chunk = ids[start : start + READ_CHUNK]
+            grades = grades_frame(read_ids=chunk)
             if grades.empty:
                 done += len(chunk)
                 continue
             per_scope = _score_all_scopes(grades, atlas, protocol)
-            graded = set(grades["read_id"].unique())
-            _store_read_scores(
-                {r.pk: read_fingerprint(r, protocol) for r in chunk if r.pk in graded}, per_scope
-            )
+            graded = set(grades["read_id"].unique().tolist())
+            _store_read_scores({r: batch[r] for r in chunk if r in graded}, per_scope)
             done += len(chunk)
             if progress:
                 progress(len(chunk))
@@ -177,7 +285,7 @@ def analysis_parameters(overrides: dict[str, Any] | None = None) -> dict[str, An
     return parameters
 
 
-def _input_fingerprint(cohort: Cohort) -> str:
+def _input_fingerprint(cohort: Cohort, patients: pd.DataFrame | None = None) -> str:
     reads = (
         ReadScores.objects.filter(
             read__study__patient__cohort=cohort, read__status=Read.Status.SUBMITTED
@@ -185,7 +293,8 @@ def _input_fingerprint(cohort: Cohort) -> str:
         .values_list("read_id", "fingerprint")
         .order_by("read_id")
     )
-    patients = patients_frame(cohort)
+    if patients is None:
+        patients = patients_frame(cohort)
     return _sha([list(reads), patients.to_json(orient="records", default_handler=str)])
 
 
@@ -230,7 +339,8 @@ def cohort_analyses_recompute(
     try:
         cohort_read_scores_refresh(cohort, progress=progress)
         params = analysis_parameters(parameters)
-        fingerprint = _input_fingerprint(cohort)
+        patients = patients_frame(cohort)
+        fingerprint = _input_fingerprint(cohort, patients)
         params_key = parameters_key(params)
         current = list(
             AnalysisResult.objects.filter(
@@ -247,27 +357,17 @@ def cohort_analyses_recompute(
         ):
             _finish(cohort, started)
             return "unchanged"
-        results = compute_analyses(cohort, params)
+        results = compute_analyses(cohort, params, patients=patients)
         if settings.ANALYTICS_FAULT_DELAY_SECONDS:  # fault injection for the worker-kill tests
             time.sleep(settings.ANALYTICS_FAULT_DELAY_SECONDS)
         now = timezone.now()
         # All analyses of one input land together: nothing partial is ever shown.
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    _lz4(cursor)
             for analysis, result in results.items():
-                AnalysisResult.objects.update_or_create(
-                    cohort=cohort,
-                    analysis=analysis,
-                    parameters_key=params_key,
-                    defaults={
-                        "parameters": params,
-                        "input_fingerprint": fingerprint,
-                        "code_version": CODE_VERSION,
-                        "status": AnalysisResult.Status.DONE,
-                        "message": "",
-                        "result": result,
-                        "computed_at": now,
-                    },
-                )
+                _store_result(cohort, analysis, params_key, params, fingerprint, result, now)
         _finish(cohort, started)
         return "done"
     except Exception as exc:
@@ -276,6 +376,138 @@ def cohort_analyses_recompute(
         )
         logger.exception("analytics recompute failed cohort_id=%s", cohort.pk)
         raise
+
+
+def _store_result(
+    cohort: Cohort,
+    analysis: str,
+    params_key: str,
+    params: dict[str, Any],
+    fingerprint: str,
+    result: Any,
+    now: datetime,
+) -> None:
+    """update_or_create of one stored result, without reading the old result's JSON back
+    (a 10,000-patient cohort's patient scores are tens of megabytes). When this process wrote
+    the stored per-patient rows last and only a few changed, only those rows are sent."""
+    memo_key = (cohort.pk, analysis, params_key)
+    if _patch_result(memo_key, params, fingerprint, result, now):
+        _remember_stored(memo_key, now, result)
+        return
+    values = {
+        "parameters": params,
+        "input_fingerprint": fingerprint,
+        "code_version": CODE_VERSION,
+        "status": AnalysisResult.Status.DONE,
+        "message": "",
+        "result": result,
+        "computed_at": now,
+    }
+    same = AnalysisResult.objects.filter(
+        cohort=cohort, analysis=analysis, parameters_key=params_key
+    )
+    if not same.update(**values, updated_at=timezone.now()):
+        try:
+            with transaction.atomic():
+                AnalysisResult.objects.create(
+                    cohort=cohort, analysis=analysis, parameters_key=params_key, **values
+                )
+        except IntegrityError:  # created meanwhile by a forced run: update it as above
+            same.update(**values, updated_at=timezone.now())
+    _remember_stored(memo_key, now, result)
+
+
+# The per-patient rows this process stored last, per (cohort, analysis, parameters key), with
+# the computed_at it stored them with: the next store sends only the rows that changed, if
+# the stored row still has that computed_at (nobody else wrote it since).
+PATCHED_ANALYSES = ("patient_scores",)
+_PATCH_MAX_ROWS = 64
+_MEMO_SIZE = 4
+_stored_memo: OrderedDict[tuple, tuple[datetime, Any]] = OrderedDict()
+
+
+def _remember_stored(memo_key: tuple, computed_at: datetime, result: Any) -> None:
+    if memo_key[1] not in PATCHED_ANALYSES or connection.vendor != "postgresql":
+        return
+    _stored_memo[memo_key] = (computed_at, result)
+    _stored_memo.move_to_end(memo_key)
+    while len(_stored_memo) > _MEMO_SIZE:
+        _stored_memo.popitem(last=False)
+
+
+def _row_changes(old: Any, new: Any) -> list[tuple[list[str], Any]] | None:
+    """[(json path, new row)] of the rows of {scope: [row, ...]} that differ (values compared
+    with their types: 1 and 1.0 are different JSON), or None if the shape changed or too many
+    rows did."""
+    if not isinstance(old, dict) or not isinstance(new, dict) or old.keys() != new.keys():
+        return None
+    changes = []
+    for scope, rows in new.items():
+        before = old[scope]
+        if not isinstance(rows, list) or not isinstance(before, list) or len(rows) != len(before):
+            return None
+        for index, (a, b) in enumerate(zip(before, rows, strict=True)):
+            if (
+                not isinstance(a, dict)
+                or not isinstance(b, dict)
+                or a != b
+                or [type(v) for v in a.values()] != [type(v) for v in b.values()]
+            ):
+                changes.append(([scope, str(index)], b))
+                if len(changes) > _PATCH_MAX_ROWS:
+                    return None
+    return changes
+
+
+def _patch_result(
+    memo_key: tuple, params: dict[str, Any], fingerprint: str, result: Any, now: datetime
+) -> bool:
+    """Store `result` as jsonb_set patches of the rows that changed; False if not possible."""
+    remembered = _stored_memo.get(memo_key)
+    if remembered is None or connection.vendor != "postgresql":
+        return False
+    stored_at, stored = remembered
+    changes = _row_changes(stored, result)
+    if changes is None:
+        return False
+    expression, arguments = "result", []
+    for path, row in changes:
+        expression = f"jsonb_set({expression}, %s::text[], %s::jsonb)"
+        arguments += [path, json.dumps(row)]
+    cohort_id, analysis, params_key = memo_key
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only placeholders are put into the statement.
+            f"UPDATE analytics_analysisresult SET result = {expression},"  # noqa: S608
+            " parameters = %s::jsonb, input_fingerprint = %s, code_version = %s, status = %s,"
+            " message = '', computed_at = %s, updated_at = %s"
+            " WHERE cohort_id = %s AND analysis = %s AND parameters_key = %s"
+            " AND computed_at = %s",
+            [
+                *arguments,
+                json.dumps(params),
+                fingerprint,
+                CODE_VERSION,
+                AnalysisResult.Status.DONE,
+                now,
+                timezone.now(),
+                cohort_id,
+                analysis,
+                params_key,
+                stored_at,
+            ],
+        )
+        return cursor.rowcount == 1
+
+
+def _lz4(cursor: Any) -> None:
+    """Compress the values this transaction stores out of line with lz4 (several times faster
+    than the default pglz on megabytes of JSON), where the server has it."""
+    try:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL default_toast_compression = lz4")
+    except DatabaseError:
+        pass
 
 
 def _finish(cohort: Cohort, started: datetime) -> None:

@@ -25,12 +25,12 @@ def dashboard_cohort_get(*, slug: str, user: AbstractBaseUser | AnonymousUser) -
     return cohort_get_for_user(slug=slug, user=user)
 
 
-def stored_results(*, cohort: Cohort, parameters: dict[str, Any] | None = None
-                   ) -> dict[str, AnalysisResult]:
+def stored_results(
+    *, cohort: Cohort, parameters: dict[str, Any] | None = None
+) -> dict[str, AnalysisResult]:
     """The stored results of one parameter set (the default when None), by analysis name."""
     key = parameters_key(analysis_parameters(parameters))
-    return {r.analysis: r for r in AnalysisResult.objects.filter(cohort=cohort,
-                                                                 parameters_key=key)}
+    return {r.analysis: r for r in AnalysisResult.objects.filter(cohort=cohort, parameters_key=key)}
 
 
 def analytics_state(*, cohort: Cohort) -> CohortAnalyticsState:

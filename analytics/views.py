@@ -4,11 +4,16 @@ read; a filter set that has no stored result yet is queued and shown as "computi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -18,12 +23,16 @@ from cohorts.models import Site
 from scoring.models import Read, ScoringProtocol
 
 from . import dashboard
+from .models import AnalysisResult
 from .recompute import analysis_parameters, parameters_key
 from .selectors import analytics_state, dashboard_cohort_get, stored_results
 from .services import request_parameter_set, requeue_stale_cohorts
 
-SCOPES = {"unified": "Unified (max of STIR, T1)", "stir": "STIR only (oedema)",
-          "t1": "T1 only (fat)"}
+SCOPES = {
+    "unified": "Unified (max of STIR, T1)",
+    "stir": "STIR only (oedema)",
+    "t1": "T1 only (fat)",
+}
 
 
 def _filters(request: HttpRequest) -> dict[str, Any]:
@@ -44,20 +53,28 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 def cohort_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     cohort = dashboard_cohort_get(slug=slug, user=request.user)
-    readers = (Read.objects.filter(study__patient__cohort=cohort, status="submitted")
-               .values_list("reader_id", "reader__username").distinct().order_by(
-                   "reader__username"))
-    return render(request, "analytics/dashboard.html", {
-        "cohort": cohort,
-        "filters": _filters(request),
-        "sites": Site.objects.filter(cohorts=cohort).order_by("code"),
-        "subtypes": dashboard.SUBTYPE_ORDER[:-1],
-        "readers": list(readers),
-        "protocols": ScoringProtocol.objects.filter(reads__study__patient__cohort=cohort)
-        .distinct(),
-        "groups": dashboard.group_names(),
-        "scopes": SCOPES,
-    })
+    readers = (
+        Read.objects.filter(study__patient__cohort=cohort, status="submitted")
+        .values_list("reader_id", "reader__username")
+        .distinct()
+        .order_by("reader__username")
+    )
+    return render(
+        request,
+        "analytics/dashboard.html",
+        {
+            "cohort": cohort,
+            "filters": _filters(request),
+            "sites": Site.objects.filter(cohorts=cohort).order_by("code"),
+            "subtypes": dashboard.SUBTYPE_ORDER[:-1],
+            "readers": list(readers),
+            "protocols": ScoringProtocol.objects.filter(
+                reads__study__patient__cohort=cohort
+            ).distinct(),
+            "groups": dashboard.group_names(),
+            "scopes": SCOPES,
+        },
+    )
 
 
 def _results_for(request: HttpRequest, slug: str) -> tuple[Any, dict, dict, dict]:
@@ -69,55 +86,177 @@ def _results_for(request: HttpRequest, slug: str) -> tuple[Any, dict, dict, dict
 
 @login_required
 @require_GET
-def dashboard_data(request: HttpRequest, slug: str) -> JsonResponse:
-    """Figures and tables of the requested filter set, built from stored results."""
-    cohort, filters, results, _ = _results_for(request, slug)
+def dashboard_data(request: HttpRequest, slug: str) -> HttpResponse:
+    """Figures and tables of the requested filter set, built from stored results.
+
+    The figures and tables are kept in the cache under the identity and write time of the
+    stored results they come from (and the atlas's group names): until a result is written
+    again, a request only reads the results' headers and the cohort's state. When they are
+    built, only the requested scope of each result is read from the database."""
+    cohort = dashboard_cohort_get(slug=slug, user=request.user)
+    filters = _filters(request)
+    key = parameters_key(analysis_parameters(filters))
+    results = _result_heads(cohort, key)
     state = analytics_state(cohort=cohort)
     if state.stale and not state.recomputing:
         requeue_stale_cohorts()  # a request lost to a broker outage is sent again
-    default = stored_results(cohort=cohort)
+    default_key = parameters_key(analysis_parameters(None))
+    default = results if key == default_key else _result_heads(cohort, default_key)
     if filters != _filters_default() and _outdated(results, default):
-        key = f"iim:filter-request:{cohort.pk}:{parameters_key(filters)}"
-        if cache.add(key, True, timeout=30):  # one request per filter set per half minute
+        request_key = f"iim:filter-request:{cohort.pk}:{parameters_key(filters)}"
+        if cache.add(request_key, True, timeout=30):  # one request per filter set per 30 s
             request_parameter_set(cohort_id=cohort.pk, parameters=filters)
-            results = stored_results(cohort=cohort, parameters=filters)
+            results = _result_heads(cohort, key)
     scope = request.GET.get("scope", "unified")
     stat = "median" if request.GET.get("stat") == "median" else "mean"
-    payload: dict[str, Any] = {
+    head = {
         "status": _status(state, results, default),
         "computed_at": _computed_at(results),
-        "figures": {}, "tables": {},
     }
     if not {"group_profile", "clinical_correlation", "patient_scores"} <= set(results):
-        return JsonResponse(payload)
-    profile = results["group_profile"].result.get(scope, {})
-    correlation = results["clinical_correlation"].result.get(scope, {})
-    patients = results["patient_scores"].result.get(scope, [])
-    comparison = results["subtype_comparison"].result.get(scope, {})
+        return JsonResponse({**head, "figures": {}, "tables": {}})
     group = request.GET.get("group") or "medial-thigh"
-    payload["figures"] = {
-        "heatmap": dashboard.heatmap(profile.get("group", []), stat=stat),
-        "scatter_mmt8": dashboard.scatter(patients, correlation.get("fits", []),
-                                          correlation.get("bands", []), outcome="mmt8"),
-        "scatter_ck": dashboard.scatter(patients, correlation.get("fits", []),
-                                        correlation.get("bands", []), outcome="ck",
-                                        log10_ck=filters["ck_log10"]),
+    names = dashboard.group_names()
+    sources = {a: results[a] for a in (*SCOPED_ANALYSES, "descriptives") if a in results}
+    cache_key = _data_cache_key(cohort, sources, scope, stat, group, filters["ck_log10"], names)
+    body = cache.get(cache_key)
+    if body is None:
+        figures, tables = _figures_and_tables(
+            sources, scope, stat, group, filters["ck_log10"], names
+        )
+        encoder = DjangoJSONEncoder
+        body = (
+            f'"figures": {json.dumps(figures, cls=encoder)}, '
+            f'"tables": {json.dumps(tables, cls=encoder)}'
+        )
+        cache.set(cache_key, body, timeout=DATA_CACHE_SECONDS)
+    # The same bytes JsonResponse({**head, "figures": ..., "tables": ...}) would send.
+    head_text = json.dumps(head, cls=DjangoJSONEncoder)
+    return HttpResponse(f"{head_text[:-1]}, {body}}}", content_type="application/json")
+
+
+SCOPED_ANALYSES = ("group_profile", "clinical_correlation", "patient_scores", "subtype_comparison")
+DATA_CACHE_SECONDS = 3600
+DATA_CACHE_VERSION = 1  # bump when the figures or tables built from a result change
+
+
+def _data_cache_key(cohort: Any, sources: dict[str, AnalysisResult], *parts: Any) -> str:
+    """Everything the figures and tables are built from: the results' identity and write
+    times, the request's choices and the group names."""
+    identity = [(a, r.pk, r.computed_at, r.updated_at) for a, r in sorted(sources.items())]
+    text = json.dumps([DATA_CACHE_VERSION, cohort.pk, identity, *parts], default=str)
+    return "iim:dashboard-data:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _result_heads(cohort: Any, key: str) -> dict[str, AnalysisResult]:
+    """The stored results of one parameter set by analysis name, without their JSON."""
+    return {
+        r.analysis: r
+        for r in AnalysisResult.objects.filter(cohort=cohort, parameters_key=key).defer("result")
+    }
+
+
+def _result_parts(sources: dict[str, AnalysisResult], scope: str) -> dict[str, Any]:
+    """result[scope] of the scoped analyses and result["table"] of the descriptives, read
+    from the database without the other scopes. A result that lacks the key is read whole, so
+    that it behaves exactly as before (default or KeyError)."""
+    wanted = {a: ("table" if a == "descriptives" else scope) for a in sources}
+    parts: dict[str, Any] = {}
+    if "patient_scores" in wanted and connection.vendor == "postgresql":
+        parts["patient_scores"] = _patient_points(sources["patient_scores"].pk, scope)
+        del wanted["patient_scores"]
+    for part_key in set(wanted.values()):
+        ids = [sources[a].pk for a, k in wanted.items() if k == part_key]
+        for analysis, part in (
+            AnalysisResult.objects.filter(pk__in=ids)
+            .annotate(part=KeyTransform(part_key, "result"))
+            .values_list("analysis", "part")
+        ):
+            parts[analysis] = part
+    defaults = {"patient_scores": [], "descriptives": None}
+    for analysis in sources:
+        if parts.get(analysis) is None:
+            whole = AnalysisResult.objects.get(pk=sources[analysis].pk).result
+            if analysis == "descriptives":
+                parts[analysis] = whole["table"]
+            else:
+                parts[analysis] = whole.get(scope, defaults.get(analysis, {}))
+    return parts
+
+
+# Every field of a patient_scores row that dashboard.scatter reads.
+SCATTER_FIELDS = ("pseudonym", "subtype", "total", "mmt8", "ck")
+
+
+def _patient_points(pk: int, scope: str) -> list[dict[str, Any]] | None:
+    """The rows of result[scope] of one patient_scores result with only SCATTER_FIELDS,
+    projected by Postgres (a twentieth of the JSON to send and parse); None if that is not
+    a non-empty list."""
+    picks = ", ".join(["e -> %s"] * len(SCATTER_FIELDS))  # placeholders only
+    statement = (
+        "SELECT CASE WHEN jsonb_typeof(result -> %s) = 'array' THEN (SELECT"  # noqa: S608
+        f" jsonb_agg(jsonb_build_array({picks}) ORDER BY i) FROM"
+        " jsonb_array_elements(result -> %s) WITH ORDINALITY AS t(e, i))::text END"
+        " FROM analytics_analysisresult WHERE id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [scope, *SCATTER_FIELDS, scope, pk])
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    return [dict(zip(SCATTER_FIELDS, values, strict=True)) for values in json.loads(row[0])]
+
+
+def _figures_and_tables(
+    sources: dict[str, AnalysisResult],
+    scope: str,
+    stat: str,
+    group: str,
+    ck_log10: bool,
+    names: list[tuple[str, str, str]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    parts = _result_parts(sources, scope)
+    profile = parts["group_profile"]
+    correlation = parts["clinical_correlation"]
+    patients = parts["patient_scores"]
+    comparison = parts["subtype_comparison"]
+    figures = {
+        "heatmap": dashboard.heatmap(profile.get("group", []), stat=stat, names=names),
+        "scatter_mmt8": dashboard.scatter(
+            patients, correlation.get("fits", []), correlation.get("bands", []), outcome="mmt8"
+        ),
+        "scatter_ck": dashboard.scatter(
+            patients,
+            correlation.get("fits", []),
+            correlation.get("bands", []),
+            outcome="ck",
+            log10_ck=ck_log10,
+        ),
         "limbs": dashboard.limb_bars(profile.get("limb", [])),
         "dunn": dashboard.dunn_matrix(comparison.get("dunn", []), group),
     }
-    names = {slug: f"{region} · {name}" for slug, name, region in dashboard.group_names()}
-    payload["tables"] = {
-        "kruskal": [{**row, "group_name": names.get(row["group"], row["group"])}
-                    for row in comparison.get("kruskal", [])],
-        "descriptives": results["descriptives"].result["table"],
+    labels = {slug: f"{region} · {name}" for slug, name, region in names}
+    tables = {
+        "kruskal": [
+            {**row, "group_name": labels.get(row["group"], row["group"])}
+            for row in comparison.get("kruskal", [])
+        ],
+        "descriptives": parts["descriptives"],
         "fits": correlation.get("fits", []),
     }
-    return JsonResponse(payload)
+    return figures, tables
 
 
 def _filters_default() -> dict[str, Any]:
-    return {"sites": [], "subtypes": [], "readers": [], "protocol": None,
-            "timepoint": "baseline", "ck_log10": False, "correction": "holm"}
+    return {
+        "sites": [],
+        "subtypes": [],
+        "readers": [],
+        "protocol": None,
+        "timepoint": "baseline",
+        "ck_log10": False,
+        "correction": "holm",
+    }
 
 
 def _outdated(results: dict, default: dict) -> bool:
@@ -144,8 +283,12 @@ def _status(state, results: dict, default: dict) -> dict[str, Any]:  # noqa: ANN
         label = "computing"
     else:
         label = "fresh"
-    return {"label": label, "stale_since": state.stale_since and state.stale_since.isoformat(),
-            "last_error": state.last_error, "now": timezone.now().isoformat()}
+    return {
+        "label": label,
+        "stale_since": state.stale_since and state.stale_since.isoformat(),
+        "last_error": state.last_error,
+        "now": timezone.now().isoformat(),
+    }
 
 
 @login_required
@@ -153,8 +296,9 @@ def _status(state, results: dict, default: dict) -> dict[str, Any]:  # noqa: ANN
 def dashboard_status(request: HttpRequest, slug: str) -> JsonResponse:
     cohort, _filters_, results, _ = _results_for(request, slug)
     state = analytics_state(cohort=cohort)
-    return JsonResponse({"status": _status(state, results, {}),
-                         "computed_at": _computed_at(results)})
+    return JsonResponse(
+        {"status": _status(state, results, {}), "computed_at": _computed_at(results)}
+    )
 
 
 CSV_SOURCES = {
@@ -184,8 +328,9 @@ def dashboard_csv(request: HttpRequest, slug: str, figure: str) -> HttpResponse:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()
-                         if not isinstance(v, dict | list)})
+        writer.writerow(
+            {k: ("" if v is None else v) for k, v in row.items() if not isinstance(v, dict | list)}
+        )
     response = HttpResponse(buffer.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{cohort.slug}-{figure}.csv"'
     return response

@@ -148,7 +148,11 @@ def clinical_regression(
 
 
 def regression_band(
-    x: Sequence[float], y: Sequence[float], *, points: int = 40, alpha: float = 0.05,
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    points: int = 40,
+    alpha: float = 0.05,
     log10: bool = False,
 ) -> dict[str, list[float]] | None:
     """The fitted line and its (1 - alpha) confidence band for the mean, on a grid over x.
@@ -170,8 +174,7 @@ def regression_band(
         return None
     fit = sm.OLS(ys, sm.add_constant(xs)).fit()
     grid = np.linspace(xs.min(), xs.max(), points)
-    frame = fit.get_prediction(sm.add_constant(grid, has_constant="add")).summary_frame(
-        alpha=alpha)
+    frame = fit.get_prediction(sm.add_constant(grid, has_constant="add")).summary_frame(alpha=alpha)
     return {
         "x": grid.round(6).tolist(),
         "fit": frame["mean"].round(6).tolist(),
