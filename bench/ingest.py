@@ -1,0 +1,456 @@
+"""DICOM ingest throughput: our import pipeline against Orthanc on the same files.
+
+    python bench/ingest.py [--n 2000] [--rounds 5]
+
+Generates N MR instances of ~128 KB (256 x 256, 16 bit, explicit VR little endian; several
+patients, a STIR and a T1 series each) carrying identifying values, a nested sequence and a
+private tag, so de-identification does its full work. Then, in the same run:
+
+- ours: `dicom_import` (read, validate, de-identify, write the pseudonymized file, index in
+  Postgres) in one process, one file after another, into a throwaway Postgres database
+  cloned from a migrated template, with MEDIA_ROOT in a temp folder;
+- Orthanc (Debian package, started here on loopback with a temp storage folder and its
+  default SQLite index): POST /instances of the same files, one request after another over
+  one keep-alive HTTP connection.
+
+Both sides are sequential, and both are warmed up with the same few files first. The machine
+may be shared, so the two sides take turns for --rounds rounds (each round on a fresh
+database / a fresh Orthanc) and each side's best round counts. Our peak RSS growth during the
+import (VmHWM reset just before it) is measured for N/4 and for N, each in a fresh process,
+to show that memory does not grow with N. Target (issue 3): ours/Orthanc >= 1.5.
+The last line is `RESULT name=ingest ratio=R ours_per_s=X orthanc_per_s=Y rss_growth_mb=Z`.
+Everything started is stopped, the databases dropped and the temp folder deleted at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = REPO / ".venv"
+
+
+def _in_project_python() -> None:
+    """Run again under the project's virtualenv when started by a bare python."""
+    venv_python = VENV / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+
+
+_in_project_python()
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
+
+try:
+    import numpy as np
+    import psycopg
+    import requests
+except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
+    sys.exit(f"bench/ingest.py needs the project's packages ({exc}); run ./run.sh test once.")
+
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+ORTHANC = os.environ.get("BENCH_ORTHANC", "Orthanc")
+TARGET_RATIO = 1.5
+SIZE = 256
+PATIENTS_PER_1000 = 4
+WARMUP_FILES = 6
+
+
+# -- the files ---------------------------------------------------------------------------------
+
+
+def generate(folder: Path, n: int, *, warmup: bool = False) -> list[Path]:
+    """N MR images of several patients (STIR and T1 series), written as Part-10 files."""
+    from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7 if warmup else 1)
+    # A few noise images reused: neither side looks at pixel values beyond decoding them.
+    pool = [rng.integers(0, 4096, (SIZE, SIZE), dtype=np.uint16).tobytes() for _ in range(8)]
+    patients = max(1, round(n * PATIENTS_PER_1000 / 1000))
+    per_series = -(-n // (patients * 2))
+    paths: list[Path] = []
+    prefix = "warmup" if warmup else "bench"
+    for p in range(patients):
+        patient_id = f"{prefix.upper()}-{p:04d}-{secrets.token_hex(3)}"
+        study_uid = generate_uid()
+        for s, (sequence, tr, te, ti) in enumerate((("STIR", 5000, 70, 150), ("T1", 550, 12, 0))):
+            series_uid, frame_uid = generate_uid(), generate_uid()
+            for i in range(per_series):
+                if len(paths) == n:
+                    return paths
+                meta = FileMetaDataset()
+                meta.MediaStorageSOPClassUID = MRImageStorage
+                meta.TransferSyntaxUID = ExplicitVRLittleEndian
+                ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+                ds.SpecificCharacterSet = "ISO_IR 100"
+                ds.SOPClassUID = MRImageStorage
+                ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID = generate_uid()
+                ds.Modality = "MR"
+                ds.PatientName = f"Benchmark^Person{p:04d}"
+                ds.PatientID = patient_id
+                ds.PatientBirthDate = f"19{50 + p % 40:02d}0{1 + p % 9}15"
+                ds.PatientSex = "FM"[p % 2]
+                ds.PatientAge = f"{40 + p % 40:03d}Y"
+                ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20230314"
+                ds.StudyTime = ds.SeriesTime = ds.ContentTime = "101500"
+                ds.AccessionNumber = f"ACC{p:07d}"
+                ds.StudyID = f"{p + 1}"
+                ds.InstitutionName = "Bench University Hospital"
+                ds.InstitutionAddress = "1 Benchmark Street, Testville"
+                ds.ReferringPhysicianName = "Referrer^Rita"
+                ds.OperatorsName = "Operator^Otto"
+                ds.StationName = "MRBENCH01"
+                ds.DeviceSerialNumber = "SN-000123"
+                ds.Manufacturer = "iim-scoring"
+                ds.ManufacturerModelName = "Bench 1.5T"
+                ds.MagneticFieldStrength = "1.5"
+                ds.StudyInstanceUID = study_uid
+                ds.SeriesInstanceUID = series_uid
+                ds.FrameOfReferenceUID = frame_uid
+                ds.SeriesNumber = s + 1
+                ds.SeriesDescription = ds.ProtocolName = f"{sequence}_TRA_WB"
+                ds.InstanceNumber = i + 1
+                ds.ScanningSequence = "IR" if ti else "SE"
+                ds.SequenceVariant = ["SK", "SP"]
+                ds.RepetitionTime, ds.EchoTime = f"{tr:.1f}", f"{te:.1f}"
+                if ti:
+                    ds.InversionTime = f"{ti:.1f}"
+                ds.SliceThickness = "6.0"
+                ds.ImagePositionPatient = ["-240.0", "-240.0", f"{i * 6.0:.1f}"]
+                ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+                ds.SliceLocation = f"{i * 6.0:.1f}"
+                ds.PixelSpacing = ["1.875", "1.875"]
+                ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+                ds.Rows = ds.Columns = SIZE
+                ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+                ds.WindowCenter, ds.WindowWidth = "700", "1400"
+                request = Dataset()
+                request.RequestedProcedureID = ds.AccessionNumber
+                request.RequestedProcedureDescription = f"Myositis work-up {ds.PatientName}"
+                ds.RequestAttributesSequence = [request]
+                block = ds.private_block(0x0029, "BENCH PRIVATE", create=True)
+                block.add_new(0x10, "LO", f"{ds.PatientName} {patient_id}")
+                ds.PixelData = pool[(p + s + i) % len(pool)]
+                ds["PixelData"].VR = "OW"
+                path = folder / f"{prefix}-{len(paths):06d}.dcm"
+                ds.save_as(path, enforce_file_format=True)
+                paths.append(path)
+    return paths
+
+
+# -- ours: one child process per run, Django on the bench database -----------------------------
+
+
+def _status_mb(field_name: str) -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field_name} in /proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Start VmHWM (the peak RSS) afresh at the current RSS (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def child_ingest(folder: Path, limit: int) -> dict:
+    """Runs in a fresh process (DATABASE_URL and MEDIA_ROOT from the bench): warm up, import."""
+    import django
+
+    django.setup()
+    from cohorts.importing import dicom_import
+    from cohorts.services import cohort_create
+
+    files = sorted(folder.glob("bench-*.dcm"))[:limit]
+    warm = sorted((folder / "warmup").glob("warmup-*.dcm"))
+    cohort = cohort_create(slug="bench-ingest", title="Ingest bench (synthetic)", actor=None)
+    dicom_import(cohort=cohort, files=((p.name, p.read_bytes()) for p in warm), actor=None)
+    gc.collect()
+    _reset_peak_rss()
+    before = _status_mb("VmRSS")
+    started = time.perf_counter()
+    report = dicom_import(
+        cohort=cohort, files=((p.name, p.read_bytes()) for p in files), actor=None
+    )
+    seconds = time.perf_counter() - started
+    peak = _status_mb("VmHWM")
+    if report.count("imported") != len(files):
+        problems = {f.reason for f in report.files if f.status != "imported"}
+        raise RuntimeError(f"our import did not take every file: {problems}")
+    return {"n": len(files), "seconds": seconds, "rss_before_mb": before, "peak_mb": peak}
+
+
+@dataclass
+class Stack:
+    """What the bench started, to be cleaned up in any case."""
+
+    tmp: Path
+    databases: list[str] = field(default_factory=list)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def db_url(self, name: str) -> str:
+        return urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+
+    def create_db(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            clause = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        self.databases.append(name)
+        return self.db_url(name)
+
+    def drop_db(self, name: str) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.databases.remove(name)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        self.processes.clear()
+        if self.databases:
+            try:
+                with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                    for name in reversed(self.databases):
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except psycopg.Error as exc:
+                print(f"note: could not drop the bench databases {self.databases}: {exc}")
+            self.databases.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def django_env(stack: Stack, db_url: str, media: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DJANGO_ENV")}
+    return {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
+        "DATABASE_URL": db_url,
+        "MEDIA_ROOT": str(media),
+        "DEBUG": "0",  # DEBUG keeps every query in memory: not what production runs
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def run_ours(stack: Stack, template: str, folder: Path, limit: int, label: str) -> dict:
+    db_url = stack.create_db(f"{template}_{label}", template=template)
+    media = stack.tmp / f"media-{label}"
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder), "--limit", str(limit)],
+        cwd=REPO,
+        env=django_env(stack, db_url, media),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"our import ({label}) failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    stored = sum(1 for _ in media.rglob("*.dcm"))
+    if stored != limit + WARMUP_FILES:
+        raise RuntimeError(f"expected {limit + WARMUP_FILES} stored files, found {stored}")
+    stack.drop_db(db_url.rsplit("/", 1)[-1])  # a round's disk back before the next one
+    shutil.rmtree(media, ignore_errors=True)
+    return result
+
+
+# -- Orthanc -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_orthanc(stack: Stack, label: str) -> tuple[subprocess.Popen, str, tuple[str, str], str]:
+    binary = shutil.which(ORTHANC)
+    if binary is None:
+        raise RuntimeError("Orthanc is not installed (Debian package orthanc)")
+    auth = ("bench", secrets.token_hex(8))
+    port = free_port()
+    config = {
+        "Name": "iim-ingest-bench",
+        "HttpPort": port,
+        "DicomPort": free_port(),
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": {auth[0]: auth[1]},
+        "StorageDirectory": str(stack.tmp / f"orthanc-{label}" / "storage"),
+        "IndexDirectory": str(stack.tmp / f"orthanc-{label}" / "index"),
+    }
+    config_path = stack.tmp / f"orthanc-{label}.json"
+    config_path.write_text(json.dumps(config))
+    log_path = stack.tmp / f"orthanc-{label}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([binary, str(config_path)], stdout=log, stderr=log)
+    stack.processes.append(process)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            system = requests.get(f"{base}/system", auth=auth, timeout=2)
+            if system.ok:
+                return process, base, auth, system.json().get("Version", "?")
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError(f"Orthanc did not start: {log_path.read_text()[-2000:]}")
+
+
+def stop_process(stack: Stack, process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+    stack.processes.remove(process)
+
+
+def run_orthanc(base: str, auth: tuple[str, str], files: list[Path], warm: list[Path]) -> float:
+    """Seconds for POST /instances of `files`, one after another on one connection."""
+    with requests.Session() as session:
+        session.auth = auth
+        for path in warm:
+            session.post(f"{base}/instances", data=path.read_bytes(), timeout=60).raise_for_status()
+        started = time.perf_counter()
+        for path in files:
+            response = session.post(f"{base}/instances", data=path.read_bytes(), timeout=60)
+            response.raise_for_status()
+        seconds = time.perf_counter() - started
+        stats = session.get(f"{base}/statistics", timeout=10).json()
+    if int(stats["CountInstances"]) != len(files) + len(warm):
+        raise RuntimeError(f"Orthanc holds {stats['CountInstances']} instances, not {len(files)}")
+    return seconds
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="instances to ingest (default 2000)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternating rounds; the best counts (default 5)"
+    )
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        os.chdir(REPO)
+        sys.path.insert(0, str(REPO))
+        print(json.dumps(child_ingest(args.child, args.limit)))
+        return 0
+    if args.n < 8 or args.rounds < 1:
+        parser.error("--n must be at least 8 and --rounds at least 1")
+
+    stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="iim-bench-ingest-")))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            pass
+    except psycopg.Error as exc:
+        shutil.rmtree(stack.tmp, ignore_errors=True)
+        sys.exit(f"bench/ingest.py needs Postgres at {POSTGRES_URL} (BENCH_POSTGRES_URL): {exc}")
+    try:
+        folder = stack.tmp / "files"
+        print(f"generating {args.n} MR instances ...", flush=True)
+        files = generate(folder, args.n)
+        warm = generate(folder / "warmup", WARMUP_FILES, warmup=True)
+        size_kb = sum(p.stat().st_size for p in files) / len(files) / 1024
+
+        template = f"iim_bench_ingest_{secrets.token_hex(4)}"
+        migrate_env = django_env(stack, stack.create_db(template), stack.tmp / "media-template")
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=REPO,
+            env=migrate_env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+
+        print("ours: N/4 (memory) ...", flush=True)
+        quarter = run_ours(stack, template, folder, args.n // 4, "quarter")
+        ours_rounds: list[dict] = []
+        orthanc_rounds: list[float] = []
+        version = "?"
+        for number in range(1, args.rounds + 1):
+            ours_rounds.append(run_ours(stack, template, folder, args.n, f"round{number}"))
+            process, base, auth, version = start_orthanc(stack, f"round{number}")
+            orthanc_rounds.append(run_orthanc(base, auth, files, warm))
+            stop_process(stack, process)
+            shutil.rmtree(stack.tmp / f"orthanc-round{number}", ignore_errors=True)
+            ours_round, orthanc_round = (
+                args.n / ours_rounds[-1]["seconds"],
+                args.n / orthanc_rounds[-1],
+            )
+            print(
+                f"round {number}: ours {ours_round:.1f}/s, orthanc {orthanc_round:.1f}/s "
+                f"(ratio {ours_round / orthanc_round:.2f})",
+                flush=True,
+            )
+    finally:
+        stack.stop()
+
+    ours = min(ours_rounds, key=lambda r: r["seconds"])
+    orthanc_seconds = min(orthanc_rounds)
+    ours_rate = args.n / ours["seconds"]
+    orthanc_rate = args.n / orthanc_seconds
+    ratio = ours_rate / orthanc_rate
+    full_growth = max(r["peak_mb"] - r["rss_before_mb"] for r in ours_rounds)
+    growth = {quarter["n"]: quarter["peak_mb"] - quarter["rss_before_mb"], args.n: full_growth}
+    patients = max(1, round(args.n * PATIENTS_PER_1000 / 1000))
+    print()
+    print(
+        f"{args.n} MR instances of {size_kb:.1f} KB ({SIZE}x{SIZE} 16-bit, explicit VR little "
+        f"endian), {patients} patients x 2 series; both sides sequential (one process; one "
+        f"HTTP client, keep-alive), warmed up with the same 6 files; best of {args.rounds} "
+        "alternating rounds"
+    )
+    print(
+        f"ours:    {ours_rate:8.1f} instances/s ({ours['seconds']:.2f} s; read + validate + "
+        "de-identify + store + index in Postgres)"
+    )
+    print(
+        f"orthanc: {orthanc_rate:8.1f} instances/s ({orthanc_seconds:.2f} s; POST /instances, "
+        f"Orthanc {version}, default SQLite index)"
+    )
+    print(f"ratio ours/orthanc: {ratio:.2f} (target >= {TARGET_RATIO})")
+    print(
+        "our peak RSS growth during the import (largest over the rounds): "
+        + ", ".join(f"N={n}: {mb:.1f} MB" for n, mb in sorted(growth.items()))
+    )
+    print(
+        f"RESULT name=ingest ratio={ratio:.3f} ours_per_s={ours_rate:.1f} "
+        f"orthanc_per_s={orthanc_rate:.1f} rss_growth_mb={growth[args.n]:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
