@@ -12,16 +12,32 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
+from django.utils import timezone
 
-from cohorts.models import Cohort
-from scoring.models import FunctionalGroup, Read
+from cohorts.models import Cohort, ImagingStudy
+from scoring.models import Read, ScoringProtocol
 
 from . import stats
-from .models import ReadScores
+from .analyses import stored_score_frames
+from .frames import atlas_frame, grades_frame, patients_frame
+from .models import AnalysisResult, ReadScores
+from .recompute import (
+    BEYOND_ANALYSIS,
+    CODE_VERSION,
+    READ_CHUNK,
+    analysis_parameters,
+    analysis_result_store,
+    input_fingerprint,
+    parameters_key,
+)
 from .stats import agreement, asymmetry, longitudinal, patterns
+
+logger = logging.getLogger(__name__)
+
 
 # Clustering is O(n^2) in memory: beyond this many patients a fixed random sample is clustered.
 CLUSTER_MAX_PATIENTS = 2000
@@ -35,7 +51,14 @@ def _reads_meta(cohort: Cohort) -> pd.DataFrame:
     rows = Read.objects.filter(
         study__patient__cohort=cohort, status=Read.Status.SUBMITTED
     ).values_list(
-        "pk", "study_id", "study__patient_id", "study__timepoint", "reader_id", "kind", "rereads_id"
+        "pk",
+        "study_id",
+        "study__patient_id",
+        "study__timepoint",
+        "reader_id",
+        "kind",
+        "rereads_id",
+        "protocol_id",
     )
     return pd.DataFrame(
         list(rows),
@@ -47,6 +70,7 @@ def _reads_meta(cohort: Cohort) -> pd.DataFrame:
             "reader_id",
             "kind",
             "rereads_id",
+            "protocol_id",
         ],
     )
 
@@ -58,17 +82,26 @@ def _stored(read_ids: list[int]) -> dict[int, dict]:
     }
 
 
-def _side_frame(meta: pd.DataFrame, stored: dict[int, dict]) -> pd.DataFrame:
-    """Unified grade per read, muscle and side, from the stored `sides` of each read."""
-    group_of = dict(FunctionalGroup.objects.values_list("muscles__slug", "slug"))
-    rows = []
-    for read_id, patient_id in zip(meta["read_id"], meta["patient_id"], strict=True):
-        for muscle, sides in stored.get(read_id, {}).get("sides", {}).items():
-            for side, u in sides.items():
-                rows.append((read_id, patient_id, muscle, group_of.get(muscle), side, u))
-    return pd.DataFrame(
-        rows, columns=["read_id", "patient_id", "muscle", "group", "side", "u"]
-    ).astype({"u": float})
+def _side_frame(meta: pd.DataFrame) -> pd.DataFrame:
+    """Unified grade u per read, muscle and side (the protocol's sequence combination), from
+    the grade rows: the stored read scores hold muscles with their sides already combined."""
+    parts = []
+    for protocol_id, read_ids in meta.groupby("protocol_id")["read_id"]:
+        protocol = ScoringProtocol.objects.get(pk=protocol_id)
+        atlas = atlas_frame(protocol)
+        for start in range(0, len(read_ids), READ_CHUNK):
+            grades = grades_frame(read_ids=read_ids.iloc[start : start + READ_CHUNK].tolist())
+            if grades.empty:
+                continue
+            unified = stats.unified_grades(grades, atlas, combine=protocol.sequence_combine)
+            parts.append(
+                unified[["read_id", "patient_id", "muscle", "group", "side", "unified"]].rename(
+                    columns={"unified": "u"}
+                )
+            )
+    if not parts:
+        return pd.DataFrame(columns=["read_id", "patient_id", "muscle", "group", "side", "u"])
+    return pd.concat(parts, ignore_index=True).astype({"u": float})
 
 
 def _pairs(meta: pd.DataFrame, kind: str) -> list[tuple[int, int]]:
@@ -134,15 +167,20 @@ def compute_beyond(
     days_from_baseline, group columns and total)."""
     meta = _reads_meta(cohort)
     stored = _stored(meta["read_id"].tolist())
-    sides = _side_frame(meta, stored)
+    sides = _side_frame(meta)
     result: dict[str, Any] = {
         "agreement": {
             kind: _agreement(kind, _pairs(meta, kind), stored, sides) for kind in ("inter", "intra")
         },
     }
-    primary = meta[meta["kind"] != Read.Kind.REREAD]
+    # One read per patient: the first reader's (or the consensus) read at baseline.
+    first_reads = meta[meta["kind"].isin([Read.Kind.PRIMARY, Read.Kind.CONSENSUS])]
+    first_reads = first_reads[
+        first_reads["timepoint"] == first_reads.groupby("patient_id")["timepoint"].transform("min")
+    ].sort_values("kind")  # "consensus" before "primary"
+    first_reads = first_reads.drop_duplicates("patient_id")
     baseline_sides = sides[
-        sides["read_id"].isin(primary["read_id"]) & sides["side"].isin(["L", "R"])
+        sides["read_id"].isin(first_reads["read_id"]) & sides["side"].isin(["L", "R"])
     ]
     if baseline_sides.empty:
         result["asymmetry"] = {"status": "no grades on both sides"}
@@ -161,7 +199,8 @@ def compute_beyond(
             ),
         }
     score_cols = [c for c in visits.columns if c.startswith("group:") or c == "total"]
-    if visits.groupby("patient_id")["timepoint"].nunique().max(initial=0) < 2:
+    most_timepoints = visits.groupby("patient_id")["timepoint"].nunique().max()
+    if not most_timepoints >= 2:  # NaN (no visits) too
         result["longitudinal"] = {"status": "no patient has two timepoints"}
     else:
         result["longitudinal"] = {
@@ -187,6 +226,7 @@ def _patterns(group_scores: pd.DataFrame) -> dict[str, Any]:
     sample = group_scores
     if len(sample) > CLUSTER_MAX_PATIENTS:
         sample = sample.sample(CLUSTER_MAX_PATIENTS, random_state=20261125)
+    labels = [c for c in ("pseudonym", "subtype") if c in sample.columns]
     clustering = patterns.cluster_patients(sample, group_cols=group_cols, k=min(5, len(sample)))
     out: dict[str, Any] = {
         "status": "ok",
@@ -194,7 +234,7 @@ def _patterns(group_scores: pd.DataFrame) -> dict[str, Any]:
         "clustering": clustering.to_dict(),
         "heatmap": stats.to_records(
             sample.set_index("patient_id")
-            .loc[list(clustering.patient_order), ["subtype", *clustering.group_order]]
+            .loc[list(clustering.patient_order), [*labels, *clustering.group_order]]
             .reset_index()
         ),
     }
@@ -214,9 +254,79 @@ def wide_group_scores(groups: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFram
     wide = groups.pivot_table(
         index=["patient_id", "timepoint"], columns="group", values="score"
     ).add_prefix("group:")
-    keep = totals.set_index(["patient_id", "timepoint"])[["subtype", "score"]].rename(
+    labels = [c for c in ("subtype", "pseudonym") if c in totals.columns]
+    keep = totals.set_index(["patient_id", "timepoint"])[[*labels, "score"]].rename(
         columns={"score": "total"}
     )
     frame = keep.join(wide).reset_index()
     frame["subtype"] = frame["subtype"].fillna("other")
     return frame
+
+
+def beyond_inputs(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(patients, baseline group scores, visits) for `compute_beyond`, from the stored read
+    scores of the unified scope (readers combined as everywhere: consensus, else the mean)."""
+    patients = patients_frame(cohort)
+    frames = stored_score_frames(cohort)["unified"]
+    groups = stats.combine_reader_frame(frames["group"], ["group"])
+    totals = stats.combine_reader_frame(frames["total"], [])
+    subtypes = patients.drop_duplicates("patient_id")[["patient_id", "subtype", "pseudonym"]]
+    visits = wide_group_scores(groups, totals.merge(subtypes, on="patient_id", how="left"))
+    # Trajectories run on MRI time: the imaging study's offset from baseline.
+    days = pd.DataFrame(
+        list(
+            ImagingStudy.objects.filter(patient__cohort=cohort).values_list(
+                "patient_id", "timepoint", "days_from_baseline"
+            )
+        ),
+        columns=["patient_id", "timepoint", "days_from_baseline"],
+    ).drop_duplicates(["patient_id", "timepoint"])
+    visits = visits.merge(days, on=["patient_id", "timepoint"], how="left")
+    visits["days_from_baseline"] = visits["days_from_baseline"].fillna(0)
+    return patients, stats.first_timepoint(visits), visits
+
+
+def cohort_beyond_recompute(*, cohort_id: int) -> str:
+    """Compute and store the cohort's analyses beyond the paper for its current input.
+
+    Returns "done", "unchanged" (stored already for this input fingerprint and code version),
+    "failed" (the message is stored on the result row for the dashboard, the traceback
+    logged) or "missing".
+    """
+    cohort = Cohort.objects.filter(pk=cohort_id).first()
+    if cohort is None:
+        return "missing"
+    params = analysis_parameters()
+    params_key = parameters_key(params)
+    patients, group_scores, visits = beyond_inputs(cohort)
+    fingerprint = input_fingerprint(cohort, patients)
+    stored = AnalysisResult.objects.filter(
+        cohort=cohort, analysis=BEYOND_ANALYSIS, parameters_key=params_key
+    ).first()
+    if (
+        stored is not None
+        and stored.status == AnalysisResult.Status.DONE
+        and stored.input_fingerprint == fingerprint
+        and stored.code_version == CODE_VERSION
+    ):
+        return "unchanged"
+    try:
+        result = compute_beyond(cohort, patients, group_scores, visits)
+    except Exception as exc:
+        logger.exception("beyond-the-paper analyses failed cohort_id=%s", cohort.pk)
+        AnalysisResult.objects.update_or_create(
+            cohort=cohort,
+            analysis=BEYOND_ANALYSIS,
+            parameters_key=params_key,
+            defaults={
+                "parameters": params,
+                "input_fingerprint": fingerprint,
+                "code_version": CODE_VERSION,
+                "status": AnalysisResult.Status.FAILED,
+                "message": f"{type(exc).__name__}: {exc}"[:2000],
+            },
+        )
+        return "failed"
+    now = timezone.now()
+    analysis_result_store(cohort, BEYOND_ANALYSIS, params_key, params, fingerprint, result, now)
+    return "done"

@@ -16,6 +16,8 @@ from scoring.models import FunctionalGroup, GradeSequence, GradeValue, Muscle, R
 
 STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
 EXPORT_NAMES = ("grades", "muscle-scores", "group-scores", "patients", "codebook")
+# The codebook also documents the analytics JSON, by path, under this name.
+ANALYTICS_SECTION = "analytics"
 LIST_SEPARATOR = ";"
 # SPSS: "not assessable" becomes a declared user-missing code, so grades stay numeric there.
 GRADE_SPSS_CODES = MappingProxyType({"0": 0, "1": 1, "2": 2, "NA": 9})
@@ -329,8 +331,8 @@ def codebook_variables() -> list[Variable]:
         Variable(
             "export",
             STRING,
-            "Name of the export the variable belongs to.",
-            allowed=", ".join(EXPORT_NAMES),
+            "Name of the export the variable belongs to (analytics: the analytics JSON).",
+            allowed=", ".join([*EXPORT_NAMES, ANALYTICS_SECTION]),
         ),
         Variable("variable", STRING, "Column name in the export."),
         Variable("type", STRING, "Value type.", allowed="string; integer; number; boolean"),
@@ -356,9 +358,13 @@ def export_variables(name: str, atlas: AtlasVocabulary) -> list[Variable]:
 
 
 def codebook_rows(atlas: AtlasVocabulary) -> Iterator[tuple[str, str, str, str, str, str]]:
-    """One row per variable of every export (the codebook export's rows)."""
-    for export in EXPORT_NAMES:
-        for variable in export_variables(export, atlas):
+    """One row per variable of every export (the codebook export's rows), then the paths of
+    the analytics JSON under export = "analytics"."""
+    from .codebook_results import analytics_variables
+
+    sections = [(export, export_variables(export, atlas)) for export in EXPORT_NAMES]
+    for export, variables in [*sections, (ANALYTICS_SECTION, analytics_variables())]:
+        for variable in variables:
             yield (
                 export,
                 variable.name,

@@ -127,9 +127,16 @@ def clustered_heatmap(pat: dict[str, Any]) -> dict[str, Any] | None:
                 "text": "Patients clustered by group-score profile (Ward)"
                 + (" · random sample" if pat.get("sampled") else "")
             },
-            "xaxis": {"domain": [0.06, 1], "tickangle": -45},
-            "xaxis2": {"domain": [0, 0.04]},
-            "yaxis": {"autorange": "reversed", "tickfont": {"size": 8}},
+            "margin": {**LAYOUT["margin"], "l": 90, "b": 150},
+            "xaxis": {"domain": [0.06, 1], "tickangle": -45, "type": "category"},
+            "xaxis2": {"domain": [0, 0.04], "type": "category"},
+            # Pseudonyms (or ids) as categories, in dendrogram order, never as numbers.
+            "yaxis": {
+                "autorange": "reversed",
+                "tickfont": {"size": 8},
+                "type": "category",
+                "anchor": "x2",  # labels left of the subtype strip, in the margin
+            },
         },
     }
 

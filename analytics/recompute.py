@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from cohorts.models import Cohort
 from scoring.models import Read, ScoringProtocol
@@ -32,6 +33,8 @@ from . import stats
 from .analyses import compute_analyses
 from .frames import atlas_frame, grades_frame, patients_frame
 from .models import AnalysisResult, CohortAnalyticsState, ReadScores
+
+BEYOND_ANALYSIS = "beyond_paper"
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +288,9 @@ def analysis_parameters(overrides: dict[str, Any] | None = None) -> dict[str, An
     return parameters
 
 
-def _input_fingerprint(cohort: Cohort, patients: pd.DataFrame | None = None) -> str:
+def input_fingerprint(cohort: Cohort, patients: pd.DataFrame | None = None) -> str:
+    """What a cohort's analyses are computed from: every submitted read's score fingerprint
+    and the clinical data. Equal fingerprints mean equal results."""
     reads = (
         ReadScores.objects.filter(
             read__study__patient__cohort=cohort, read__status=Read.Status.SUBMITTED
@@ -340,12 +345,14 @@ def cohort_analyses_recompute(
         cohort_read_scores_refresh(cohort, progress=progress)
         params = analysis_parameters(parameters)
         patients = patients_frame(cohort)
-        fingerprint = _input_fingerprint(cohort, patients)
+        fingerprint = input_fingerprint(cohort, patients)
         params_key = parameters_key(params)
         current = list(
             AnalysisResult.objects.filter(
                 cohort=cohort, parameters_key=params_key, status=AnalysisResult.Status.DONE
-            ).only("input_fingerprint", "code_version")
+            )
+            .exclude(analysis=BEYOND_ANALYSIS)  # its own task keeps it current
+            .only("input_fingerprint", "code_version")
         )
         if (
             not force
@@ -366,9 +373,11 @@ def cohort_analyses_recompute(
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     _lz4(cursor)
-            for analysis, result in results.items():
-                _store_result(cohort, analysis, params_key, params, fingerprint, result, now)
+            for name, result in results.items():
+                analysis_result_store(cohort, name, params_key, params, fingerprint, result, now)
         _finish(cohort, started)
+        if parameters is None:
+            _queue_beyond(cohort.pk)
         return "done"
     except Exception as exc:
         CohortAnalyticsState.objects.filter(pk=cohort.pk).update(
@@ -378,7 +387,21 @@ def cohort_analyses_recompute(
         raise
 
 
-def _store_result(
+def _queue_beyond(cohort_id: int) -> None:
+    """The analyses beyond the paper follow the default set, in their own task (slower, and
+    nothing a reader waits for); a broker outage leaves them as they were, marked by their
+    older fingerprint."""
+    from .tasks import recompute_beyond
+
+    try:
+        recompute_beyond.apply_async(
+            kwargs={"cohort_id": cohort_id}, countdown=settings.ANALYTICS_BEYOND_DELAY_SECONDS
+        )
+    except (KombuOperationalError, OSError):  # the paper's results are stored; these can wait
+        logger.warning("analytics queue unavailable; beyond-the-paper cohort_id=%s", cohort_id)
+
+
+def analysis_result_store(
     cohort: Cohort,
     analysis: str,
     params_key: str,

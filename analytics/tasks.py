@@ -40,6 +40,21 @@ def recompute_cohort(
     return outcome
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def recompute_beyond(*, cohort_id: int) -> str:
+    """Agreement, asymmetry, change over time and patterns for the cohort's current input
+    (skipped when stored already for it)."""
+    from .beyond import cohort_beyond_recompute
+
+    return cohort_beyond_recompute(cohort_id=cohort_id)
+
+
 @shared_task(name="analytics.tasks.requeue_stale")
 def requeue_stale() -> int:
     from .services import requeue_stale_cohorts

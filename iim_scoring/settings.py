@@ -284,6 +284,9 @@ DICOM_LISTENER_PORT = env.int("DICOM_LISTENER_PORT", default=11112)
 ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
 # A burst of grade changes within this many seconds causes one recomputation.
 ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=1.0)
+# The analyses beyond the paper (agreement, asymmetry, trajectories, patterns) follow a
+# cohort's recomputation after this many seconds, so a burst of grading recomputes them once.
+ANALYTICS_BEYOND_DELAY_SECONDS = env.float("ANALYTICS_BEYOND_DELAY_SECONDS", default=30.0)
 # Fault injection for tests only: hold a recomputation open this long before storing results.
 ANALYTICS_FAULT_DELAY_SECONDS = env.float("ANALYTICS_FAULT_DELAY_SECONDS", default=0.0)
 

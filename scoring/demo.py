@@ -113,6 +113,8 @@ PATTERNS: dict[str, dict[str, float]] = {
     },
 }
 # Share of the involvement seen as oedema on STIR versus fat on T1.
+# Share of muscles whose two sides are graded independently in the symmetric subtypes.
+SIDE_DISCORDANCE = 0.15
 OEDEMA_SHARE = {"DM": 0.9, "IMNM": 0.6, "PM": 0.5, "IBM": 0.15, "ASYS": 0.25}
 # Median CK (U/L) per subtype: highest in IMNM, then PM (paper).
 CK_MEDIAN = {"IMNM": 4200, "PM": 2100, "DM": 900, "ASYS": 600, "IBM": 380}
@@ -196,14 +198,23 @@ def demo_patients(seed: int = 2026) -> list[DemoPatient]:
                 expected = PATTERNS[subtype][group] * severity
                 for slug, _muscle_name in muscles:
                     muscle_expected = expected * rng.uniform(0.7, 1.3)
+                    # The inflammatory subtypes are bilateral and symmetric: both sides share
+                    # one involvement, now and then graded apart; IBM's sides differ.
+                    shared = _grade(muscle_expected, rng)
+                    # Oedema versus fat is a property of the muscle's disease, not of a side.
+                    shared_split = (rng.random(), rng.random())
                     for side in ("R", "L"):
-                        side_expected = muscle_expected
                         if asymmetric:
-                            side_expected *= 1.45 if side == weaker_side else 0.45
-                        involvement = _grade(side_expected, rng)
+                            factor = 1.45 if side == weaker_side else 0.45
+                            involvement = _grade(muscle_expected * factor, rng)
+                        elif rng.random() < SIDE_DISCORDANCE:
+                            involvement = _grade(muscle_expected, rng)
+                        else:
+                            involvement = shared
                         oedema = OEDEMA_SHARE[subtype]
-                        stir = involvement if rng.random() < oedema else max(0, involvement - 1)
-                        t1 = involvement if rng.random() > oedema else max(0, involvement - 1)
+                        split = (rng.random(), rng.random()) if asymmetric else shared_split
+                        stir = involvement if split[0] < oedema else max(0, involvement - 1)
+                        t1 = involvement if split[1] > oedema else max(0, involvement - 1)
                         grades[(slug, side)] = (stir, t1)
             antibodies = ANTIBODIES[subtype][i % len(ANTIBODIES[subtype])]
             patient = DemoPatient(
@@ -240,3 +251,44 @@ def demo_patients(seed: int = 2026) -> list[DemoPatient]:
     # One missing MMT-8 (the paper reports n per variable where data were incomplete).
     patients[3].mmt8 = None
     return patients
+
+
+# --- second opinions, re-reads and follow-ups (the analyses beyond the paper need them) -----
+
+# Every third study is double read by a second expert, every seventh re-read by the first
+# expert weeks later, and every fourth patient has a follow-up MRI about a year on.
+SECOND_READ_EVERY = 3
+REREAD_EVERY = 7
+FOLLOW_UP_EVERY = 4
+
+
+def reader_variant(
+    grades: dict[tuple[str, str], tuple[int, int]], rng: random.Random, *, disagreement: float
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """The same muscles graded by another reading: each grade moves one step up or down with
+    probability `disagreement` (readers disagree by one grade, rarely by two)."""
+
+    def vary(grade: int) -> int:
+        if rng.random() >= disagreement:
+            return grade
+        if grade == 0:  # a clean muscle is rarely called involved: no systematic bias upward
+            return 1 if rng.random() < 0.3 else 0
+        return grade - 1 if grade == 2 or rng.random() < 0.5 else grade + 1
+
+    return {cell: (vary(stir), vary(t1)) for cell, (stir, t1) in grades.items()}
+
+
+def follow_up_grades(
+    patient: DemoPatient, rng: random.Random
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """A year on: treated inflammatory myositis loses oedema (STIR falls) and keeps some fat;
+    IBM, which does not respond to treatment, gains fat (T1 rises)."""
+    out = {}
+    for cell, (stir, t1) in patient.grades.items():
+        if patient.subtype == "IBM":
+            t1 = min(2, t1 + 1) if rng.random() < 0.35 else t1
+        else:
+            stir = max(0, stir - 1) if rng.random() < 0.55 else stir
+            t1 = min(2, t1 + 1) if stir and rng.random() < 0.1 else t1
+        out[cell] = (stir, t1)
+    return out

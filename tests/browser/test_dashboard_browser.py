@@ -88,6 +88,24 @@ def test_every_figure_renders_and_filters_change_the_heatmap(
             path=str(SCREENSHOTS / f"dashboard-{section}.png")
         )
 
+    # Beyond the paper: agreement, asymmetry, trajectories, the clustered heatmap, classifier.
+    _until(page, "() => document.body.dataset.beyondDrawn === '1'")
+    for name in ("asymmetry", "trajectories", "clustered", "classifier"):
+        drawn = page.locator(
+            f"#fig-{name} .heatmaplayer image, #fig-{name} .barlayer .point, "
+            f"#fig-{name} .scatterlayer .trace path"
+        ).count()
+        assert drawn > 0, name
+    agreement_rows = page.locator("#agreement-table tbody tr")
+    assert agreement_rows.count() == 2
+    assert "Inter-reader" in agreement_rows.nth(0).inner_text()
+    assert page.locator("#agreement-table tbody td.num").count() == 16  # both rows computed
+    assert "Exploratory" in page.inner_text("#classifier-label")
+    for section in ("agreement", "asymmetry", "trajectories", "clustered", "classifier"):
+        page.locator(f"#section-{section}").screenshot(
+            path=str(SCREENSHOTS / f"dashboard-{section}.png")
+        )
+
     before = _heatmap_z(page)
     page.check("input[name=subtype][value=DM]")
     page.check("input[name=subtype][value=IBM]")

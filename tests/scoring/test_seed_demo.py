@@ -32,8 +32,24 @@ def test_seed_demo_mirrors_the_papers_cohort(seeded):  # noqa: ANN001
     assert patients.values("site").distinct().count() == 2
     assert all(patients.values_list("is_synthetic", flat=True))
     submitted = Read.objects.filter(study__patient__cohort__slug="demo-iim", status="submitted")
-    assert submitted.count() == 34
-    assert Grade.objects.filter(read__in=submitted).count() == 34 * 60 * 2 * 2
+    baseline = submitted.filter(kind="primary", study__timepoint=0)
+    assert baseline.count() == 34
+    assert Grade.objects.filter(read__in=baseline).count() == 34 * 60 * 2 * 2
+
+
+def test_seed_demo_has_double_reads_rereads_and_follow_ups(seeded):  # noqa: ANN001
+    """What reader agreement and change over time are computed from."""
+    submitted = Read.objects.filter(study__patient__cohort__slug="demo-iim", status="submitted")
+    second = submitted.filter(kind="second")
+    assert second.count() >= 10
+    assert set(second.values_list("reader__username", flat=True)) == {"demo-expert-2"}
+    rereads = submitted.filter(kind="reread")
+    assert 3 <= rereads.count() <= 6  # about a tenth of the studies
+    assert all(r.rereads.reader_id == r.reader_id for r in rereads)
+    follow_ups = submitted.filter(kind="primary", study__timepoint=1)
+    assert follow_ups.count() >= 8
+    assert all(r.study.days_from_baseline > 0 for r in follow_ups)
+    assert all(r.study.patient.assessments.filter(timepoint=1).exists() for r in follow_ups)
 
 
 def test_seed_demo_prints_credentials_for_every_role(seeded):  # noqa: ANN001

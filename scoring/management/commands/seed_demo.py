@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -13,7 +15,15 @@ from analytics.services import results_batch
 from cohorts.models import Cohort, CohortMembership, ImagingStudy, Patient, Site
 from cohorts.roles import CLINICIAN, COORDINATOR, RADIOLOGIST, STATISTICIAN, ensure_roles
 from cohorts.services import assessment_save, cohort_create, patient_create
-from scoring.demo import SITES, demo_patients
+from scoring.demo import (
+    FOLLOW_UP_EVERY,
+    REREAD_EVERY,
+    SECOND_READ_EVERY,
+    SITES,
+    demo_patients,
+    follow_up_grades,
+    reader_variant,
+)
 from scoring.models import CohortProtocol, Read, ScoringProtocol
 from scoring.services import read_assign, read_record_complete
 
@@ -22,6 +32,7 @@ DEMO_PASSWORD = "iim-demo-2026"  # noqa: S105 - synthetic demo accounts, printed
 DEMO_USERS = [
     ("demo-radiologist", RADIOLOGIST, "Radiologist: grades blinded reads"),
     ("demo-expert", RADIOLOGIST, "Radiologist who read the demo cohort (reads are submitted)"),
+    ("demo-expert-2", RADIOLOGIST, "Second radiologist: double reads of a third of the studies"),
     ("demo-clinician", CLINICIAN, "Clinician: clinical data and dashboards"),
     ("demo-statistician", STATISTICIAN, "Statistician: exports and API"),
     ("demo-coordinator", COORDINATOR, "Coordinator: imports, assignments, admin"),
@@ -95,6 +106,7 @@ class Command(BaseCommand):
         sites = {site.code: site for site in cohort.sites.all()}
         coordinator = users["demo-coordinator"]
         demo = demo_patients()
+        primaries = []
         for index, spec in enumerate(demo):
             with transaction.atomic():
                 patient = patient_create(
@@ -147,6 +159,7 @@ class Command(BaseCommand):
                 reason="synthetic demo read",
                 submit=True,
             )
+            primaries.append((spec, patient, study, read))
             if index % (len(demo) // OPEN_CASES_FOR_DEMO_RADIOLOGIST) == 0:
                 read_assign(
                     study=study,
@@ -157,12 +170,77 @@ class Command(BaseCommand):
                     is_synthetic=True,
                 )
             self.stdout.write(f"  {spec.pseudonym} {spec.subtype:<5} total {spec.total:5.1f}")
+        self._second_opinions_and_follow_ups(primaries, users, protocol)
+
+    def _second_opinions_and_follow_ups(self, primaries, users, protocol) -> None:  # noqa: ANN001
+        """Double reads, re-reads and follow-up MRIs, so that reader agreement and change over
+        time have something to show (the paper had one reader and one timepoint)."""
+        rng = random.Random(20261129)
+        expert, second = users["demo-expert"], users["demo-expert-2"]
+        coordinator, clinician = users["demo-coordinator"], users["demo-clinician"]
+
+        def record(study, reader, grades, *, kind, rereads=None) -> None:  # noqa: ANN001
+            read = read_assign(
+                study=study,
+                protocol=protocol,
+                reader=reader,
+                actor=coordinator,
+                kind=kind,
+                rereads=rereads,
+                is_synthetic=True,
+            )
+            read_record_complete(
+                read=read,
+                cells={
+                    (slug, side, sequence): str(grade)
+                    for (slug, side), (stir, t1) in grades.items()
+                    for sequence, grade in (("STIR", stir), ("T1", t1))
+                },
+                actor=reader,
+                reason="synthetic demo read",
+                submit=True,
+            )
+
+        for index, (spec, patient, study, read) in enumerate(primaries):
+            if index % SECOND_READ_EVERY == 1:
+                grades = reader_variant(spec.grades, rng, disagreement=0.12)
+                record(study, second, grades, kind=Read.Kind.SECOND)
+            if index % REREAD_EVERY == 2:
+                grades = reader_variant(spec.grades, rng, disagreement=0.06)
+                record(study, expert, grades, kind=Read.Kind.REREAD, rereads=read)
+            if index % FOLLOW_UP_EVERY == 0:
+                days = rng.randint(300, 420)
+                follow_up = ImagingStudy.objects.create(
+                    patient=patient,
+                    timepoint=1,
+                    days_from_baseline=days,
+                    study_uid=_demo_uid(f"{spec.source_id}/follow-up"),
+                    field_strength=1.5,
+                    scanner_model="Synthetic 1.5 T",
+                    description="Whole-body MRI, follow-up",
+                )
+                record(follow_up, expert, follow_up_grades(spec, rng), kind=Read.Kind.PRIMARY)
+                assessment_save(
+                    patient=patient,
+                    timepoint=1,
+                    actor=clinician,
+                    days_from_baseline=days,
+                    disease_duration_months=Decimal(str(spec.disease_duration_months)),
+                    ck=max(50, int(spec.ck * (1.1 if spec.subtype == "IBM" else 0.35))),
+                    ck_uln=190,
+                    mmt8_total=(
+                        None
+                        if spec.mmt8 is None
+                        else min(150, spec.mmt8 + (-4 if spec.subtype == "IBM" else 6))
+                    ),
+                    treatment_naive=False,
+                )
 
     def _study_without_images(self, patient: Patient, spec) -> ImagingStudy:  # noqa: ANN001
         return ImagingStudy.objects.create(
             patient=patient,
             timepoint=0,
-            study_uid=f"2.25.{abs(hash(spec.source_id)) % 10**30}",
+            study_uid=_demo_uid(spec.source_id),
             field_strength=1.5,
             scanner_model="Synthetic 1.5 T",
             description="Whole-body MRI",
@@ -172,3 +250,8 @@ class Command(BaseCommand):
         from cohorts.demo_images import import_demo_study
 
         return import_demo_study(cohort=cohort, patient=patient, spec=spec, actor=actor)
+
+
+def _demo_uid(key: str) -> str:
+    """A stable study UID for a synthetic study without images (same on every machine)."""
+    return "2.25." + str(int(hashlib.sha256(key.encode()).hexdigest()[:24], 16))
