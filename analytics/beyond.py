@@ -190,12 +190,25 @@ def compute_beyond(
             baseline_sides, patients.drop_duplicates("patient_id")[["patient_id", "subtype"]]
         )
         groups = asymmetry.group_asymmetry(baseline_sides)
+        muscles = asymmetry.muscle_asymmetry(baseline_sides)
+        muscles = muscles[muscles["both_sides"].astype(bool)].assign(
+            asymmetric=lambda m: m["asymmetric"].astype(float)
+        )
         result["asymmetry"] = {
             "status": "ok",
             "by_subtype": by_subtype.to_dict(),
             "patients": asymmetry.records(per_patient),
             "groups": asymmetry.records(
-                groups.groupby("group", as_index=False)[["ai", "n_asymmetric"]].mean()
+                groups.groupby("group", as_index=False)[["diff", "ai", "n_asymmetric"]].mean()
+            ),
+            # Per muscle over patients: mean L - R, mean AI, share of patients asymmetric.
+            "muscles": asymmetry.records(
+                muscles.groupby(["group", "muscle"], as_index=False, sort=False).agg(
+                    n_patients=("patient_id", "nunique"),
+                    diff=("diff", "mean"),
+                    ai=("ai", "mean"),
+                    share_asymmetric=("asymmetric", "mean"),
+                )
             ),
         }
     score_cols = [c for c in visits.columns if c.startswith("group:") or c == "total"]

@@ -36,7 +36,9 @@ def beyond_data(request: HttpRequest, slug: str) -> JsonResponse:
             },
             "notes": {
                 "asymmetry": (result.get("asymmetry") or {}).get("status"),
-                "longitudinal": (result.get("longitudinal") or {}).get("status"),
+                "longitudinal": dashboard_beyond.change_per_year_note(
+                    result.get("longitudinal", {})
+                ),
                 "patterns": (result.get("patterns") or {}).get("status"),
             },
         }

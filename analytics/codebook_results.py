@@ -138,6 +138,23 @@ def _beyond_variables() -> list[Variable]:
             "Mean asymmetry index of the functional group over patients.",
         ),
         _v(
+            f"{asym}.groups[].diff",
+            NUMBER,
+            "Mean left − right difference of the group's unified grades (signed).",
+        ),
+        _v(
+            f"{asym}.muscles[].diff",
+            NUMBER,
+            "Mean left − right unified grade of the muscle over patients (signed).",
+        ),
+        _v(f"{asym}.muscles[].ai", NUMBER, "Mean asymmetry index |u_L − u_R| / 2 of the muscle."),
+        _v(
+            f"{asym}.muscles[].share_asymmetric",
+            NUMBER,
+            "Share of patients whose two sides of the muscle differ by ≥ 1 grade.",
+            allowed="0–1",
+        ),
+        _v(
             f"{asym}.by_subtype.per_subtype[].mean",
             NUMBER,
             "Mean proportion of asymmetric muscles in the subtype.",

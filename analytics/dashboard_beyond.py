@@ -78,6 +78,20 @@ def trajectories(longi: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def change_per_year_note(longi: dict[str, Any]) -> str:
+    """Median yearly change of the total per subtype, in words (shown under the trajectories);
+    the status when there is nothing to summarize."""
+    if longi.get("status") != "ok":
+        return longi.get("status") or ""
+    rows = {r["subtype"]: r for r in longi.get("summary", []) if r["score"] == "total"}
+    parts = [
+        f"{name} {row['median_change_per_year']:+.1f} (n={row['n_patients']})"
+        for name in [*SUBTYPE_ORDER, "all"]
+        if (row := rows.get(name)) is not None
+    ]
+    return "Median change of the total score per year: " + ", ".join(parts) + "."
+
+
 def clustered_heatmap(pat: dict[str, Any]) -> dict[str, Any] | None:
     """Patients (rows, dendrogram order) × groups (columns, dendrogram order), with a subtype
     strip beside the rows: the usual figure of the muscle-MRI literature."""

@@ -43,7 +43,7 @@ async function drawBeyond() {
     const element = document.getElementById(`fig-${name}`);
     if (element) await Plotly.react(element, figure.data, figure.layout, CONFIG);
   }
-  document.getElementById("trajectories-note").textContent = data.notes.longitudinal === "ok" ? "" : data.notes.longitudinal || "";
+  document.getElementById("trajectories-note").textContent = data.notes.longitudinal || "";
   document.getElementById("classifier-label").textContent = data.figures.classifier?.label || data.notes.patterns || "";
   document.body.dataset.beyondDrawn = "1";
 }

@@ -83,6 +83,25 @@ def test_a_patients_share_of_asymmetric_muscles_matches_a_count_by_hand(demo):  
     assert row["proportion_asymmetric"] == pytest.approx(len(asymmetric) / len(both))
 
 
+def test_per_muscle_asymmetry_is_the_mean_left_minus_right_over_patients(demo):  # noqa: ANN001
+    reads = Read.objects.filter(study__patient__cohort=demo, kind="primary", study__timepoint=0)
+    diffs = []
+    for read in reads:
+        unified = _unified_sides(read)
+        left, right = (
+            unified.get(("tibialis-anterior", "L")),
+            unified.get(("tibialis-anterior", "R")),
+        )
+        if left is not None and right is not None:
+            diffs.append(left - right)
+    rows = _beyond(demo).result["asymmetry"]["muscles"]
+    row = next(r for r in rows if r["muscle"] == "tibialis-anterior")
+    assert row["n_patients"] == len(diffs) == 34
+    assert row["diff"] == pytest.approx(sum(diffs) / len(diffs))
+    assert row["ai"] == pytest.approx(sum(abs(d) for d in diffs) / 2 / len(diffs))
+    assert row["share_asymmetric"] == pytest.approx(sum(abs(d) >= 1 for d in diffs) / len(diffs))
+
+
 def test_inter_reader_agreement_pairs_every_double_read_and_counts_agreement(demo):  # noqa: ANN001
     seconds = Read.objects.filter(study__patient__cohort=demo, kind="second", status="submitted")
     agree = total = 0
@@ -153,6 +172,8 @@ def test_clinicians_dashboard_gets_every_beyond_figure(client, clinician, demo):
     assert data["available"] is True
     assert set(data["figures"]) == {"asymmetry", "trajectories", "clustered", "classifier"}
     assert data["agreement"]["inter"]["status"] == "ok"
+    assert data["notes"]["longitudinal"].startswith("Median change of the total score per year")
+    assert "IBM +" in data["notes"]["longitudinal"]
 
 
 def test_statisticians_analytics_json_holds_the_beyond_analyses(statistician, demo):  # noqa: ANN001
