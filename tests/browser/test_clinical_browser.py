@@ -7,12 +7,15 @@ with the keyboard alone, in the order of the paper's Table 1.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
-from cohorts.models import ClinicalAssessment, Patient
+from cohorts.models import ClinicalAssessment, Cohort, Patient
 from cohorts.services import MMT8_GROUP_KEYS, MMT8_GROUP_OUT_OF_RANGE
 from tests import factories
 from tests.services import need_chromium
@@ -192,4 +195,61 @@ def test_a_complete_new_patient_is_entered_by_keyboard_alone(
     assert page.locator("#completeness").inner_text() == "7/7 fields"
     # About 45 keys: well under a minute for a clinician who knows the sheet.
     assert keys < 60
+    assert problems == []
+
+
+@pytest.fixture
+def demo_clinic(transactional_db):  # noqa: ANN001, ANN201
+    """The synthetic demo cohort (IIM-0004 has no MMT-8 yet) and a clinician of it."""
+    call_command("seed_demo", "--no-images", stdout=StringIO())
+    cohort = Cohort.objects.get(slug="demo-iim")
+    factories.user_with_role("clinician", username="dr-demo", cohort=cohort)
+    return cohort
+
+
+def _mmt8_fit_title(page) -> str:  # noqa: ANN001
+    return page.evaluate("document.getElementById('fig-scatter_mmt8').layout.title.text")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_mmt8_entered_by_the_clinician_changes_the_dashboards_correlation(
+    browser_page, live_server, login, demo_clinic
+):  # noqa: ANN001
+    need_chromium()
+    page = browser_page
+    page.set_default_timeout(TIMEOUT_MS)
+    problems = _watch_console(page)
+    login(page, live_server, "dr-demo")
+    dashboard = f"{live_server.url}/dashboards/{demo_clinic.slug}/"
+    page.goto(dashboard)
+    page.wait_for_selector("#fig-scatter_mmt8 .main-svg")
+    before = _mmt8_fit_title(page)
+    assert "n = 33" in before  # one demo patient has no MMT-8
+
+    page.goto(f"{live_server.url}/cohorts/{demo_clinic.slug}/patients/IIM-0004/timepoints/0/")
+    page.wait_for_selector("form#assessment-form")
+    page.focus("[name=mmt8_mode]")
+    page.keyboard.press("ArrowRight")  # per muscle group
+    page.keyboard.press("Tab")
+    for index, score in enumerate(SCORES):
+        if index:
+            page.keyboard.press("Tab")
+        page.keyboard.type(str(score))
+    assert page.locator('[data-role="mmt8-total"]').input_value() == "137"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    baseline = ClinicalAssessment.objects.get(patient__pseudonym="IIM-0004", timepoint=0)
+    assert baseline.mmt8_total == 137
+
+    page.goto(dashboard)
+    page.wait_for_selector("#fig-scatter_mmt8 .main-svg")
+    deadline = time.monotonic() + 30
+    while "n = 34" not in _mmt8_fit_title(page) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)  # the page polls for the recomputed result
+    after = _mmt8_fit_title(page)
+    assert "n = 34" in after
+    assert after.split(",")[0] != before.split(",")[0]  # R² moved with the new patient
+    page.locator("#section-scatter-mmt8").screenshot(
+        path=str(SCREENSHOTS / "dashboard-scatter-mmt8-after-clinical-entry.png")
+    )
     assert problems == []
