@@ -299,16 +299,18 @@ def beyond_inputs(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     return patients, stats.first_timepoint(visits), visits
 
 
-def cohort_beyond_recompute(*, cohort_id: int) -> str:
+def cohort_beyond_recompute(*, cohort_id: int, force: bool = False) -> str:
     """Compute and store the cohort's analyses beyond the paper for its current input.
 
     Returns "done", "unchanged" (stored already for this input fingerprint and code version),
     "failed" (the message is stored on the result row for the dashboard, the traceback
-    logged) or "missing".
+    logged), "empty" (no patients) or "missing".
     """
     cohort = Cohort.objects.filter(pk=cohort_id).first()
     if cohort is None:
         return "missing"
+    if not cohort.patients.exists():
+        return "empty"
     params = analysis_parameters()
     params_key = parameters_key(params)
     patients, group_scores, visits = beyond_inputs(cohort)
@@ -317,7 +319,8 @@ def cohort_beyond_recompute(*, cohort_id: int) -> str:
         cohort=cohort, analysis=BEYOND_ANALYSIS, parameters_key=params_key
     ).first()
     if (
-        stored is not None
+        not force
+        and stored is not None
         and stored.status == AnalysisResult.Status.DONE
         and stored.input_fingerprint == fingerprint
         and stored.code_version == CODE_VERSION

@@ -68,8 +68,11 @@ class CohortAnalyticsState(models.Model):
     )
     stale = models.BooleanField(default=True)
     stale_since = models.DateTimeField(null=True, blank=True)
-    # Time of the latest request: a queued task older than this leaves the work to the newer one.
+    # Time of the latest request: results computed from data read before it are stale.
     requested_at = models.DateTimeField(null=True, blank=True)
+    # When a recomputation task was queued that has not claimed the cohort yet: requests
+    # meanwhile ride on it instead of queueing one task each (set to None by the claim).
+    queued_at = models.DateTimeField(null=True, blank=True)
     # The broker refused the last request: queue again when it is back.
     queue_failed = models.BooleanField(default=False)
     recomputing = models.BooleanField(default=False)

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from cohorts.models import Cohort
 from scoring.models import Read, ScoringProtocol
@@ -308,22 +307,19 @@ def cohort_analyses_recompute(
     cohort_id: int,
     parameters: dict[str, Any] | None = None,
     force: bool = False,
-    requested_at: datetime | None = None,
     claim_token: str = "",
     progress: Callable[[int], None] | None = None,
 ) -> str:
     """Bring the cohort's read scores and analyses up to date.
 
     Returns what happened: "done", "unchanged" (same input fingerprint: nothing stored),
-    "superseded" (a newer request is queued and will do the work), "busy" (another worker
-    holds the claim) or "missing".
+    "empty" (no patients yet), "busy" (another worker holds the claim; the caller tries
+    again) or "missing".
     """
     cohort = Cohort.objects.filter(pk=cohort_id).first()
     if cohort is None:
         return "missing"
-    state, _ = CohortAnalyticsState.objects.get_or_create(cohort=cohort)
-    if requested_at is not None and state.requested_at and state.requested_at > requested_at:
-        return "superseded"
+    CohortAnalyticsState.objects.get_or_create(cohort=cohort)
     started = timezone.now()
     # One worker per cohort. A task redelivered after its worker was killed carries the same
     # id and takes its own claim over; a claim older than CLAIM_TIMEOUT is taken over too.
@@ -337,7 +333,8 @@ def cohort_analyses_recompute(
     claimed = (
         CohortAnalyticsState.objects.filter(pk=cohort.pk)
         .filter(unclaimed)
-        .update(recomputing=True, claimed_at=started, claimed_by=claim_token)
+        # The claim ends the wait of the queued task: requests from now on queue another.
+        .update(recomputing=True, claimed_at=started, claimed_by=claim_token, queued_at=None)
     )
     if not claimed and not force:
         return "busy"
@@ -345,6 +342,9 @@ def cohort_analyses_recompute(
         cohort_read_scores_refresh(cohort, progress=progress)
         params = analysis_parameters(parameters)
         patients = patients_frame(cohort)
+        if patients.empty:  # a new cohort: nothing to analyse until patients are enrolled
+            _finish(cohort, started)
+            return "empty"
         fingerprint = input_fingerprint(cohort, patients)
         params_key = parameters_key(params)
         current = list(
@@ -376,8 +376,6 @@ def cohort_analyses_recompute(
             for name, result in results.items():
                 analysis_result_store(cohort, name, params_key, params, fingerprint, result, now)
         _finish(cohort, started)
-        if parameters is None:
-            _queue_beyond(cohort.pk)
         return "done"
     except Exception as exc:
         CohortAnalyticsState.objects.filter(pk=cohort.pk).update(
@@ -385,20 +383,6 @@ def cohort_analyses_recompute(
         )
         logger.exception("analytics recompute failed cohort_id=%s", cohort.pk)
         raise
-
-
-def _queue_beyond(cohort_id: int) -> None:
-    """The analyses beyond the paper follow the default set, in their own task (slower, and
-    nothing a reader waits for); a broker outage leaves them as they were, marked by their
-    older fingerprint."""
-    from .tasks import recompute_beyond
-
-    try:
-        recompute_beyond.apply_async(
-            kwargs={"cohort_id": cohort_id}, countdown=settings.ANALYTICS_BEYOND_DELAY_SECONDS
-        )
-    except (KombuOperationalError, OSError):  # the paper's results are stored; these can wait
-        logger.warning("analytics queue unavailable; beyond-the-paper cohort_id=%s", cohort_id)
 
 
 def analysis_result_store(

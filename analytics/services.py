@@ -2,9 +2,11 @@
 
 `results_mark_stale` is the one door through which grades, submissions and clinical data ask
 for fresh results. After the caller's transaction commits it records the request on the
-cohort's state row and queues one debounced recomputation. If the broker is unreachable the
-change is still saved: the cohort stays stale, the page says so, and `requeue_stale_cohorts`
-(Celery beat, and every dashboard visit) queues it again once the broker is back.
+cohort's state row and queues a recomputation unless one is already waiting to start: a burst
+of saves shares one task, which reads everything committed before it claims the cohort. If the
+broker is unreachable the change is still saved: the cohort stays stale, the page says so, and
+`requeue_stale_cohorts` (Celery beat, and every dashboard visit) queues it again once the
+broker is back.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import CohortAnalyticsState
 
 logger = logging.getLogger(__name__)
+# A queued recomputation that has not started after this long is taken for lost.
+QUEUED_TASK_LOST_AFTER = timedelta(minutes=2)
 _batch = threading.local()
 
 
@@ -58,29 +63,36 @@ def results_mark_stale(*, cohort_id: int, read_id: int | None = None) -> None:
 def _request_recompute(cohort_id: int) -> None:
     now = timezone.now()
     marked = CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(
-        stale=True, requested_at=now
+        stale=True, requested_at=now, stale_since=Coalesce(F("stale_since"), Value(now))
     )
     if not marked:
         CohortAnalyticsState.objects.get_or_create(
-            cohort_id=cohort_id, defaults={"stale": True, "requested_at": now}
+            cohort_id=cohort_id, defaults={"stale": True, "requested_at": now, "stale_since": now}
         )
-    CohortAnalyticsState.objects.filter(cohort_id=cohort_id, stale_since__isnull=True).update(
-        stale_since=now
+    # One waiting task per cohort: a burst of grade saves queues one recomputation, which
+    # reads everything committed before it claims the cohort. A task queued long ago and never
+    # started (lost with its worker's queue) no longer counts as waiting.
+    claimed = (
+        CohortAnalyticsState.objects.filter(cohort_id=cohort_id)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - QUEUED_TASK_LOST_AFTER))
+        .update(queued_at=now)
     )
-    _queue(cohort_id, now)
+    if claimed:
+        _queue(cohort_id)
 
 
-def _queue(cohort_id: int, requested_at: datetime) -> bool:
+def _queue(cohort_id: int) -> bool:
     from .tasks import recompute_cohort
 
     try:
         recompute_cohort.apply_async(
-            kwargs={"cohort_id": cohort_id, "requested_at": requested_at.isoformat()},
-            countdown=settings.ANALYTICS_DEBOUNCE_SECONDS,
+            kwargs={"cohort_id": cohort_id}, countdown=settings.ANALYTICS_DEBOUNCE_SECONDS
         )
     except Exception:  # noqa: BLE001 - a broker outage must never lose the saved change
         logger.warning("analytics queue unavailable; cohort_id=%s stays stale", cohort_id)
-        CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(queue_failed=True)
+        CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(
+            queue_failed=True, queued_at=None
+        )
         return False
     CohortAnalyticsState.objects.filter(cohort_id=cohort_id, queue_failed=True).update(
         queue_failed=False
@@ -97,9 +109,10 @@ def requeue_stale_cohorts(*, older_than_seconds: float = 30.0) -> int:
     )
     queued = 0
     for state in waiting:
-        now = timezone.now()
-        CohortAnalyticsState.objects.filter(pk=state.pk).update(requested_at=now)
-        queued += _queue(state.pk, now)
+        CohortAnalyticsState.objects.filter(pk=state.pk).update(
+            requested_at=timezone.now(), queued_at=timezone.now()
+        )
+        queued += _queue(state.pk)
     return queued
 
 

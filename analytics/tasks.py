@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -20,23 +24,23 @@ def recompute_cohort(
     self,  # noqa: ANN001
     *,
     cohort_id: int,
-    requested_at: str | None = None,
     parameters: dict | None = None,
+    requested_at: str | None = None,  # noqa: ARG001 - sent by tasks queued before 0.2; ignored
 ) -> str:
-    """Bring a cohort's stored scores and analyses up to date (debounced: a newer request
-    supersedes this one). With `parameters` (a dashboard's filters) it computes that set and
-    waits its turn while the cohort's main recomputation runs."""
+    """Bring a cohort's stored scores and analyses up to date. With `parameters` (a
+    dashboard's filters) it computes that set. While another worker recomputes the cohort it
+    waits its turn, so no request is dropped."""
     from .recompute import cohort_analyses_recompute
 
-    requested = datetime.fromisoformat(requested_at) if requested_at else None
     outcome = cohort_analyses_recompute(
-        cohort_id=cohort_id,
-        requested_at=requested,
-        parameters=parameters,
-        claim_token=self.request.id or "",
+        cohort_id=cohort_id, parameters=parameters, claim_token=self.request.id or ""
     )
-    if outcome == "busy" and parameters is not None:
-        raise self.retry(countdown=2, max_retries=60)
+    if outcome == "busy":
+        raise self.retry(countdown=1, max_retries=600)
+    if outcome == "done" and parameters is None:
+        # Then the analyses beyond the paper, in their own task: slower, and nothing a reader
+        # or a dashboard filter waits for.
+        queue_beyond(cohort_id=cohort_id)
     return outcome
 
 
@@ -60,3 +64,14 @@ def requeue_stale() -> int:
     from .services import requeue_stale_cohorts
 
     return requeue_stale_cohorts()
+
+
+def queue_beyond(*, cohort_id: int) -> None:
+    """A broker outage leaves the beyond-the-paper results as they were (their fingerprint
+    says from which input); the next recomputation queues them again."""
+    try:
+        recompute_beyond.apply_async(
+            kwargs={"cohort_id": cohort_id}, countdown=settings.ANALYTICS_BEYOND_DELAY_SECONDS
+        )
+    except (KombuOperationalError, OSError):
+        logger.warning("analytics queue unavailable; beyond-the-paper cohort_id=%s", cohort_id)

@@ -304,9 +304,9 @@ def child_changes(cohort_id: int, n: int, offset: int, mode: str) -> dict:
     requests: list = []
     if mode == "direct":
         # Bench only: keep the saved change from reaching a broker; the recompute below is what
-        # the queued task would have run, with the request time the task would carry.
-        def _queue(cohort_id, requested_at) -> bool:  # noqa: ANN001, ARG001
-            requests.append(requested_at)
+        # the queued task would have run.
+        def _queue(cohort_id) -> bool:  # noqa: ANN001
+            requests.append(cohort_id)
             return True
 
         services._queue = _queue
@@ -320,9 +320,8 @@ def child_changes(cohort_id: int, n: int, offset: int, mode: str) -> dict:
         _amend(change, None)
         if mode == "direct":
             committed = time.perf_counter()
-            outcome = recompute.cohort_analyses_recompute(
-                cohort_id=cohort_id, requested_at=requests[-1]
-            )
+            assert requests, "the change asked for no recomputation"
+            outcome = recompute.cohort_analyses_recompute(cohort_id=cohort_id)
             if outcome != "done":
                 raise RuntimeError(f"the recompute answered {outcome!r}")
         else:

@@ -282,8 +282,9 @@ DICOM_LISTENER_PORT = env.int("DICOM_LISTENER_PORT", default=11112)
 
 # Analyses: subgroups smaller than this get no per-subtype regression.
 ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
-# A burst of grade changes within this many seconds causes one recomputation.
-ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=1.0)
+# A grade change queues a recomputation that starts after this many seconds; changes until it
+# starts ride on it (one task per burst), changes while it runs queue one more.
+ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=0.25)
 # The analyses beyond the paper (agreement, asymmetry, trajectories, patterns) follow a
 # cohort's recomputation after this many seconds, so a burst of grading recomputes them once.
 ANALYTICS_BEYOND_DELAY_SECONDS = env.float("ANALYTICS_BEYOND_DELAY_SECONDS", default=30.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from analytics.beyond import cohort_beyond_recompute
 from analytics.recompute import cohort_analyses_recompute
 from cohorts.models import Cohort
 from scoring.models import Read
@@ -36,3 +37,7 @@ class Command(BaseCommand):
         if outcome == "busy":
             raise CommandError("A worker is recomputing this cohort right now; try again later.")
         self.stdout.write(self.style.SUCCESS(f"{cohort.slug}: {outcome}"))
+        beyond = cohort_beyond_recompute(cohort_id=cohort.pk, force=options["force"])
+        self.stdout.write(f"{cohort.slug} beyond the paper: {beyond}")
+        if beyond == "failed":
+            raise CommandError("The analyses beyond the paper failed; the log has the reason.")
