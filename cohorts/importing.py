@@ -46,7 +46,14 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 from .audit import audit_record
 from .dicom.classify import classify_sequence, orientation_label
 from .dicom.deid import deidentify, dicom_bytes, patient_date_offset
-from .dicom.validate import TRUNCATED, UNDECODABLE, DicomRejected, check_mr_image, read_mr_image
+from .dicom.validate import (
+    DAMAGED_ATTRIBUTE,
+    TRUNCATED,
+    UNDECODABLE,
+    DicomRejected,
+    check_mr_image,
+    read_mr_image,
+)
 from .models import Cohort, ImagingStudy, Instance, Patient, Series, instance_upload_path
 from .services import AGE_MAX, next_pseudonym, source_key_for
 
@@ -135,6 +142,21 @@ def _number(ds: Dataset, keyword: str) -> float | None:
         return None
 
 
+def _integer(ds: Dataset, keyword: str) -> int | None:
+    """An integer attribute, None when absent, zero or not a number (damaged files exist)."""
+    try:
+        return int(ds.get(keyword) or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def _spacing(ds: Dataset) -> str:
+    try:
+        return "\\".join(str(float(v)) for v in ds.get("PixelSpacing") or ())
+    except (TypeError, ValueError):
+        return ""
+
+
 def _original_attributes(ds: Dataset) -> dict:
     """The few original values the database keeps: the sequence class (from TR/TE/TI), sex
     and age in years. Series and study descriptions are free text the profile removes (they
@@ -210,10 +232,13 @@ def check_importable(payload: bytes, *, name: str = "", pinned: bool = False) ->
             "The file has no Patient ID, so it cannot be assigned to a patient.",
             filename=name,
         )
-    if "StudyInstanceUID" not in ds or "SeriesInstanceUID" not in ds:
-        raise DicomRejected(
-            NO_UIDS, "The file lacks a Study or Series Instance UID.", filename=name
-        )
+    missing = [
+        keyword
+        for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+        if not str(ds.get(keyword, "") or "").strip()
+    ]
+    if missing:
+        raise DicomRejected(NO_UIDS, f"The file lacks its {', '.join(missing)}.", filename=name)
     return ds
 
 
@@ -355,7 +380,16 @@ def _stage_file(
     # Sex, age and the sequence class come from the original, before de-identification.
     original = _original_attributes(ds) if series is None else None
     offset = patient_date_offset(source_key or str(pinned_patient.pk), uid_secret)
-    deidentify(ds, pseudonym="PSEUDONYM", date_offset_days=offset, uid_secret=uid_secret)
+    try:
+        deidentify(ds, pseudonym="PSEUDONYM", date_offset_days=offset, uid_secret=uid_secret)
+        # The preamble is written empty: a TIFF header or vendor bytes there are not ours.
+        data = _part10_bytes(ds)
+    except Exception as exc:  # noqa: BLE001 - untrusted values; the file is the problem
+        raise DicomRejected(
+            DAMAGED_ATTRIBUTE,
+            f"The file could not be de-identified and written ({type(exc).__name__}: {exc}).",
+            filename=name,
+        ) from exc
     if series is None:
         header = Dataset()
         for element in ds:
@@ -369,19 +403,17 @@ def _stage_file(
             original=original,
         )
     file_report.series_uid = series.series_uid
-    # The preamble is written empty: a TIFF header or vendor bytes there are not ours to keep.
-    data = _part10_bytes(ds)
     offset = staging.tell()
     staging.write(data)
     series.instances.append(
         _StagedInstance(
             report=file_report,
             sop_uid=str(ds.SOPInstanceUID),
-            instance_number=int(ds.get("InstanceNumber") or 0) or None,
+            instance_number=_integer(ds, "InstanceNumber"),
             slice_location=_number(ds, "SliceLocation"),
             position=_position_along_normal(ds),
-            rows=int(ds.get("Rows", 0)),
-            columns=int(ds.get("Columns", 0)),
+            rows=_integer(ds, "Rows") or 0,
+            columns=_integer(ds, "Columns") or 0,
             window_center=_number(ds, "WindowCenter"),
             window_width=_number(ds, "WindowWidth"),
             offset=offset,
@@ -497,17 +529,16 @@ def _series_fields(study: ImagingStudy, series: _StagedSeries) -> dict:
     h = series.header
     original = series.original or {}
     sequence = original.get("sequence") or classify_sequence(h)
-    spacing = h.get("PixelSpacing")
     return {
         "study": study,
-        "series_number": int(h.get("SeriesNumber") or 0) or None,
+        "series_number": _integer(h, "SeriesNumber"),
         "sequence": sequence,
         "sequence_detected": sequence,
         "echo_time": _number(h, "EchoTime"),
         "repetition_time": _number(h, "RepetitionTime"),
         "inversion_time": _number(h, "InversionTime"),
         "orientation": orientation_label(h.get("ImageOrientationPatient")),
-        "pixel_spacing": "\\".join(str(float(v)) for v in spacing) if spacing else "",
+        "pixel_spacing": _spacing(h),
         "frame_of_reference_uid": str(h.get("FrameOfReferenceUID", "") or ""),
     }
 

@@ -67,7 +67,8 @@ def _codes(ds: Dataset, keyword: str) -> set[str]:
     value = _get(ds, keyword)
     if value is None or value == "":
         return set()
-    values = [value] if isinstance(value, str) else list(value)
+    # A single value (or, in a damaged file, a number where codes belong) counts as one code.
+    values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
     return {str(v).strip().upper() for v in values if str(v).strip()}
 
 

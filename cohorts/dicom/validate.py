@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import FileDataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 from pydicom.pixels.decoders.base import Decoder
@@ -30,6 +30,7 @@ NO_PIXEL_DATA = "no_pixel_data"
 NOT_MR = "not_mr"
 UNSUPPORTED_TRANSFER_SYNTAX = "unsupported_transfer_syntax"
 UNDECODABLE = "undecodable_pixel_data"
+DAMAGED_ATTRIBUTE = "damaged_attribute"
 
 MR_STORAGE_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.4",  # MR Image Storage
@@ -101,7 +102,9 @@ def read_dicom(source: bytes | str | os.PathLike, *, filename: str = "") -> File
         except InvalidDicomError as exc:
             message = f"This is not a DICOM file ({exc})."
             raise DicomRejected(NOT_DICOM, message, filename=name) from exc
-        except (EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+        # Untrusted bytes: pydicom raises many kinds (struct.error, NotImplementedError for an
+        # unknown VR, ...) for a damaged file, and every one of them is a rejection.
+        except Exception as exc:  # noqa: BLE001
             cut = stream.was_cut() or isinstance(exc, EOFError)
             reason, words = (TRUNCATED, "is cut off") if cut else (NOT_DICOM, "cannot be parsed")
             message = f"The DICOM file {words} ({exc})."
@@ -116,10 +119,30 @@ def read_dicom(source: bytes | str | os.PathLike, *, filename: str = "") -> File
         )
     if len(ds) == 0:
         raise DicomRejected(NOT_DICOM, "The file holds no DICOM attributes.", filename=name)
+    _decode_every_element(ds.file_meta, name)
+    _decode_every_element(ds, name)
     if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: name what was read
         implicit, little = ds.original_encoding
         ds.file_meta.TransferSyntaxUID = _BARE_SYNTAX[(implicit, little)]
     return ds
+
+
+def _decode_every_element(ds: Dataset, name: str) -> None:
+    """pydicom decodes an element when it is first used; decode them all now, so a damaged
+    element (an unknown VR, a value that cannot be read) rejects the file here, by name,
+    instead of failing later in de-identification."""
+    for tag in list(ds.keys()):
+        try:
+            element = ds[tag]  # converts the raw element
+            items = list(element.value) if element.VR == "SQ" else []
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds for a damaged value
+            raise DicomRejected(
+                DAMAGED_ATTRIBUTE,
+                f"The DICOM file has a damaged attribute {tag} ({type(exc).__name__}: {exc}).",
+                filename=name,
+            ) from exc
+        for item in items:
+            _decode_every_element(item, name)
 
 
 def check_mr_image(ds: FileDataset, *, filename: str = "", decode: bool = True) -> None:
@@ -175,11 +198,15 @@ def _decode(ds: FileDataset, decoder: Decoder, filename: str) -> None:
         raise DicomRejected(
             UNSUPPORTED_TRANSFER_SYNTAX, _undecodable(ds, exc), filename=filename
         ) from exc
-    except Exception as exc:  # codecs raise anything; the file is the problem here
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    # Codecs raise anything, even a Rust panic (pyo3's PanicException is a BaseException):
+    # the file is the problem here.
+    except BaseException as exc:  # noqa: BLE001
         raise DicomRejected(UNDECODABLE, _undecodable(ds, exc), filename=filename) from exc
 
 
-def _undecodable(ds: FileDataset, exc: Exception) -> str:
+def _undecodable(ds: FileDataset, exc: BaseException) -> str:
     syntax = ds.file_meta.TransferSyntaxUID
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"The '{syntax.name}' pixel data could not be decoded ({first_line[:200]})."
