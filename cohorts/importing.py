@@ -19,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import struct
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -218,9 +220,41 @@ def dicom_import(
     return report
 
 
+# What pydicom raises for a value it cannot read (an unknown VR, a number that is not one,
+# text that does not encode): in a file from outside, each means a damaged file.
+DAMAGED_VALUE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NotImplementedError,
+    OverflowError,
+    struct.error,
+)
+
+
+@contextmanager
+def _damaged_file_rejected(name: str) -> Iterator[None]:
+    """Turn an error reading or writing one of the file's values into its rejection."""
+    try:
+        yield
+    except DAMAGED_VALUE_ERRORS as exc:
+        raise DicomRejected(
+            DAMAGED_ATTRIBUTE,
+            f"The file has a damaged attribute ({type(exc).__name__}: {exc}).",
+            filename=name,
+        ) from exc
+
+
 def check_importable(payload: bytes, *, name: str = "", pinned: bool = False) -> FileDataset:
     """The per-file gate every path shares: a decodable MR image with a patient id and
     study/series UIDs, or DicomRejected with a reason (the C-STORE listener answers with it)."""
+    with _damaged_file_rejected(name):
+        return _checked_importable(payload, name=name, pinned=pinned)
+
+
+def _checked_importable(payload: bytes, *, name: str, pinned: bool) -> FileDataset:
     ds = read_mr_image(payload, filename=name, decode=False)
     if ds.file_meta.TransferSyntaxUID.is_encapsulated:
         check_mr_image(ds, filename=name, decode=True)  # only decoding proves a frame sound
@@ -364,7 +398,29 @@ def _stage_file(
     uid_secret: bytes,
 ) -> None:
     """Check, de-identify and stage one file under its series (raises DicomRejected)."""
-    ds = check_importable(payload, name=name, pinned=pinned_patient is not None)
+    with _damaged_file_rejected(name):
+        _stage_checked_file(
+            name,
+            payload,
+            file_report,
+            staged,
+            staging,
+            pinned_patient=pinned_patient,
+            uid_secret=uid_secret,
+        )
+
+
+def _stage_checked_file(
+    name: str,
+    payload: bytes,
+    file_report: FileReport,
+    staged: dict[str, _StagedSeries],
+    staging: BinaryIO,
+    *,
+    pinned_patient: Patient | None,
+    uid_secret: bytes,
+) -> None:
+    ds = _checked_importable(payload, name=name, pinned=pinned_patient is not None)
     if pinned_patient is not None:
         source_key = pinned_patient.source_key
     else:
@@ -380,16 +436,9 @@ def _stage_file(
     # Sex, age and the sequence class come from the original, before de-identification.
     original = _original_attributes(ds) if series is None else None
     offset = patient_date_offset(source_key or str(pinned_patient.pk), uid_secret)
-    try:
-        deidentify(ds, pseudonym="PSEUDONYM", date_offset_days=offset, uid_secret=uid_secret)
-        # The preamble is written empty: a TIFF header or vendor bytes there are not ours.
-        data = _part10_bytes(ds)
-    except Exception as exc:  # noqa: BLE001 - untrusted values; the file is the problem
-        raise DicomRejected(
-            DAMAGED_ATTRIBUTE,
-            f"The file could not be de-identified and written ({type(exc).__name__}: {exc}).",
-            filename=name,
-        ) from exc
+    deidentify(ds, pseudonym="PSEUDONYM", date_offset_days=offset, uid_secret=uid_secret)
+    # The preamble is written empty: a TIFF header or vendor bytes there are not ours to keep.
+    data = _part10_bytes(ds)
     if series is None:
         header = Dataset()
         for element in ds:

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import Dataset, FileDataset
+from pydicom.dataset import FileDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 from pydicom.pixels.decoders.base import Decoder
@@ -119,30 +119,10 @@ def read_dicom(source: bytes | str | os.PathLike, *, filename: str = "") -> File
         )
     if len(ds) == 0:
         raise DicomRejected(NOT_DICOM, "The file holds no DICOM attributes.", filename=name)
-    _decode_every_element(ds.file_meta, name)
-    _decode_every_element(ds, name)
     if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: name what was read
         implicit, little = ds.original_encoding
         ds.file_meta.TransferSyntaxUID = _BARE_SYNTAX[(implicit, little)]
     return ds
-
-
-def _decode_every_element(ds: Dataset, name: str) -> None:
-    """pydicom decodes an element when it is first used; decode them all now, so a damaged
-    element (an unknown VR, a value that cannot be read) rejects the file here, by name,
-    instead of failing later in de-identification."""
-    for tag in list(ds.keys()):
-        try:
-            element = ds[tag]  # converts the raw element
-            items = list(element.value) if element.VR == "SQ" else []
-        except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds for a damaged value
-            raise DicomRejected(
-                DAMAGED_ATTRIBUTE,
-                f"The DICOM file has a damaged attribute {tag} ({type(exc).__name__}: {exc}).",
-                filename=name,
-            ) from exc
-        for item in items:
-            _decode_every_element(item, name)
 
 
 def check_mr_image(ds: FileDataset, *, filename: str = "", decode: bool = True) -> None:
