@@ -36,3 +36,19 @@ def audit_record(
 def audit_record_many(events: list[AuditEvent]) -> None:
     """Bulk form for services that write many rows at once (imports): still one row per change."""
     AuditEvent.objects.bulk_create(events, batch_size=2000)
+
+
+def audit_redact_erased(*, targets: dict[str, list[str]]) -> int:
+    """Empty the old and new values of the events about erased rows (GDPR Art. 17).
+
+    The one sanctioned change to the trail: who did what and when stays, the values of a
+    patient who asked to be erased do not. `targets` maps a target type ("scoring.grade") to
+    the erased ids. Returns the number of events redacted."""
+    redacted = 0
+    for target_type, ids in targets.items():
+        if not ids:
+            continue
+        events = AuditEvent.objects.filter(target_type=target_type, target_id__in=ids)
+        # AuditQuerySet refuses update(); erasure goes around it on purpose, here only.
+        redacted += models.QuerySet.update(events, old=None, new=None)
+    return redacted

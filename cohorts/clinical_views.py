@@ -139,6 +139,8 @@ def patient_detail(request: HttpRequest, slug: str, pseudonym: str) -> HttpRespo
             "next_timepoint": max((a.timepoint for a in assessments), default=-1) + 1,
             "can_edit_patient": request.user.has_perm("cohorts.change_patient"),
             "can_edit_assessments": request.user.has_perms(ASSESSMENT_PERMISSIONS),
+            # Access and erasure requests (GDPR Art. 15, 17) are the coordinator's.
+            "can_erase": has_role(request.user, COORDINATOR),
             "history": patient_history(patient=patient, assessments=assessments)
             if show_history
             else None,

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cohorts.models import AuditEvent
 from cohorts.roles import COORDINATOR, has_role
-from cohorts.selectors import cohort_get_for_user
+from cohorts.selectors import cohort_get_for_user, patient_get_for_user
 
+from .erasure import patient_erase, patient_record
 from .forms import AssignmentForm
 from .models import Read
 from .selectors import read_get_for_coordinator
@@ -77,3 +79,61 @@ def amendments(request: HttpRequest, slug: str) -> HttpResponse:
     }
     rows = [{"event": e, "read": reads.get(e.target_id)} for e in events]
     return render(request, "scoring/amendments.html", {"cohort": cohort, "rows": rows})
+
+
+@login_required
+@require_GET
+def patient_record_download(request: HttpRequest, slug: str, pseudonym: str) -> JsonResponse:
+    """Everything stored about one patient, as a JSON download (GDPR Art. 15 and 20)."""
+    _require_coordinator(request)
+    cohort = cohort_get_for_user(slug=slug, user=request.user)
+    patient = patient_get_for_user(user=request.user, cohort=cohort, pseudonym=pseudonym)
+    response = JsonResponse(patient_record(patient=patient), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{cohort.slug}-{pseudonym}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_erase_page(request: HttpRequest, slug: str, pseudonym: str) -> HttpResponse:
+    """Confirm, then erase one patient (GDPR Art. 17); the erasure is audited."""
+    _require_coordinator(request)
+    cohort = cohort_get_for_user(slug=slug, user=request.user)
+    patient = patient_get_for_user(user=request.user, cohort=cohort, pseudonym=pseudonym)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            summary = patient_erase(
+                patient=patient,
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                confirmation=request.POST.get("confirmation", ""),
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(
+                request,
+                f"{summary.pseudonym} erased: {summary.studies} studies, {summary.instances} "
+                f"images, {summary.reads} reads, {summary.assessments} clinical assessments.",
+            )
+            return redirect("cohorts:patient-list", slug=cohort.slug)
+    record = patient_record(patient=patient)
+    return render(
+        request,
+        "scoring/patient_erase.html",
+        {
+            "cohort": cohort,
+            "patient": patient,
+            "errors": errors,
+            "reason": request.POST.get("reason", ""),
+            "counts": {
+                "clinical assessments": len(record["clinical_assessments"]),
+                "imaging studies": len(record["imaging_studies"]),
+                "reads": len(record["reads"]),
+                "audit events (values emptied)": len(record["audit_events"]),
+            },
+        },
+        status=400 if errors else 200,
+    )

@@ -17,5 +17,15 @@ urlpatterns = [
     path("cohorts/<slug:slug>/assign/", coordinator_views.assign_reads, name="assign"),
     path("cohorts/<slug:slug>/amendments/", coordinator_views.amendments, name="amendments"),
     path("reads/<int:read_id>/audit/", coordinator_views.read_audit, name="read-audit"),
+    path(
+        "cohorts/<slug:slug>/patients/<str:pseudonym>/record.json",
+        coordinator_views.patient_record_download,
+        name="patient-record",
+    ),
+    path(
+        "cohorts/<slug:slug>/patients/<str:pseudonym>/erase/",
+        coordinator_views.patient_erase_page,
+        name="patient-erase",
+    ),
     path("api/preferences/", api.ReaderPreferenceApi.as_view(), name="api-prefs"),
 ]

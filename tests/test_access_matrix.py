@@ -80,6 +80,8 @@ RULES: dict[str, dict[str, str]] = {
     "scoring:assign": COORDINATOR_ONLY,
     "scoring:amendments": COORDINATOR_ONLY,
     "scoring:read-audit": COORDINATOR_ONLY,
+    "scoring:patient-record": COORDINATOR_ONLY,
+    "scoring:patient-erase": COORDINATOR_ONLY,
     "analytics:dashboard": CLINICAL_VIEW,
     "analytics:dashboard-data": CLINICAL_VIEW,
     "analytics:dashboard-beyond": CLINICAL_VIEW,
