@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -12,7 +13,7 @@ from cohorts.roles import CLINICIAN, COORDINATOR, STATISTICIAN, has_role
 from cohorts.selectors import cohort_get_for_user
 
 from .models import AnalysisResult, CohortAnalyticsState
-from .recompute import analysis_parameters, parameters_key
+from .recompute import BEYOND_ANALYSIS, analysis_parameters, parameters_key
 
 DASHBOARD_ROLES = (CLINICIAN, COORDINATOR, STATISTICIAN)
 
@@ -36,3 +37,33 @@ def stored_results(
 def analytics_state(*, cohort: Cohort) -> CohortAnalyticsState:
     state, _ = CohortAnalyticsState.objects.get_or_create(cohort=cohort)
     return state
+
+
+@dataclass(frozen=True)
+class CohortBackgroundWork:
+    cohort: Cohort
+    state: CohortAnalyticsState
+    beyond: AnalysisResult | None
+    imports: list[Any]
+
+
+def background_work_for_cohorts(*, cohorts: list[Cohort]) -> list[CohortBackgroundWork]:
+    """Per cohort (already filtered to what the user may see): the recomputation state, the
+    beyond-the-paper result's status, and the five latest DICOM import jobs."""
+    from cohorts.models import DicomImportJob
+
+    out = []
+    for cohort in cohorts:
+        beyond = (
+            AnalysisResult.objects.filter(cohort=cohort, analysis=BEYOND_ANALYSIS)
+            .only("status", "message", "computed_at", "input_fingerprint")
+            .order_by("-updated_at")
+            .first()
+        )
+        imports = list(
+            DicomImportJob.objects.filter(cohort=cohort)
+            .select_related("created_by")
+            .order_by("-created_at")[:5]
+        )
+        out.append(CohortBackgroundWork(cohort, analytics_state(cohort=cohort), beyond, imports))
+    return out

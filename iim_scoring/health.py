@@ -38,6 +38,33 @@ def check_broker() -> Check:
         return Check("broker", False, f"cannot reach the Celery broker: {type(exc).__name__}")
 
 
+def check_workers(timeout: float = 1.0) -> Check:
+    """Which Celery workers answer a ping, and how many tasks wait in the default queue."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return Check("workers", True, "no workers needed: tasks run in-process (eager)")
+    from iim_scoring.celery import app
+
+    try:
+        replies = app.control.ping(timeout=timeout)
+        waiting = _queued_tasks(app)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return Check("workers", False, f"cannot ask the workers: {type(exc).__name__}")
+    names = sorted(name for reply in replies for name in reply)
+    queue = f"; {waiting} tasks waiting in the queue" if waiting is not None else ""
+    if not names:
+        return Check("workers", False, f"no Celery worker answers: results will not update{queue}")
+    return Check("workers", True, f"{len(names)} worker(s) answer: {', '.join(names)}{queue}")
+
+
+def _queued_tasks(app) -> int | None:  # noqa: ANN001
+    """Messages waiting in the default queue (Redis brokers keep it as a list)."""
+    with app.connection_for_read() as conn:
+        if conn.transport_cls not in ("redis", "rediss"):
+            return None
+        client = conn.default_channel.client
+        return int(client.llen(app.conf.task_default_queue))
+
+
 def configuration_checks() -> list[Check]:
     """Plain-words checks a coordinator or operator can act on (`manage.py doctor`)."""
     checks = [check_database(), check_broker()]

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("data-protection/", views.data_protection, name="data-protection"),
+    path("operations/", views.operations, name="operations"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("cohorts/", include("cohorts.urls")),

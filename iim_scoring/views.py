@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from cohorts.roles import COORDINATOR, has_role, user_roles
 
-from .health import check_broker, check_database
+from .health import check_broker, check_database, check_workers
 
 
 @login_required
@@ -29,3 +29,23 @@ def data_protection(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, COORDINATOR):
         raise PermissionDenied
     return render(request, "data_protection.html")
+
+
+@login_required
+def operations(request: HttpRequest) -> HttpResponse:
+    """Background work as a coordinator sees it: services, workers, and per cohort whether
+    results are fresh, being recomputed or failed, and the latest DICOM imports."""
+    if not has_role(request.user, COORDINATOR):
+        raise PermissionDenied
+    from analytics.selectors import background_work_for_cohorts
+    from cohorts.selectors import cohorts_for_user
+
+    cohorts = cohorts_for_user(user=request.user).order_by("title")
+    return render(
+        request,
+        "operations.html",
+        {
+            "checks": [check_database(), check_broker(), check_workers()],
+            "cohorts": background_work_for_cohorts(cohorts=list(cohorts)),
+        },
+    )

@@ -47,6 +47,7 @@ RULES: dict[str, dict[str, str]] = {
     "home": SIGNED_IN,
     "healthz": EVERYONE,
     "data-protection": COORDINATOR_ONLY,
+    "operations": COORDINATOR_ONLY,
     "login": EVERYONE,
     "logout": None,  # POST only; covered by the login tests
     "password_change": SIGNED_IN,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests import factories
+
 pytestmark = pytest.mark.django_db
 
 
@@ -42,3 +44,35 @@ def test_data_protection_page_is_for_coordinators_only(client, coordinator, clin
     client.force_login(coordinator)
     response = client.get("/data-protection/")
     assert response.status_code == 200 and b"HMAC-SHA256" in response.content
+
+
+def test_background_work_page_shows_each_cohorts_recomputation_and_imports(
+    client, coordinator, cohort
+):  # noqa: ANN001
+    from django.utils import timezone
+
+    from analytics.models import CohortAnalyticsState
+    from cohorts.models import DicomImportJob
+
+    CohortAnalyticsState.objects.create(
+        cohort=cohort, stale=True, stale_since=timezone.now(), last_error="ValueError: boom"
+    )
+    DicomImportJob.objects.create(
+        cohort=cohort, created_by=coordinator, status="failed", error="disk full"
+    )
+    other = CohortAnalyticsState.objects.create(cohort=factories.CohortFactory(), stale=False)
+    client.force_login(coordinator)
+    response = client.get("/operations/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'id="work-{cohort.slug}"' in page
+    assert "stale" in page and "Last recomputation failed: ValueError: boom" in page
+    assert "disk full" in page
+    assert f'id="work-{other.cohort.slug}"' not in page  # not this coordinator's cohort
+    assert "tasks run in-process" in page  # the embedded default has no workers to ask
+
+
+@pytest.mark.parametrize("role", ["clinician", "statistician", "radiologist"])
+def test_background_work_page_is_for_coordinators_only(client, role, request):  # noqa: ANN001
+    client.force_login(request.getfixturevalue(role))
+    assert client.get("/operations/").status_code == 403

@@ -84,3 +84,16 @@ def test_a_real_worker_recomputes_a_cohort_in_the_shared_database(celery_worker_
         if row["variable"] == "patients" and row["subtype"] == "all"
     ]
     assert n_all == [3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_coordinators_see_which_workers_answer(celery_worker_process, settings):  # noqa: ANN001
+    from iim_scoring.health import check_workers
+    from tests.integration.conftest import wait_for
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    check = wait_for(lambda: (c := check_workers()).ok and c, what="a worker to answer a ping")
+    assert "1 worker(s) answer" in check.detail and "tasks waiting in the queue" in check.detail
+    celery_worker_process.kill()
+    check = wait_for(lambda: not (c := check_workers()).ok and c, what="the worker to be gone")
+    assert "no Celery worker answers" in check.detail
