@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.db import connection
 from django.db.models import TextField
@@ -126,7 +127,7 @@ def _load_frames(
                     " FROM analytics_readscores WHERE read_id = ANY(%s)",
                     [chunk],
                 )
-                rows = [(r[0], r[1], r[2], json.loads(r[3] or "{}")) for r in cursor.fetchall()]
+                rows = [(r[0], r[1], r[2], orjson.loads(r[3] or "{}")) for r in cursor.fetchall()]
         else:
             rows = list(
                 ReadScores.objects.filter(read_id__in=chunk)
@@ -465,7 +466,7 @@ def _scope_analyses(
 # Results by the digest of their inputs, as JSON text (compact, and no millions of live
 # Python objects for the garbage collector to walk); least recently used first out.
 _RESULTS_CACHE_BYTES = 96 * 2**20
-_results_cache: OrderedDict[str, str] = OrderedDict()
+_results_cache: OrderedDict[str, bytes] = OrderedDict()
 
 
 def _digest(parts: tuple) -> str:
@@ -494,9 +495,9 @@ def _cached(parts: Callable[[], tuple], compute: Callable[[], Any]) -> Any:
         if text is not None:
             _results_cache.move_to_end(key)
     if text is not None:
-        return json.loads(text)
+        return orjson.loads(text)
     value = compute()
-    text = json.dumps(value)
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     with _cache_lock:
         _results_cache[key] = text
         while sum(map(len, _results_cache.values())) > _RESULTS_CACHE_BYTES:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -223,7 +224,7 @@ def _upsert_read_scores_postgres(
                         fingerprint,
                         unified["total"],
                         unified["total_pct"],
-                        json.dumps(payload),
+                        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
                         now,
                     )
                 )
