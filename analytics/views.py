@@ -294,7 +294,10 @@ def _status(state, results: dict, default: dict) -> dict[str, Any]:  # noqa: ANN
 @login_required
 @require_GET
 def dashboard_status(request: HttpRequest, slug: str) -> JsonResponse:
-    cohort, _filters_, results, _ = _results_for(request, slug)
+    """Polled every few seconds by every open dashboard: the results' heads only, not their
+    JSON (a large cohort's patient scores are tens of megabytes)."""
+    cohort = dashboard_cohort_get(slug=slug, user=request.user)
+    results = _result_heads(cohort, parameters_key(analysis_parameters(_filters(request))))
     state = analytics_state(cohort=cohort)
     return JsonResponse(
         {"status": _status(state, results, {}), "computed_at": _computed_at(results)}

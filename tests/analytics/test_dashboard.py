@@ -94,3 +94,17 @@ def test_patient_profile_shows_group_scores_and_clinical_values(client, clinicia
     content = response.content.decode()
     assert "IIM-0010" in content and "Dermatomyositis" in content
     assert "group score" in content and 'id="clinical-values"' in content
+
+
+def test_freshness_poll_says_fresh_without_reading_the_results_json(client, clinician, demo):  # noqa: ANN001
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(clinician)
+    with CaptureQueriesContext(connection) as queries:
+        status = client.get(reverse("analytics:dashboard-status", args=[demo.slug])).json()
+    assert status["status"]["label"] == "fresh" and status["computed_at"]
+    # Every open dashboard polls this: the stored results' JSON must not be read.
+    sql = [q["sql"] for q in queries]
+    reads_of_results = [q for q in sql if "analytics_analysisresult" in q and '"result"' in q]
+    assert reads_of_results == []
