@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import posixpath
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from pydicom import __version__ as pydicom_version
 from pydicom.charset import default_encoding
 from pydicom.dataset import Dataset, FileDataset
@@ -507,12 +508,13 @@ def _store_series(
         for instance in series.instances:
             instance.report.status, instance.report.reason = "skipped", SERIES_REJECTED
         return
-    written: list[str] = []
     try:
         with transaction.atomic():
             patient = pinned_patient or _patient_for(cohort, series, report, actor)
             study = _study_for(patient, series, report, actor)
-            row, created = Series.objects.get_or_create(
+            # Locked until the commit (a new row is unseen until then): no other import
+            # stores files of this series meanwhile; see _remove_orphan_files.
+            row, created = Series.objects.select_for_update().get_or_create(
                 series_uid=series.series_uid, defaults=_series_fields(study, series)
             )
             if row.study_id != study.pk:
@@ -527,51 +529,80 @@ def _store_series(
                     sop_instance_uid__in=[i.sop_uid for i in series.instances]
                 ).values_list("sop_instance_uid", flat=True)
             )
-            new_rows = []
-            for staged in series.instances:
-                if staged.sop_uid in existing:
-                    staged.report.status = "duplicate"
-                    continue
-                existing.add(staged.sop_uid)
-                instance = Instance(
-                    series=row,
-                    sop_instance_uid=staged.sop_uid,
-                    instance_number=staged.instance_number,
-                    slice_location=staged.slice_location,
-                    position_along_normal=staged.position,
-                    file_size=staged.size,
-                    rows=staged.rows,
-                    columns=staged.columns,
-                    window_center=staged.window_center,
-                    window_width=staged.window_width,
-                )
-                instance.file.name = default_storage.save(
-                    instance_upload_path(instance, ""),
-                    ContentFile(_staged_bytes(staging, staged)),
-                )
-                written.append(instance.file.name)
-                new_rows.append(instance)
-                staged.report.status = "imported"
-            Instance.objects.bulk_create(new_rows, batch_size=1000)
-            if new_rows:
-                row.slice_count = row.instances.count()
-                row.save(update_fields=["slice_count"])
-                report.instances_created += len(new_rows)
-                audit_record(
-                    actor=actor,
-                    action="dicom.import",
-                    target=row,
-                    cohort=cohort,
-                    new={"instances": len(new_rows), "sequence": row.sequence},
-                )
+            _remove_orphan_files(row)
+            written: list[str] = []
+            try:
+                new_rows = []
+                for staged in series.instances:
+                    if staged.sop_uid in existing:
+                        staged.report.status = "duplicate"
+                        continue
+                    existing.add(staged.sop_uid)
+                    instance = Instance(
+                        series=row,
+                        sop_instance_uid=staged.sop_uid,
+                        instance_number=staged.instance_number,
+                        slice_location=staged.slice_location,
+                        position_along_normal=staged.position,
+                        file_size=staged.size,
+                        rows=staged.rows,
+                        columns=staged.columns,
+                        window_center=staged.window_center,
+                        window_width=staged.window_width,
+                    )
+                    instance.file.name = default_storage.save(
+                        instance_upload_path(instance, ""),
+                        ContentFile(_staged_bytes(staging, staged)),
+                    )
+                    written.append(instance.file.name)
+                    new_rows.append(instance)
+                    staged.report.status = "imported"
+                Instance.objects.bulk_create(new_rows, batch_size=1000)
+                if new_rows:
+                    row.slice_count = row.instances.count()
+                    row.save(update_fields=["slice_count"])
+                    report.instances_created += len(new_rows)
+                    audit_record(
+                        actor=actor,
+                        action="dicom.import",
+                        target=row,
+                        cohort=cohort,
+                        new={"instances": len(new_rows), "sequence": row.sequence},
+                    )
+            except BaseException:
+                # Rolling back: no file may outlive its row. Deleted before the rollback
+                # releases the series, so no file another import stores there goes too.
+                for name in written:
+                    default_storage.delete(name)
+                raise
     except Exception as exc:
-        for name in written:  # the transaction rolled back: no file may outlive its row
-            default_storage.delete(name)
         message = exc.message if isinstance(exc, DicomRejected) else f"Not stored: {exc}"
         for staged in series.instances:
             staged.report.status, staged.report.reason = "rejected", message
         if not isinstance(exc, DicomRejected):
             raise
+
+
+def _remove_orphan_files(row: Series) -> None:
+    """Delete the files of the series' folder that no Instance row names.
+
+    A series' files are written before its rows commit (a committed row must find its file),
+    so an import killed in between (SIGKILL, a lost machine) leaves files no row names, at the
+    very names the next import of the series writes; removed here, that import stores the
+    series whole again. Only where the database locks the series row (Postgres): there every
+    other import storing this series has committed or died, so such a file is a leftover,
+    never the file of an import still running (SQLite keeps them, as before)."""
+    if not connection.features.has_select_for_update:
+        return
+    folder = posixpath.dirname(instance_upload_path(Instance(series=row), ""))
+    try:
+        names = default_storage.listdir(folder)[1]
+    except FileNotFoundError:
+        return
+    named = set(row.instances.values_list("file", flat=True))
+    for name in names:
+        if f"{folder}/{name}" not in named:
+            default_storage.delete(f"{folder}/{name}")
 
 
 def _series_fields(study: ImagingStudy, series: _StagedSeries) -> dict:
