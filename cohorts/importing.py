@@ -50,6 +50,7 @@ from .audit import audit_record
 from .dicom.classify import classify_sequence, orientation_label
 from .dicom.deid import deidentify, dicom_bytes, patient_date_offset
 from .dicom.validate import (
+    CONTROL_CHARACTERS,
     DAMAGED_ATTRIBUTE,
     TRUNCATED,
     UNDECODABLE,
@@ -151,6 +152,12 @@ def _integer(ds: Dataset, keyword: str) -> int | None:
         return int(ds.get(keyword) or 0) or None
     except (TypeError, ValueError):
         return None
+
+
+def _stored_text(ds: Dataset, keyword: str, limit: int) -> str:
+    """A text attribute as the database keeps it: no NUL or other control characters (DICOM
+    pads with NUL; a damaged file holds anything), cut to the column's length."""
+    return str(ds.get(keyword, "") or "").translate(CONTROL_CHARACTERS).strip()[:limit]
 
 
 def _spacing(ds: Dataset) -> str:
@@ -619,7 +626,7 @@ def _series_fields(study: ImagingStudy, series: _StagedSeries) -> dict:
         "inversion_time": _number(h, "InversionTime"),
         "orientation": orientation_label(h.get("ImageOrientationPatient")),
         "pixel_spacing": _spacing(h),
-        "frame_of_reference_uid": str(h.get("FrameOfReferenceUID", "") or ""),
+        "frame_of_reference_uid": _stored_text(h, "FrameOfReferenceUID", 64),
     }
 
 
@@ -665,9 +672,9 @@ def _study_for(
         patient=patient,
         study_uid=series.study_uid,
         study_date_shifted=_shifted_date(str(h.get("StudyDate", "") or "")),
-        description=str(h.get("StudyDescription", "") or "")[:200],
+        description=_stored_text(h, "StudyDescription", 200),
         field_strength=_number(h, "MagneticFieldStrength"),
-        scanner_model=str(h.get("ManufacturerModelName", "") or "")[:120],
+        scanner_model=_stored_text(h, "ManufacturerModelName", 120),
     )
     _renumber_timepoints(patient)
     report.studies_created += 1

@@ -47,10 +47,16 @@ _BARE_SYNTAX = {
 }
 
 
+CONTROL_CHARACTERS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n")
+
+
 class DicomRejected(Exception):
     """A file the import refuses; `reason_code` is one of the constants above."""
 
     def __init__(self, reason_code: str, message: str, *, filename: str = "") -> None:
+        # Messages quote values of damaged files: no NUL or control characters may reach a
+        # report, a log or a JSON column (Postgres refuses \u0000 in text and jsonb).
+        message = message.translate(CONTROL_CHARACTERS)
         super().__init__(f"{filename}: {message}" if filename else message)
         self.reason_code = reason_code
         self.message = message
