@@ -683,7 +683,7 @@ loadState()
     const firstOpen = cells.find((c) => !state.values.has(keyOfCell(c))) || cells[0];
     focusCell(firstOpen);
     document.body.dataset.gradingReady = "1";
-    if (state.pending.size) flush();
+    if (state.pending.size || state.notes) flush(); // a recovered note alone is sent too
     showSaveStatus();
   })
   .catch((error) => {

@@ -429,7 +429,8 @@ def test_changes_made_offline_survive_closing_the_tab(
 ):  # noqa: ANN001
     page = browser_page
     login(page, live_server, "radiologist")
-    open_read(page, live_server, imaged_read, viewer=False)
+    # The viewer ready first: no slice is on its way when the connection drops.
+    open_read(page, live_server, imaged_read)
     browser_context.set_offline(True)
     page.keyboard.press("n")
     wait_for(page, "() => document.getElementById('save-status').textContent.includes('unsaved')")
