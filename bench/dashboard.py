@@ -2,7 +2,7 @@
 
     python bench/dashboard.py [--patients 10000] [--requests 40] [--workers 2]
 
-Builds a throwaway Postgres database with one synthetic cohort (bench/synthetic_cohort.py),
+Builds a throwaway Postgres database with one synthetic cohort (bench/support/synthetic_cohort.py),
 runs the full analytics recompute so every result is stored, creates a clinician who is a
 member of the cohort, and serves the project with gunicorn (sync workers, as docker-compose
 runs it). Signed in through the login form, one client then requests, in turn:
@@ -72,7 +72,7 @@ LOG_FORMAT = "%(m)s %(U)s?%(q)s %(s)s %(D)s"
 
 def child_setup(patients: int, seed: int, password: str) -> dict:
     """The cohort, its stored results (the worker's full recompute) and a clinician member."""
-    from bench.synthetic_cohort import build_cohort
+    from bench.support.synthetic_cohort import build_cohort
 
     began = time.perf_counter()
     cohort_id = build_cohort(
@@ -208,8 +208,8 @@ def main() -> int:
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed:\n{migrated.stdout[-2000:]}{migrated.stderr}")
         print(
-            f"building {args.patients} patients (bench/synthetic_cohort.py) and storing their "
-            "results (cohort_analyses_recompute)...",
+            f"building {args.patients} patients (bench/support/synthetic_cohort.py) and storing "
+            "their results (cohort_analyses_recompute)...",
             flush=True,
         )
         setup = subprocess.run(

@@ -2,7 +2,7 @@
 
     python bench/export.py [--patients 10000] [--keep] [--reuse]
 
-A throwaway Postgres database gets a synthetic cohort (bench/synthetic_cohort.py): 10,000
+A throwaway Postgres database gets a synthetic cohort (bench/support/synthetic_cohort.py): 10,000
 patients with one submitted whole-body read each, 60 muscles x 2 sides x 2 sequences = 2.4 M
 grades, plus a STIR and a T1 series per study so every grade maps to a series. It is written
 straight into the tables (benchmark setup only: no services, no audit rows). gunicorn (one sync
@@ -146,7 +146,7 @@ def fill(patients: int) -> None:
     """Child process: the synthetic cohort, its series, a statistician with a token, and a tiny
     second cohort to warm the server up with."""
     sys.path.insert(0, str(REPO))
-    from bench.synthetic_cohort import build_cohort
+    from bench.support.synthetic_cohort import build_cohort
 
     url = os.environ["DATABASE_URL"]
     cohort_id = build_cohort(url, n_patients=patients, seed=7, slug=SLUG, log=log)

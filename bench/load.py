@@ -7,7 +7,7 @@
 The bench starts what it needs and removes it at the end, on error too: a throwaway Postgres
 database (BENCH_POSTGRES_URL, default postgres@127.0.0.1:5432, trust), migrated, with the roles
 (`ensure_roles`), a synthetic cohort of --patients patients with submitted whole-body reads
-(bench/synthetic_cohort.py) and its stored results, and in it one new study per read for
+(bench/support/synthetic_cohort.py) and its stored results, and in it one new study per read for
 --readers radiologists with 2 assigned (not submitted) reads each; --clinicians clinicians and
 --statisticians statisticians (with a DRF token), members of the cohort. Then, as
 docker-compose runs it: --celery-workers Celery workers (solo pool, so one task at a time
@@ -129,7 +129,7 @@ def child_setup(config: dict) -> dict:
     """Runs with the bench's environment (Django on the throwaway database, tasks sent to an
     in-process broker nobody reads: setup marks the cohort stale; the forced recompute at the
     end stores its results and leaves it fresh)."""
-    from bench.synthetic_cohort import build_cohort
+    from bench.support.synthetic_cohort import build_cohort
 
     began = time.perf_counter()
     cohort_id = build_cohort(

@@ -2,8 +2,9 @@
 
     python bench/recompute.py [--patients 10000] [--seed 7] [--changes 5] [--keep-db]
 
-Builds a throwaway Postgres database with one synthetic cohort (bench/synthetic_cohort.py: one
-submitted whole-body read per patient, 60 muscles x 2 sides x 2 sequences = 2.4 M grades) and
+Builds a throwaway Postgres database with one synthetic cohort
+(bench/support/synthetic_cohort.py: one submitted whole-body read per patient, 60 muscles x 2
+sides x 2 sequences = 2.4 M grades) and
 measures, each in its own process:
 
 (a) full: `cohort_analyses_recompute(force=True)` with no stored scores: grades read from
@@ -96,7 +97,7 @@ def _peak_rss_mb() -> float:
 
 
 def child_setup(patients: int, seed: int) -> dict:
-    from bench.synthetic_cohort import build_cohort
+    from bench.support.synthetic_cohort import build_cohort
 
     began = time.perf_counter()
     cohort_id = build_cohort(
@@ -520,7 +521,7 @@ def main() -> int:
                 f"migrate failed:\n{migrated.stdout[-2000:]}{migrated.stderr[-2000:]}"
             )
         print(
-            f"building {args.patients} patients x 240 grades (bench/synthetic_cohort.py, "
+            f"building {args.patients} patients x 240 grades (bench/support/synthetic_cohort.py, "
             "COPY; setup bypasses the services)...",
             flush=True,
         )

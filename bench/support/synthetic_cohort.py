@@ -1,6 +1,6 @@
 """A large synthetic cohort for benchmarks, written straight into a migrated database.
 
-    from bench.synthetic_cohort import build_cohort
+    from bench.support.synthetic_cohort import build_cohort
     cohort_id = build_cohort(database_url, n_patients=10_000, seed=7)
 
 Each patient gets a site, subtype, sex, age, antibodies, one baseline clinical assessment
