@@ -11,11 +11,18 @@ from django.db import connection
 from cohorts.models import ClinicalAssessment, Cohort, Patient
 from scoring.models import Grade, Muscle, Read, ScoringProtocol
 
+from .stats.scores import ATLAS_COLUMNS
+
 GRADE_VALUE = {"0": 0.0, "1": 1.0, "2": 2.0, "NA": np.nan}
 
 
 def atlas_frame(protocol: ScoringProtocol) -> pd.DataFrame:
     """The protocol's muscles with group, region, limb and display orders (stats' atlas frame)."""
+    return pd.DataFrame(atlas_rows(protocol), columns=list(ATLAS_COLUMNS))
+
+
+def atlas_rows(protocol: ScoringProtocol) -> list[tuple]:
+    """The rows of `atlas_frame` (hashable: callers cache what they build from an atlas)."""
     rows = protocol.muscles.values_list(
         "slug",
         "group__slug",
@@ -25,20 +32,10 @@ def atlas_frame(protocol: ScoringProtocol) -> pd.DataFrame:
         "group__region__order",
         "order",
     ).order_by("group__region__order", "group__order", "order")
-    return pd.DataFrame(
-        list(rows),
-        columns=[
-            "muscle",
-            "group",
-            "region",
-            "limb",
-            "group_order",
-            "region_order",
-            "muscle_order",
-        ],
-    )
+    return list(rows)
 
 
+TEXT_PATH_MIN_READS = 20
 GRADE_COLUMNS = [
     "read_id",
     "patient_id",
@@ -61,7 +58,8 @@ def grades_frame(
     seconds instead of millions of Python tuples); the read keys are joined in pandas.
     """
     ids = read_ids if read_ids is not None else [r.pk for r in reads or []]
-    if connection.vendor == "postgresql" and ids:
+    # The text path pays off for many reads; a few reads (a grade save) come faster as rows.
+    if connection.vendor == "postgresql" and len(ids) > TEXT_PATH_MIN_READS:
         frame = _grades_frame_postgres(ids)
     else:
         rows = (

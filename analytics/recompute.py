@@ -31,7 +31,7 @@ from scoring.models import Read, ScoringProtocol
 
 from . import stats
 from .analyses import compute_analyses
-from .frames import atlas_frame, grades_frame, patients_frame
+from .frames import atlas_rows, grades_frame, patients_frame
 from .models import AnalysisResult, CohortAnalyticsState, ReadScores
 
 BEYOND_ANALYSIS = "beyond_paper"
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 CODE_VERSION = "2026.11.1"
 CLAIM_TIMEOUT = timedelta(minutes=10)
 READ_CHUNK = 2000  # reads scored and stored together
+COPY_MIN_READS = 50  # more reads than this are stored through COPY
 # Sub-scores stored beside the unified score: oedema (STIR only) and fat (T1 only).
 SCOPES = {"unified": None, "stir": "STIR", "t1": "T1"}
 DEFAULT_PARAMETERS: dict[str, Any] = {
@@ -102,54 +103,26 @@ def _python_values(matrix: np.ndarray) -> list[list[float | None]]:
     return cells.tolist()
 
 
-def _level_table(
-    frame: pd.DataFrame, key: str, read_ids: np.ndarray
-) -> tuple[list[list[str]], list[list[float | None]]]:
-    """Each read's labels and rounded scores of one level frame, in the frame's row order.
-
-    score_reads lays a level out read by read (sorted by read_id), every read with the same
-    labels: then this is a reshape. Any other layout is grouped row by row instead.
-    """
-    ids = frame["read_id"].to_numpy()
-    labels = frame[key].to_numpy(dtype=object)
-    values = _round6(frame["score"].to_numpy(dtype=float))
-    n_reads = len(read_ids)
-    width = len(frame) // n_reads if n_reads else 0
-    if (
-        width
-        and len(frame) == n_reads * width
-        and (ids.reshape(n_reads, width) == read_ids[:, None]).all()
-        and (labels.reshape(n_reads, width) == labels[:width]).all()
-    ):
-        return [list(labels[:width])] * n_reads, _python_values(values.reshape(n_reads, width))
-    position = {read_id: i for i, read_id in enumerate(read_ids.tolist())}
-    rows: list[list[int]] = [[] for _ in range(n_reads)]
-    for row, read_id in enumerate(ids.tolist()):
-        rows[position[read_id]].append(row)
-    return [list(labels[r]) for r in rows], [_python_values(values[r]) for r in rows]
-
-
 def _scores_payloads(
-    per_scope: dict[str, stats.ReadScores], read_ids: list[int]
+    per_scope: dict[str, stats.ScoreMatrices], read_ids: list[int]
 ) -> dict[int, dict[str, Any]]:
     """Each read's levels as {scope: {"muscle": {slug: s}, "group": ..., "total": x,
-    "total_pct": p, "n_graded": k}}, built for all reads at once."""
+    "total_pct": p, "n_graded": k}}, built from the score matrices of all reads at once
+    (level scores rounded to 6 decimals, NaN as None)."""
     payloads: dict[int, dict[str, Any]] = {int(r): {} for r in read_ids}
     for scope, scores in per_scope.items():
-        scored = np.unique(scores.total["read_id"].to_numpy())
-        levels = {
-            name: _level_table(getattr(scores, name), name, scored)
-            for name in ("muscle", "group", "region", "limb")
-        }
-        total = scores.total.drop_duplicates("read_id").set_index("read_id").reindex(scored)
-        total_score = _python_values(total["score"].to_numpy(dtype=float))
-        total_pct = _python_values(total["percent_of_max"].to_numpy(dtype=float))
-        n_graded = total["n_muscles"].tolist()
-        position = {read_id: i for i, read_id in enumerate(scored.tolist())}
+        position = {read_id: i for i, read_id in enumerate(scores.reads["read_id"].tolist())}
+        levels = {}
+        for name in ("muscle", "group", "region", "limb"):
+            level = getattr(scores, name)
+            levels[name] = (level.labels[name].tolist(), _python_values(_round6(level.score)))
+        total_score = _python_values(scores.total.score[:, 0])
+        total_pct = _python_values(scores.total.percent_of_max[:, 0])
+        n_graded = scores.total.n[:, 0].tolist()
         for read_id, payload in payloads.items():
             i = position[read_id]
             level: dict[str, Any] = {
-                name: dict(zip(labels[i], values[i], strict=True))
+                name: dict(zip(labels, values[i], strict=True))
                 for name, (labels, values) in levels.items()
             }
             level["total"] = total_score[i]
@@ -159,15 +132,34 @@ def _scores_payloads(
     return payloads
 
 
+_layouts: OrderedDict[tuple, stats.AtlasLayout] = OrderedDict()
+
+
+def _atlas_layout(protocol: ScoringProtocol) -> stats.AtlasLayout:
+    """The protocol's atlas, checked and laid out once per content in this process (a save's
+    recomputation scores one read: the layout would cost more than the scoring)."""
+    rows = atlas_rows(protocol)
+    key = (protocol.pk, tuple(rows))
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = stats.atlas_layout(pd.DataFrame(rows, columns=list(stats.scores.ATLAS_COLUMNS)))
+        _layouts[key] = layout
+        while len(_layouts) > 16:
+            _layouts.popitem(last=False)
+    return layout
+
+
 def _score_all_scopes(
-    grades: pd.DataFrame, atlas: pd.DataFrame, protocol: ScoringProtocol
-) -> dict[str, stats.ReadScores]:
+    grades: pd.DataFrame, atlas: pd.DataFrame | stats.AtlasLayout, protocol: ScoringProtocol
+) -> dict[str, stats.ScoreMatrices]:
+    """Unified, STIR-only and T1-only scores from one grade cube."""
+    cube = stats.grade_cube(grades, atlas)
     out = {}
     for scope, sequence in SCOPES.items():
         combine = sequence or protocol.sequence_combine
         if sequence is not None and sequence not in protocol.sequences:
             continue
-        out[scope] = stats.score_reads(grades, atlas, combine=combine, sides=protocol.side_combine)
+        out[scope] = stats.score_cube(cube, combine=combine, sides=protocol.side_combine)
     return out
 
 
@@ -175,7 +167,9 @@ def _store_read_scores(
     fingerprints: dict[int, str], per_scope: dict[str, stats.ReadScores]
 ) -> None:
     payloads = _scores_payloads(per_scope, list(fingerprints))
-    if connection.vendor == "postgresql":
+    # COPY through a temporary table pays off for many reads; the few reads a grade save
+    # changes go in one INSERT (no temporary table created and dropped per save).
+    if connection.vendor == "postgresql" and len(fingerprints) > COPY_MIN_READS:
         _upsert_read_scores_postgres(fingerprints, payloads)
         return
     rows = []
@@ -192,6 +186,9 @@ def _store_read_scores(
             )
         )
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                _lz4(cursor)
         ReadScores.objects.bulk_create(
             rows,
             update_conflicts=True,
@@ -263,7 +260,7 @@ def cohort_read_scores_refresh(
     done = 0
     for protocol_id, batch in stale.items():
         protocol = protocols[protocol_id]
-        atlas = atlas_frame(protocol)
+        atlas = _atlas_layout(protocol)
         ids = list(batch)
         # Chunks keep memory flat on very large cohorts.
         for start in range(0, len(ids), READ_CHUNK):
@@ -508,14 +505,24 @@ def _patch_result(
         return cursor.rowcount == 1
 
 
+_lz4_available: bool | None = None  # known after the first try in this process
+
+
 def _lz4(cursor: Any) -> None:
     """Compress the values this transaction stores out of line with lz4 (several times faster
     than the default pglz on megabytes of JSON), where the server has it."""
+    global _lz4_available
+    if _lz4_available:
+        cursor.execute("SET LOCAL default_toast_compression = lz4")
+        return
+    if _lz4_available is False:
+        return
     try:
         with transaction.atomic():
             cursor.execute("SET LOCAL default_toast_compression = lz4")
+        _lz4_available = True
     except DatabaseError:
-        pass
+        _lz4_available = False
 
 
 def _finish(cohort: Cohort, started: datetime) -> None:

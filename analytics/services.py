@@ -15,13 +15,13 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .models import CohortAnalyticsState
 
@@ -61,32 +61,56 @@ def results_mark_stale(*, cohort_id: int, read_id: int | None = None) -> None:
 
 
 def _request_recompute(cohort_id: int) -> None:
+    """Record the request on the cohort's state row and queue a task unless one is waiting.
+
+    One statement (this runs after every grade save): create the state row, or mark it stale
+    and claim the queueing, but only while no task is waiting to start. A waiting task reads
+    everything committed before it claims the cohort, so a request that finds one changes
+    nothing. A task queued long ago and never started (lost with its worker's queue) no longer
+    counts as waiting. `queue_failed` is cleared with the claim and set again if the broker
+    refuses the task."""
     now = timezone.now()
-    marked = CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(
-        stale=True, requested_at=now, stale_since=Coalesce(F("stale_since"), Value(now))
-    )
-    if not marked:
-        CohortAnalyticsState.objects.get_or_create(
-            cohort_id=cohort_id, defaults={"stale": True, "requested_at": now, "stale_since": now}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO analytics_cohortanalyticsstate (cohort_id, stale, stale_since,"
+            " requested_at, queued_at, queue_failed, recomputing, claimed_by, last_error)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, '', '')"
+            " ON CONFLICT (cohort_id) DO UPDATE SET stale = EXCLUDED.stale,"
+            " stale_since = COALESCE(analytics_cohortanalyticsstate.stale_since,"
+            " EXCLUDED.stale_since),"
+            " requested_at = EXCLUDED.requested_at, queued_at = EXCLUDED.queued_at,"
+            " queue_failed = EXCLUDED.queue_failed"
+            " WHERE analytics_cohortanalyticsstate.queued_at IS NULL"
+            " OR analytics_cohortanalyticsstate.queued_at < %s"
+            " RETURNING claimed_at",
+            [cohort_id, True, now, now, now, False, False, now - QUEUED_TASK_LOST_AFTER],
         )
-    # One waiting task per cohort: a burst of grade saves queues one recomputation, which
-    # reads everything committed before it claims the cohort. A task queued long ago and never
-    # started (lost with its worker's queue) no longer counts as waiting.
-    claimed = (
-        CohortAnalyticsState.objects.filter(cohort_id=cohort_id)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - QUEUED_TASK_LOST_AFTER))
-        .update(queued_at=now)
-    )
-    if claimed:
-        _queue(cohort_id)
+        claimed = cursor.fetchone()
+    if claimed is not None:
+        _queue(cohort_id, countdown=_countdown(claimed[0], now))
 
 
-def _queue(cohort_id: int) -> bool:
+def _countdown(last_started: datetime | str | None, now: datetime) -> float:
+    """The debounce, stretched so that the cohort's recomputations start at least
+    ANALYTICS_MIN_INTERVAL_SECONDS apart (`last_started`: when the latest one claimed it)."""
+    debounce = settings.ANALYTICS_DEBOUNCE_SECONDS
+    if isinstance(last_started, str):  # SQLite hands raw timestamps back as text
+        last_started = parse_datetime(last_started)
+    if last_started is None:
+        return debounce
+    if timezone.is_naive(last_started):
+        last_started = timezone.make_aware(last_started, UTC)
+    wait = settings.ANALYTICS_MIN_INTERVAL_SECONDS - (now - last_started).total_seconds()
+    return max(debounce, wait)
+
+
+def _queue(cohort_id: int, countdown: float | None = None) -> bool:
     from .tasks import recompute_cohort
 
     try:
         recompute_cohort.apply_async(
-            kwargs={"cohort_id": cohort_id}, countdown=settings.ANALYTICS_DEBOUNCE_SECONDS
+            kwargs={"cohort_id": cohort_id},
+            countdown=settings.ANALYTICS_DEBOUNCE_SECONDS if countdown is None else countdown,
         )
     except Exception:  # noqa: BLE001 - a broker outage must never lose the saved change
         logger.warning("analytics queue unavailable; cohort_id=%s stays stale", cohort_id)
@@ -94,9 +118,6 @@ def _queue(cohort_id: int) -> bool:
             queue_failed=True, queued_at=None
         )
         return False
-    CohortAnalyticsState.objects.filter(cohort_id=cohort_id, queue_failed=True).update(
-        queue_failed=False
-    )
     return True
 
 
@@ -110,7 +131,7 @@ def requeue_stale_cohorts(*, older_than_seconds: float = 30.0) -> int:
     queued = 0
     for state in waiting:
         CohortAnalyticsState.objects.filter(pk=state.pk).update(
-            requested_at=timezone.now(), queued_at=timezone.now()
+            requested_at=timezone.now(), queued_at=timezone.now(), queue_failed=False
         )
         queued += _queue(state.pk)
     return queued

@@ -10,6 +10,31 @@ from django.db import models
 from .models import AuditEvent, Cohort
 
 
+def audit_event(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    target: models.Model,
+    cohort: Cohort | None = None,
+    cohort_id: int | None = None,
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
+) -> AuditEvent:
+    """One event, not yet stored: who did `action` to `target`, old → new, and why. The cohort
+    is given as an instance or, where the caller has only its id, as `cohort_id`."""
+    return AuditEvent(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        cohort_id=cohort.pk if cohort is not None else cohort_id,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        old=old,
+        new=new,
+        reason=reason,
+    )
+
+
 def audit_record(
     *,
     actor: AbstractBaseUser | None,
@@ -21,20 +46,15 @@ def audit_record(
     reason: str = "",
 ) -> AuditEvent:
     """Append one event: who did `action` to `target`, old → new, and why."""
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        cohort=cohort,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        old=old,
-        new=new,
-        reason=reason,
+    event = audit_event(
+        actor=actor, action=action, target=target, cohort=cohort, old=old, new=new, reason=reason
     )
+    event.save(force_insert=True)
+    return event
 
 
 def audit_record_many(events: list[AuditEvent]) -> None:
-    """Bulk form for services that write many rows at once (imports): still one row per change."""
+    """Bulk form for services that write several rows at once: still one row per change."""
     AuditEvent.objects.bulk_create(events, batch_size=2000)
 
 

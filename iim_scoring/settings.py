@@ -289,6 +289,9 @@ ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
 # A grade change queues a recomputation that starts after this many seconds; changes until it
 # starts ride on it (one task per burst), changes while it runs queue one more.
 ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=0.25)
+# While readers keep saving, one cohort's recomputations start at least this many seconds
+# apart (a lone change still waits only the debounce): the worker does not run back to back.
+ANALYTICS_MIN_INTERVAL_SECONDS = env.float("ANALYTICS_MIN_INTERVAL_SECONDS", default=1.0)
 # The analyses beyond the paper (agreement, asymmetry, trajectories, patterns) follow a
 # cohort's recomputation after this many seconds, so a burst of grading recomputes them once.
 ANALYTICS_BEYOND_DELAY_SECONDS = env.float("ANALYTICS_BEYOND_DELAY_SECONDS", default=30.0)

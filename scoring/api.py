@@ -74,12 +74,19 @@ class PreferenceSerializer(serializers.Serializer):
 
 def _changes(cells: list[dict]) -> list[CellChange]:
     slugs = {cell["muscle"] for cell in cells}
-    muscles = {m.slug: m for m in Muscle.objects.filter(slug__in=slugs)}
+    muscles = {
+        m.slug: m for m in Muscle.objects.filter(slug__in=slugs).only("slug", "paired").order_by()
+    }
     unknown = slugs - set(muscles)
     if unknown:
         names = ", ".join(sorted(unknown))
         raise serializers.ValidationError({"changes": [f"Unknown muscle: {names}"]})
     return [CellChange(muscles[c["muscle"]], c["side"], c["sequence"], c["value"]) for c in cells]
+
+
+def _saved(read: Read) -> dict[str, object]:
+    """The answer to a save: the new version (the page's next expected one) and progress."""
+    return {"version": read.version, "status": read.status, "graded": read.n_graded}
 
 
 def _fresh(read: Read) -> Read:
@@ -110,9 +117,7 @@ class GradesSetApi(APIView):
             actor=request.user,
             expected_version=data.validated_data["version"],
         )
-        return Response(
-            {"version": read.version, "status": read.status, "graded": read.grades.count()}
-        )
+        return Response(_saved(read))
 
 
 class ReadSubmitApi(APIView):
@@ -162,9 +167,7 @@ class ReadAmendApi(APIView):
             reason=data.validated_data["reason"],
             expected_version=data.validated_data["version"],
         )
-        return Response(
-            {"version": read.version, "status": read.status, "graded": read.grades.count()}
-        )
+        return Response(_saved(read))
 
 
 class ReadNotesApi(APIView):

@@ -15,10 +15,12 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from analytics.services import results_mark_stale
-from cohorts.audit import audit_record
+from cohorts.audit import audit_event, audit_record, audit_record_many
 from cohorts.models import AuditEvent, Cohort, ImagingStudy
 from cohorts.roles import RADIOLOGIST, has_role
 
@@ -207,6 +209,31 @@ class CellChange:
     value: str
 
 
+def _lock_grading(read: Read, expected_version: int | None) -> tuple[int, int]:
+    """Lock the read's row for this transaction, bring `read.version` and `read.status` up to
+    date and return its cohort's id and its graded cells so far: one light query, as the grid
+    saves after every keypress (the caller's `read` already carries its protocol). Every
+    writer of a read's grades holds this lock, so the count stays true until commit."""
+    graded = (
+        Grade.objects.filter(read_id=OuterRef("pk"))
+        .order_by()
+        .values("read_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    version, status, cohort_id, n_graded = (
+        Read.objects.select_for_update(of=("self",))
+        .filter(pk=read.pk)
+        .annotate(n_graded=Coalesce(Subquery(graded), 0))
+        .values_list("version", "status", "study__patient__cohort_id", "n_graded")
+        .get()
+    )
+    if expected_version is not None and version != expected_version:
+        raise ValidationError(READ_STALE, code="stale")
+    read.version, read.status = version, status
+    return cohort_id, n_graded
+
+
 @transaction.atomic
 def grades_set(
     *,
@@ -219,66 +246,94 @@ def grades_set(
     """Record one or more cells of a read (one cell, a copied side, a whole group).
 
     Refuses a submitted read (amend first) and a stale version (another tab saved since).
-    Each changed cell gets its own audit row; unchanged cells write nothing.
+    Each changed cell gets its own audit row; unchanged cells write nothing. The returned read
+    carries `n_graded`, its graded cells after the change.
     """
-    read = _lock_for_change(read, expected_version, related=("protocol", "study__patient__cohort"))
+    cohort_id, read.n_graded = _lock_grading(read, expected_version)
     if read.status == Read.Status.SUBMITTED:
         raise ValidationError(READ_LOCKED, code="locked")
-    protocol_ids = set(read.protocol.muscles.values_list("pk", flat=True))
-    for change in changes:
-        _validate_cell(
-            read, change.muscle, change.side, change.sequence, change.value, protocol_ids
-        )
-    cohort = read.study.patient.cohort
-    existing = {
-        (g.muscle_id, g.side, g.sequence): g
-        for g in Grade.objects.filter(read=read, muscle__in=[c.muscle for c in changes])
-    }
-    changed = 0
-    for change in changes:
-        key = (change.muscle.pk, change.side, change.sequence)
-        grade = existing.get(key)
-        old = grade.value if grade else None
-        if old == change.value:
-            continue
-        if grade is None:
-            grade = Grade.objects.create(
-                read=read,
-                muscle=change.muscle,
-                side=change.side,
-                sequence=change.sequence,
-                value=change.value,
+    # The protocol's muscles among those changed, with the read's grades of them (one query).
+    cells = (
+        Muscle.objects.filter(pk__in={c.muscle.pk for c in changes}, protocols=read.protocol_id)
+        .annotate(cell=FilteredRelation("grades", condition=Q(grades__read_id=read.pk)))
+        .values_list("pk", "cell__id", "cell__side", "cell__sequence", "cell__value")
+        .order_by()
+    )
+    in_protocol: set[int] = set()
+    existing: dict[tuple[int, str, str], Grade] = {}
+    for muscle_id, grade_id, side, sequence, value in cells:
+        in_protocol.add(muscle_id)
+        if grade_id is not None:
+            existing[(muscle_id, side, sequence)] = Grade(
+                pk=grade_id,
+                read_id=read.pk,
+                muscle_id=muscle_id,
+                side=side,
+                sequence=sequence,
+                value=value,
             )
-            existing[key] = grade
-        else:
-            grade.value = change.value
-            grade.save(update_fields=["value", "updated_at"])
-        audit_record(
+    for change in changes:
+        _validate_cell(read, change.muscle, change.side, change.sequence, change.value, in_protocol)
+    # The last value of each cell counts (a request may name a cell twice); equal values
+    # write nothing.
+    final = {(c.muscle.pk, c.side, c.sequence): c for c in changes}
+    changed = {
+        key: change
+        for key, change in final.items()
+        if key not in existing or existing[key].value != change.value
+    }
+    if not changed:
+        return read
+    now = timezone.now()
+    created = [
+        Grade(
+            read_id=read.pk,
+            muscle=change.muscle,
+            side=change.side,
+            sequence=change.sequence,
+            value=change.value,
+            updated_at=now,
+        )
+        for key, change in changed.items()
+        if key not in existing
+    ]
+    if created:
+        Grade.objects.bulk_create(created)
+        read.n_graded += len(created)
+    for key, change in changed.items():
+        if key in existing:
+            Grade.objects.filter(pk=existing[key].pk).update(value=change.value, updated_at=now)
+    targets = {**existing, **{(g.muscle_id, g.side, g.sequence): g for g in created}}
+    events = [
+        audit_event(
             actor=actor,
             action="grade.set",
-            target=grade,
-            cohort=cohort,
-            old=old,
+            target=targets[key],
+            cohort_id=cohort_id,
+            old=existing[key].value if key in existing else None,
             new=change.value,
             reason=reason,
         )
-        changed += 1
-    if changed:
-        read.version += 1
-        fields = ["version"]
-        if read.status == Read.Status.ASSIGNED:
-            audit_record(
+        for key, change in changed.items()
+    ]
+    read.version += 1
+    fields = ["version"]
+    if read.status == Read.Status.ASSIGNED:
+        events.append(
+            audit_event(
                 actor=actor,
                 action="read.status",
                 target=read,
-                cohort=cohort,
+                cohort_id=cohort_id,
                 old=read.status,
                 new=Read.Status.IN_PROGRESS,
             )
-            read.status = Read.Status.IN_PROGRESS
-            fields.append("status")
-        read.save(update_fields=fields)
-        results_mark_stale(cohort_id=cohort.pk, read_id=read.pk)
+        )
+        read.status = Read.Status.IN_PROGRESS
+        fields.append("status")
+    audit_record_many(events)
+    Read.objects.filter(pk=read.pk).update(**{field: getattr(read, field) for field in fields})
+    results_mark_stale(cohort_id=cohort_id, read_id=read.pk)
     return read
 
 

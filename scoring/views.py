@@ -25,7 +25,7 @@ from .selectors import (
     read_get_for_reader,
     read_instance_get,
     read_series_for_viewer,
-    reads_for_reader,
+    worklist_for_reader,
 )
 
 WINDOW_PRESETS = {
@@ -53,7 +53,7 @@ def _require_radiologist(request: HttpRequest) -> None:
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse:
     _require_radiologist(request)
-    reads = list(reads_for_reader(reader=request.user).select_related("protocol"))
+    reads = list(worklist_for_reader(reader=request.user).select_related("protocol"))
     totals: dict[int, int] = {}
     for read in reads:
         if read.protocol_id not in totals:

@@ -197,27 +197,154 @@ def _long(reads: pd.DataFrame, labels: pd.DataFrame, **values: np.ndarray) -> pd
     return pd.DataFrame(columns)
 
 
-def _sum_level(reads, labels, scores, membership) -> pd.DataFrame:
-    """Sum of muscle scores per level unit: score, n_muscles, max_score, percent_of_max."""
-    graded = (~np.isnan(scores)).astype(float) @ membership
-    total = np.nan_to_num(scores) @ membership
-    with np.errstate(invalid="ignore", divide="ignore"):
-        percent = 100.0 * total / (2.0 * graded)
-    return _long(
-        reads,
-        labels,
-        score=np.where(graded > 0, total, np.nan),
-        n_muscles=graded.astype(int),
-        max_score=2.0 * graded,
-        percent_of_max=np.where(graded > 0, percent, np.nan),
-    )
-
-
 def _membership(keys: pd.Series, units: pd.Index) -> np.ndarray:
     """One-hot matrix (muscles x units) saying which unit each atlas muscle belongs to."""
     matrix = np.zeros((len(keys), len(units)))
     matrix[np.arange(len(keys)), units.get_indexer(keys)] = 1.0
     return matrix
+
+
+@dataclass(frozen=True, eq=False)
+class GradeCube:
+    """The grades of many reads as one array, shared by every combination rule: shape
+    (reads, atlas muscles, sides L/R/M, sequences STIR/T1), NaN where NA or never graded."""
+
+    reads: pd.DataFrame  # READ_KEYS, one row per read, sorted by read_id
+    atlas: pd.DataFrame  # the prepared atlas (display order)
+    values: np.ndarray
+    # Per level above the muscle: its units' labels and (muscles x units) membership.
+    units: dict[str, tuple[pd.DataFrame, np.ndarray]]
+
+
+def _atlas_units(atlas: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    group = atlas.drop_duplicates("group")[["group", "region", "limb"]]
+    region = atlas.drop_duplicates("region")[["region", "limb"]]
+    limb = pd.DataFrame({"limb": [limb for limb in LIMBS if limb in set(atlas["limb"])]})
+    return {
+        "group": (group, _membership(atlas["group"], pd.Index(group["group"]))),
+        "region": (region, _membership(atlas["region"], pd.Index(region["region"]))),
+        "limb": (limb, _membership(atlas["limb"], pd.Index(limb["limb"]))),
+        "total": (pd.DataFrame(index=[0]), np.ones((len(atlas), 1))),
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class AtlasLayout:
+    """A checked atlas in display order with its level units: built once per atlas and
+    reused for every batch of reads scored against it."""
+
+    atlas: pd.DataFrame
+    units: dict[str, tuple[pd.DataFrame, np.ndarray]]
+
+
+def atlas_layout(atlas: pd.DataFrame) -> AtlasLayout:
+    prepared = prepare_atlas(atlas)
+    return AtlasLayout(atlas=prepared, units=_atlas_units(prepared))
+
+
+def grade_cube(grades: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> GradeCube:
+    """Check `grades` and `atlas` (see `score_reads`) and lay the grades out as a cube."""
+    layout = atlas if isinstance(atlas, AtlasLayout) else atlas_layout(atlas)
+    reads, values = _grade_cube(grades, layout.atlas)
+    return GradeCube(reads=reads, atlas=layout.atlas, values=values, units=layout.units)
+
+
+@dataclass(frozen=True, eq=False)
+class LevelMatrix:
+    """One level of every read: `score[i, j]` of read i and unit j (NaN if nothing graded),
+    `n[i, j]` the graded sides (muscle level) or graded muscles (other levels)."""
+
+    labels: pd.DataFrame  # one row per unit: the level's label columns
+    score: np.ndarray
+    n: np.ndarray
+
+    @property
+    def max_score(self) -> np.ndarray:
+        return 2.0 * self.n
+
+    @property
+    def percent_of_max(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.n > 0, 100.0 * self.score / (2.0 * self.n), np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreMatrices:
+    """Every level of every read as (reads x units) matrices: what `score_reads` lays out as
+    tidy frames, for callers that store per-read values and need no frames."""
+
+    reads: pd.DataFrame
+    muscle: LevelMatrix
+    group: LevelMatrix
+    region: LevelMatrix
+    limb: LevelMatrix
+    total: LevelMatrix
+    combine: str
+    sides: str
+
+    def frames(self) -> ReadScores:
+        def summed(level: LevelMatrix) -> pd.DataFrame:
+            return _long(
+                self.reads,
+                level.labels,
+                score=level.score,
+                n_muscles=level.n,
+                max_score=level.max_score,
+                percent_of_max=level.percent_of_max,
+            )
+
+        return ReadScores(
+            muscle=_long(
+                self.reads, self.muscle.labels, score=self.muscle.score, n_sides=self.muscle.n
+            ),
+            group=_long(
+                self.reads, self.group.labels, score=self.group.score, n_muscles=self.group.n
+            ),
+            region=summed(self.region),
+            limb=summed(self.limb),
+            total=summed(self.total),
+            combine=self.combine,
+            sides=self.sides,
+        )
+
+
+def _summed(labels: pd.DataFrame, membership: np.ndarray, scores: np.ndarray) -> LevelMatrix:
+    """Sum of muscle scores per level unit over the graded muscles (NaN if none)."""
+    graded = (~np.isnan(scores)).astype(float) @ membership
+    total = np.nan_to_num(scores) @ membership
+    return LevelMatrix(labels, np.where(graded > 0, total, np.nan), graded.astype(int))
+
+
+def score_cube(cube: GradeCube, *, combine: str = "max", sides: str = "mean") -> ScoreMatrices:
+    """Every score level of every read of `cube` (formulas in the module doc)."""
+    if combine not in COMBINE_OPTIONS:
+        raise ValueError(f"combine must be one of {COMBINE_OPTIONS}, got {combine!r}")
+    if sides not in SIDE_OPTIONS:
+        raise ValueError(f"sides must be one of {SIDE_OPTIONS}, got {sides!r}")
+    unified = _unified(cube.values, combine)
+    n_sides = (~np.isnan(unified)).sum(axis=2)
+    if sides == "mean":
+        muscle_scores = _mean_skipna(unified, axis=2)[0]
+    else:
+        muscle_scores = np.fmax.reduce(unified, axis=2)
+    group_labels, group_matrix = cube.units["group"]
+    graded = (~np.isnan(muscle_scores)).astype(float) @ group_matrix
+    with np.errstate(invalid="ignore", divide="ignore"):
+        group_mean = (np.nan_to_num(muscle_scores) @ group_matrix) / graded
+    return ScoreMatrices(
+        reads=cube.reads,
+        muscle=LevelMatrix(
+            cube.atlas[["muscle", "group", "region", "limb"]], muscle_scores, n_sides
+        ),
+        group=LevelMatrix(
+            group_labels, np.where(graded > 0, group_mean, np.nan), graded.astype(int)
+        ),
+        region=_summed(*cube.units["region"], muscle_scores),
+        limb=_summed(*cube.units["limb"], muscle_scores),
+        total=_summed(*cube.units["total"], muscle_scores),
+        combine=combine,
+        sides=sides,
+    )
 
 
 def score_reads(
@@ -233,43 +360,7 @@ def score_reads(
         raise ValueError(f"combine must be one of {COMBINE_OPTIONS}, got {combine!r}")
     if sides not in SIDE_OPTIONS:
         raise ValueError(f"sides must be one of {SIDE_OPTIONS}, got {sides!r}")
-    atlas = prepare_atlas(atlas)
-    reads, cube = _grade_cube(grades, atlas)
-    unified = _unified(cube, combine)
-    n_sides = (~np.isnan(unified)).sum(axis=2)
-    if sides == "mean":
-        muscle_scores = _mean_skipna(unified, axis=2)[0]
-    else:
-        muscle_scores = np.fmax.reduce(unified, axis=2)
-
-    muscle = _long(
-        reads, atlas[["muscle", "group", "region", "limb"]], score=muscle_scores, n_sides=n_sides
-    )
-    group_labels = atlas.drop_duplicates("group")[["group", "region", "limb"]]
-    group_matrix = _membership(atlas["group"], pd.Index(group_labels["group"]))
-    graded = (~np.isnan(muscle_scores)).astype(float) @ group_matrix
-    with np.errstate(invalid="ignore", divide="ignore"):
-        group_mean = (np.nan_to_num(muscle_scores) @ group_matrix) / graded
-    group = _long(
-        reads,
-        group_labels,
-        score=np.where(graded > 0, group_mean, np.nan),
-        n_muscles=graded.astype(int),
-    )
-    region_labels = atlas.drop_duplicates("region")[["region", "limb"]]
-    region_matrix = _membership(atlas["region"], pd.Index(region_labels["region"]))
-    limb_labels = pd.DataFrame({"limb": [limb for limb in LIMBS if limb in set(atlas["limb"])]})
-    limb_matrix = _membership(atlas["limb"], pd.Index(limb_labels["limb"]))
-    total_labels = pd.DataFrame(index=[0])
-    return ReadScores(
-        muscle=muscle,
-        group=group,
-        region=_sum_level(reads, region_labels, muscle_scores, region_matrix),
-        limb=_sum_level(reads, limb_labels, muscle_scores, limb_matrix),
-        total=_sum_level(reads, total_labels, muscle_scores, np.ones((len(atlas), 1))),
-        combine=combine,
-        sides=sides,
-    )
+    return score_cube(grade_cube(grades, atlas), combine=combine, sides=sides).frames()
 
 
 def unified_grades(

@@ -14,11 +14,23 @@ from analytics.recompute import cohort_analyses_recompute
 pytestmark = pytest.mark.django_db
 
 
+class Queued(list):
+    """The cohorts whose recomputation was put on the queue, in order, and each one's delay."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.countdowns: list[float] = []
+
+    def __call__(self, cohort_id: int, countdown: float | None = None) -> bool:
+        self.append(cohort_id)
+        self.countdowns.append(countdown)
+        return True
+
+
 @pytest.fixture
-def queued(monkeypatch) -> list[int]:  # noqa: ANN001
-    """The cohorts whose recomputation was put on the queue, in order (no broker)."""
-    calls: list[int] = []
-    monkeypatch.setattr(services, "_queue", lambda cohort_id: calls.append(cohort_id) or True)
+def queued(monkeypatch) -> Queued:  # noqa: ANN001
+    calls = Queued()
+    monkeypatch.setattr(services, "_queue", calls)
     return calls
 
 
@@ -45,6 +57,24 @@ def test_a_change_after_the_task_claimed_the_cohort_queues_the_next_one(
     assert CohortAnalyticsState.objects.get(cohort=cohort).queued_at is None
     _change(cohort.pk, django_capture_on_commit_callbacks)
     assert queued == [cohort.pk, cohort.pk]
+
+
+def test_a_lone_change_waits_the_debounce_and_a_busy_cohort_the_minimum_interval(
+    cohort, queued, settings, django_capture_on_commit_callbacks
+):  # noqa: ANN001
+    settings.ANALYTICS_DEBOUNCE_SECONDS = 0.25
+    settings.ANALYTICS_MIN_INTERVAL_SECONDS = 5.0
+    _change(cohort.pk, django_capture_on_commit_callbacks)
+    assert queued.countdowns == [0.25]  # never recomputed: only the debounce
+    assert cohort_analyses_recompute(cohort_id=cohort.pk) == "empty"
+    _change(cohort.pk, django_capture_on_commit_callbacks)
+    # Recomputed a moment ago: the next one starts about 5 s after that one did.
+    assert 4.0 < queued.countdowns[1] <= 5.0
+    CohortAnalyticsState.objects.filter(cohort=cohort).update(
+        queued_at=None, claimed_at=timezone.now() - timedelta(seconds=60)
+    )
+    _change(cohort.pk, django_capture_on_commit_callbacks)
+    assert queued.countdowns[2] == 0.25  # long idle: the debounce again
 
 
 def test_a_task_queued_long_ago_and_never_started_no_longer_holds_changes_back(
