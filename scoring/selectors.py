@@ -36,10 +36,12 @@ def read_get_for_reader(*, read_id: int, user: AbstractBaseUser | AnonymousUser)
     """The reader's own read (404 for anyone else, including other radiologists)."""
     if not user.is_authenticated or not has_role(user, RADIOLOGIST):
         raise Http404("No such read.")
-    try:
-        return reads_for_reader(reader=user).select_related("protocol").get(pk=read_id)
-    except Read.DoesNotExist as exc:
-        raise Http404("No such read.") from exc
+    # reads_for_reader's rule for one read, checked here rather than in SQL: every grade save
+    # starts with this lookup, and the simple query costs a fraction to build.
+    read = Read.objects.select_related("protocol").filter(pk=read_id, reader=user).first()
+    if read is None or (read.not_before is not None and read.not_before > timezone.now()):
+        raise Http404("No such read.")
+    return read
 
 
 def read_get_for_coordinator(*, read_id: int, user: AbstractBaseUser | AnonymousUser) -> Read:
