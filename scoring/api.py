@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from cohorts.roles import RADIOLOGIST, has_role
 
-from .models import GradeSequence, GradeValue, Muscle, Read, ReaderPreference, Side
+from .models import GradeSequence, GradeValue, Read, ReaderPreference, Side
 from .selectors import protocol_cell_count, read_get_for_reader
 from .services import (
     CellChange,
@@ -73,15 +73,8 @@ class PreferenceSerializer(serializers.Serializer):
 
 
 def _changes(cells: list[dict]) -> list[CellChange]:
-    slugs = {cell["muscle"] for cell in cells}
-    muscles = {
-        m.slug: m for m in Muscle.objects.filter(slug__in=slugs).only("slug", "paired").order_by()
-    }
-    unknown = slugs - set(muscles)
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise serializers.ValidationError({"changes": [f"Unknown muscle: {names}"]})
-    return [CellChange(muscles[c["muscle"]], c["side"], c["sequence"], c["value"]) for c in cells]
+    # Muscles by slug: the service resolves them against the read's protocol.
+    return [CellChange(c["muscle"], c["side"], c["sequence"], c["value"]) for c in cells]
 
 
 def _saved(read: Read) -> dict[str, object]:

@@ -202,10 +202,14 @@ def _validate_cell(
 
 @dataclass(frozen=True)
 class CellChange:
-    muscle: Muscle
+    muscle: Muscle | str  # a muscle or its slug
     side: str
     sequence: str
     value: str
+
+    @property
+    def muscle_slug(self) -> str:
+        return self.muscle if isinstance(self.muscle, str) else self.muscle.slug
 
 
 _LOCK_GRADING_SQL = (
@@ -257,17 +261,20 @@ def grades_set(
     cohort_id, read.n_graded = _lock_grading(read, expected_version)
     if read.status == Read.Status.SUBMITTED:
         raise ValidationError(READ_LOCKED, code="locked")
-    # The protocol's muscles among those changed, with the read's grades of them (one query).
+    # The protocol's muscles among those named, with the read's grades of them (one query).
+    slugs = {change.muscle_slug for change in changes}
     cells = (
-        Muscle.objects.filter(pk__in={c.muscle.pk for c in changes}, protocols=read.protocol_id)
+        Muscle.objects.filter(slug__in=slugs, protocols=read.protocol_id)
         .annotate(cell=FilteredRelation("grades", condition=Q(grades__read_id=read.pk)))
-        .values_list("pk", "cell__id", "cell__side", "cell__sequence", "cell__value")
+        .values_list(
+            "pk", "slug", "paired", "cell__id", "cell__side", "cell__sequence", "cell__value"
+        )
         .order_by()
     )
-    in_protocol: set[int] = set()
+    muscles: dict[str, Muscle] = {}
     existing: dict[tuple[int, str, str], Grade] = {}
-    for muscle_id, grade_id, side, sequence, value in cells:
-        in_protocol.add(muscle_id)
+    for muscle_id, slug, paired, grade_id, side, sequence, value in cells:
+        muscles.setdefault(slug, Muscle(pk=muscle_id, slug=slug, paired=paired))
         if grade_id is not None:
             existing[(muscle_id, side, sequence)] = Grade(
                 pk=grade_id,
@@ -277,11 +284,16 @@ def grades_set(
                 sequence=sequence,
                 value=value,
             )
+    unknown = slugs - set(muscles)
+    if unknown:
+        raise ValidationError(f"{GRADE_CELL_INVALID} ({', '.join(sorted(unknown))})")
+    in_protocol = {muscle.pk for muscle in muscles.values()}
     for change in changes:
-        _validate_cell(read, change.muscle, change.side, change.sequence, change.value, in_protocol)
+        muscle = muscles[change.muscle_slug]
+        _validate_cell(read, muscle, change.side, change.sequence, change.value, in_protocol)
     # The last value of each cell counts (a request may name a cell twice); equal values
     # write nothing.
-    final = {(c.muscle.pk, c.side, c.sequence): c for c in changes}
+    final = {(muscles[c.muscle_slug].pk, c.side, c.sequence): c for c in changes}
     changed = {
         key: change
         for key, change in final.items()
@@ -293,7 +305,7 @@ def grades_set(
     created = [
         Grade(
             read_id=read.pk,
-            muscle=change.muscle,
+            muscle_id=key[0],
             side=change.side,
             sequence=change.sequence,
             value=change.value,
@@ -409,7 +421,7 @@ def read_amend(
         action="read.amend",
         target=updated,
         cohort=cohort,
-        new=[f"{c.muscle.slug} {c.side} {c.sequence}={c.value}" for c in changes],
+        new=[f"{c.muscle_slug} {c.side} {c.sequence}={c.value}" for c in changes],
         reason=reason,
     )
     return updated

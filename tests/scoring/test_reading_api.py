@@ -80,6 +80,11 @@ def test_grade_outside_the_scale_is_refused_with_a_clear_message(client, radiolo
     response = post(client, "api-grades", read, {"version": 0, "changes": [cell(muscle="deltoid")]})
     assert response.status_code == 400
     assert "not part of this read's protocol" in response.json()["detail"]
+    response = post(
+        client, "api-grades", read, {"version": 0, "changes": [cell(muscle="no-such-muscle")]}
+    )
+    assert response.status_code == 400
+    assert "no-such-muscle" in response.json()["detail"]  # the page can say which cell
     assert not Grade.objects.exists()
 
 
