@@ -70,8 +70,17 @@ def read_fingerprint(read: Read, protocol: ScoringProtocol) -> str:
     return _fingerprint(read.pk, read.version, protocol)
 
 
+_fingerprints: dict[int, tuple[tuple, str]] = {}  # read id -> (inputs, fingerprint)
+
+
 def _fingerprint(read_id: int, version: int, protocol: ScoringProtocol) -> str:
-    return _sha(
+    """The hash of what a read's stored scores are computed from, remembered per read in this
+    process (a 10,000-read cohort asks for every read's on each recomputation)."""
+    inputs = (version, protocol.pk, protocol.sequence_combine, protocol.side_combine)
+    known = _fingerprints.get(read_id)
+    if known is not None and known[0] == inputs:
+        return known[1]
+    fingerprint = _sha(
         [
             read_id,
             version,
@@ -81,6 +90,8 @@ def _fingerprint(read_id: int, version: int, protocol: ScoringProtocol) -> str:
             CODE_VERSION,
         ]
     )
+    _fingerprints[read_id] = (inputs, fingerprint)
+    return fingerprint
 
 
 def _round6(values: np.ndarray) -> np.ndarray:
@@ -452,11 +463,12 @@ def _row_changes(old: Any, new: Any) -> list[tuple[list[str], Any]] | None:
         if not isinstance(rows, list) or not isinstance(before, list) or len(rows) != len(before):
             return None
         for index, (a, b) in enumerate(zip(before, rows, strict=True)):
+            # Equal JSON text: equal values of equal types (1 and 1.0 differ), key order too.
             if (
                 not isinstance(a, dict)
                 or not isinstance(b, dict)
-                or a != b
-                or [type(v) for v in a.values()] != [type(v) for v in b.values()]
+                or orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)
+                != orjson.dumps(b, option=orjson.OPT_NON_STR_KEYS)
             ):
                 changes.append(([scope, str(index)], b))
                 if len(changes) > _PATCH_MAX_ROWS:

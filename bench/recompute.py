@@ -306,7 +306,7 @@ def child_changes(cohort_id: int, n: int, offset: int, mode: str) -> dict:
     if mode == "direct":
         # Bench only: keep the saved change from reaching a broker; the recompute below is what
         # the queued task would have run.
-        def _queue(cohort_id) -> bool:  # noqa: ANN001
+        def _queue(cohort_id, countdown=None) -> bool:  # noqa: ANN001, ARG001
             requests.append(cohort_id)
             return True
 

@@ -151,12 +151,13 @@ def kruskal_by_group(
     checked = _checked(group_scores, group_col, value_col, subtype_col)
     data = checked.dropna()
     order = comparison_subtypes(data, subtype_col, subtypes)
+    per_group = _split_by_group(data, group_col, value_col, subtype_col, order)
     rows = []
     # Iterate over every group, also those whose scores are all NA (insufficient data).
     for group in checked[group_col].unique():
-        unit = data[data[group_col] == group]
-        samples = {s: unit.loc[unit[subtype_col] == s, value_col].to_numpy() for s in order}
-        samples = {s: values for s, values in samples.items() if values.size}
+        values, codes = per_group.get(group, (np.array([]), np.array([], dtype=int)))
+        samples = {s: values[codes == j] for j, s in enumerate(order)}
+        samples = {s: sample for s, sample in samples.items() if sample.size}
         pooled = np.concatenate(list(samples.values())) if samples else np.array([])
         row = {
             group_col: group,
@@ -189,6 +190,23 @@ def kruskal_by_group(
     return out[[*columns, "epsilon_squared"]]
 
 
+def _split_by_group(
+    data: pd.DataFrame, group_col: str, value_col: str, subtype_col: str, order: Sequence[str]
+) -> dict[object, tuple[np.ndarray, np.ndarray]]:
+    """Per group: its values and their subtypes as positions in `order` (-1 for a subtype not
+    compared), in one pass (filtering a long frame once per group and subtype was most of the
+    time of a comparison)."""
+    group_codes, groups = pd.factorize(data[group_col])
+    values = data[value_col].to_numpy(dtype=float)
+    subtype_codes = pd.Index(order, dtype=object).get_indexer(data[subtype_col].to_numpy(object))
+    by_group = np.argsort(group_codes, kind="stable")
+    bounds = np.searchsorted(group_codes[by_group], np.arange(len(groups) + 1))
+    return {
+        group: (values[by_group[start:stop]], subtype_codes[by_group[start:stop]])
+        for group, start, stop in zip(groups, bounds[:-1], bounds[1:], strict=True)
+    }
+
+
 def dunn_pairs(values: pd.Series, labels: pd.Series, order: Sequence[str]) -> pd.DataFrame:
     """Dunn's (1964) pairwise z with the tie correction, for every pair (a, b) in `order`.
 
@@ -198,8 +216,12 @@ def dunn_pairs(values: pd.Series, labels: pd.Series, order: Sequence[str]) -> pd
     A positive z means a ranks higher than b. Columns: a, b, n_a, n_b, mean_rank_a,
     mean_rank_b, z, p (unadjusted).
     """
-    values = np.asarray(values, dtype=float)
     labels = np.asarray(labels).astype(str)
+    return _dunn(np.asarray(values, dtype=float), pd.Index(order).get_indexer(labels), order)
+
+
+def _dunn(values: np.ndarray, codes: np.ndarray, order: Sequence[str]) -> pd.DataFrame:
+    """`dunn_pairs` on values whose labels are positions in `order`."""
     if np.isnan(values).any():
         raise ValueError("Dunn's test needs values without NA: drop them first")
     n = values.size
@@ -208,18 +230,31 @@ def dunn_pairs(values: pd.Series, labels: pd.Series, order: Sequence[str]) -> pd
     s2 = n * (n + 1) / 12 - np.sum(tie_sizes**3 - tie_sizes) / (12 * (n - 1))
     if s2 <= 0:
         raise ValueError("Dunn's test needs values that are not all equal")
-    rows = []
-    for a, b in combinations(order, 2):
-        in_a, in_b = labels == a, labels == b
-        n_a, n_b = int(in_a.sum()), int(in_b.sum())
-        if n_a == 0 or n_b == 0:
-            raise ValueError(f"Dunn's test needs data for both {a!r} and {b!r}")
-        rank_a, rank_b = ranks[in_a].mean(), ranks[in_b].mean()
-        z = (rank_a - rank_b) / np.sqrt(s2 * (1 / n_a + 1 / n_b))
-        p = 2 * stats.norm.sf(abs(z))
-        rows.append((a, b, n_a, n_b, rank_a, rank_b, z, p))
-    columns = ["a", "b", "n_a", "n_b", "mean_rank_a", "mean_rank_b", "z", "p"]
-    return pd.DataFrame(rows, columns=columns)
+    sizes = np.bincount(codes[codes >= 0], minlength=len(order))
+    rank_sums = np.bincount(codes[codes >= 0], weights=ranks[codes >= 0], minlength=len(order))
+    pairs = list(combinations(range(len(order)), 2))
+    for a, b in pairs:
+        if sizes[a] == 0 or sizes[b] == 0:
+            raise ValueError(f"Dunn's test needs data for both {order[a]!r} and {order[b]!r}")
+    first = np.array([a for a, _ in pairs], dtype=int)
+    second = np.array([b for _, b in pairs], dtype=int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_rank = rank_sums / sizes
+    z = (mean_rank[first] - mean_rank[second]) / np.sqrt(
+        s2 * (1 / sizes[first] + 1 / sizes[second])
+    )
+    return pd.DataFrame(
+        {
+            "a": [order[a] for a in first],
+            "b": [order[b] for b in second],
+            "n_a": sizes[first].astype(int),
+            "n_b": sizes[second].astype(int),
+            "mean_rank_a": mean_rank[first],
+            "mean_rank_b": mean_rank[second],
+            "z": z,
+            "p": 2 * stats.norm.sf(np.abs(z)),
+        }
+    )
 
 
 def dunn_by_group(
@@ -241,12 +276,18 @@ def dunn_by_group(
     data = _checked(group_scores, group_col, value_col, subtype_col).dropna()
     order = comparison_subtypes(data, subtype_col, subtypes)
     frames = []
-    for group, unit in data.groupby(group_col, sort=False):
-        unit = unit[unit[subtype_col].isin(order)]
-        present = [s for s in order if (unit[subtype_col] == s).any()]
-        if len(present) < 2 or unit[value_col].nunique() < 2:
+    for group, (values, codes) in _split_by_group(
+        data, group_col, value_col, subtype_col, order
+    ).items():
+        compared = codes >= 0
+        values, codes = values[compared], codes[compared]
+        present = [j for j in range(len(order)) if (codes == j).any()]
+        if len(present) < 2 or np.unique(values).size < 2:
             continue
-        pairs = dunn_pairs(unit[value_col], unit[subtype_col], present)
+        # Positions among the present subtypes, so that pairs skip absent ones.
+        remap = np.full(len(order), -1)
+        remap[present] = np.arange(len(present))
+        pairs = _dunn(values, remap[codes], [order[j] for j in present])
         pairs["p_adj"] = _adjust(pairs["p"], correction)
         frames.append(pairs.assign(**{group_col: group}))
     columns = [group_col, "a", "b", "n_a", "n_b", "mean_rank_a", "mean_rank_b", "z", "p", "p_adj"]

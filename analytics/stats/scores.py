@@ -394,9 +394,16 @@ def combine_reader_frame(frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataF
     """
     require_columns(frame, ["patient_id", "timepoint", "is_consensus", "score", *labels], "frame")
     visit = ["patient_id", "timepoint"]
+    values = [c for c in ("score", "percent_of_max") if c in frame.columns]
+    if "read_id" in frame.columns and not _several_reads_per_visit(frame, visit):
+        # One read per visit (the common case): every row stands for itself, nothing to mean.
+        out = frame[[*visit, *labels, *values]].reset_index(drop=True)
+        out["n_reads"] = frame["score"].notna().to_numpy().astype("int64")
+        consensus = frame["is_consensus"].astype(bool).to_numpy()
+        out["source"] = np.where(consensus, "consensus", "reader mean")
+        return out.sort_values(visit, kind="stable").reset_index(drop=True)
     has_consensus = frame.groupby(visit)["is_consensus"].transform("any").astype(bool)
     kept = frame[~has_consensus | frame["is_consensus"].astype(bool)]
-    values = [c for c in ("score", "percent_of_max") if c in frame.columns]
     grouped = kept.groupby([*visit, *labels], sort=False)
     out = grouped[values].mean()
     out["n_reads"] = grouped["score"].count()
@@ -405,6 +412,11 @@ def combine_reader_frame(frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataF
     out = out.merge(consensus.reset_index(), on=visit, how="left")
     out["source"] = np.where(out.pop("has_consensus"), "consensus", "reader mean")
     return out.sort_values(visit, kind="stable").reset_index(drop=True)
+
+
+def _several_reads_per_visit(frame: pd.DataFrame, visit: list[str]) -> bool:
+    reads = frame.drop_duplicates("read_id")
+    return bool(reads.duplicated(visit).any()) or reads["read_id"].isna().any()
 
 
 def combine_readers(scores: ReadScores) -> PatientScores:

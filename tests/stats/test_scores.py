@@ -167,6 +167,28 @@ def test_reader_mean_skips_a_reader_who_could_not_assess(small_atlas, make_grade
     assert (a["score"], a["n_reads"]) == (2.0, 1)  # mean over the one reader with a score
 
 
+def test_one_read_per_patient_is_its_own_patient_score(small_atlas, make_grades):
+    reads = {
+        1: {"patient_id": 2, "reader_id": 1},
+        2: {"patient_id": 1, "reader_id": 1, "is_consensus": True},
+    }
+    cells = {
+        1: [("a", "L", "STIR", 2), ("a", "R", "STIR", 1)],  # s(a) = 1.5; b never graded
+        2: [("a", "L", "STIR", None), ("a", "R", "STIR", 0)],  # s(a) = 0
+    }
+    patients = combine_readers(score_reads(make_grades(cells, reads), small_atlas))
+    muscles = patients.muscle
+    assert list(muscles["patient_id"].unique()) == [1, 2]  # in patient order
+    a = muscles[muscles["muscle"] == "a"].set_index("patient_id")
+    assert a.loc[2, "score"] == 1.5 and a.loc[2, "n_reads"] == 1
+    assert a.loc[2, "source"] == "reader mean"
+    assert a.loc[1, "score"] == 0.0 and a.loc[1, "source"] == "consensus"
+    b = muscles[muscles["muscle"] == "b"].set_index("patient_id")
+    assert math.isnan(b.loc[2, "score"]) and b.loc[2, "n_reads"] == 0
+    total = patients.total.set_index("patient_id")
+    assert total.loc[2, "score"] == 1.5 and total.loc[2, "percent_of_max"] == 75.0
+
+
 def test_the_default_atlas_at_full_involvement_scores_its_maximum(default_atlas, make_grades):
     cells = [
         (m, side, seq, 2)
