@@ -175,12 +175,9 @@ def reads_assign_bulk(
     return created
 
 
-def _lock_for_change(
-    read: Read, expected_version: int | None, *, related: tuple[str, ...] = ()
-) -> Read:
-    """The read, locked for this transaction; `related` rows come along in the same query
-    without being locked (every reader of a cohort shares its study's patient and cohort)."""
-    locked = Read.objects.select_for_update(of=("self",)).select_related(*related).get(pk=read.pk)
+def _lock_for_change(read: Read, expected_version: int | None) -> Read:
+    """The read, fetched again and locked for this transaction (submit, amend, notes)."""
+    locked = Read.objects.select_for_update(of=("self",)).get(pk=read.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ValidationError(READ_STALE, code="stale")
     return locked
