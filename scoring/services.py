@@ -209,8 +209,18 @@ class CellChange:
         return self.muscle if isinstance(self.muscle, str) else self.muscle.slug
 
 
-_LOCK_GRADING_SQL = (
-    "SELECT r.version, r.status, p.cohort_id,"
+# Bump the version first: the UPDATE takes the row lock, and one statement answers what the
+# save needs (the version before, the status, the cohort, the graded count).
+_BUMP_GRADING_SQL = (
+    "UPDATE scoring_read AS r SET version = r.version + 1"
+    " FROM cohorts_imagingstudy s, cohorts_patient p"
+    " WHERE r.id = %s AND s.id = r.study_id AND p.id = s.patient_id"
+    " RETURNING r.version - 1, r.status, p.cohort_id,"
+    " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
+)
+# SQLite's RETURNING cannot name the joined tables: bump, then read the rest.
+_READ_GRADING_SQL = (
+    "SELECT r.version - 1, r.status, p.cohort_id,"
     " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
     " FROM scoring_read r"
     " JOIN cohorts_imagingstudy s ON s.id = r.study_id"
@@ -220,16 +230,17 @@ _LOCK_GRADING_SQL = (
 
 
 def _lock_grading(read: Read, expected_version: int | None) -> tuple[int, int]:
-    """Lock the read's row for this transaction, bring `read.version` and `read.status` up to
-    date and return its cohort's id and its graded cells so far. Every writer of a read's
-    grades holds this lock, so the count stays true until commit. One SQL statement written
-    out: the grid saves after every keypress, and the ORM's form of it (a counting subquery)
-    cost more to build than to run."""
-    sql = _LOCK_GRADING_SQL
-    if connection.features.has_select_for_update:  # SQLite locks the whole file instead
-        sql += " FOR UPDATE OF r"
+    """Bump the read's version (which locks its row for this transaction), check the version
+    the page expected, set `read.version` and `read.status`, and return the cohort's id and the
+    graded cells so far. Every writer of a read's grades holds this lock, so the count stays
+    true until commit; the caller rolls the bump back if nothing changes. Written-out SQL: the
+    grid saves after every keypress, and this is one statement instead of three."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [read.pk])
+        if connection.vendor == "postgresql":
+            cursor.execute(_BUMP_GRADING_SQL, [read.pk])
+        else:
+            cursor.execute("UPDATE scoring_read SET version = version + 1 WHERE id = %s", [read.pk])
+            cursor.execute(_READ_GRADING_SQL, [read.pk])
         row = cursor.fetchone()
     if row is None:
         raise Read.DoesNotExist
@@ -297,6 +308,7 @@ def grades_set(
         if key not in existing or existing[key].value != change.value
     }
     if not changed:
+        transaction.set_rollback(True)  # the version bump: nothing was saved
         return read
     now = timezone.now()
     created = [
@@ -330,8 +342,7 @@ def grades_set(
         )
         for key, change in changed.items()
     ]
-    read.version += 1
-    fields = ["version"]
+    read.version += 1  # the bump taken with the lock
     if read.status == Read.Status.ASSIGNED:
         events.append(
             audit_event(
@@ -344,9 +355,8 @@ def grades_set(
             )
         )
         read.status = Read.Status.IN_PROGRESS
-        fields.append("status")
+        Read.objects.filter(pk=read.pk).update(status=read.status)
     audit_record_many(events)
-    Read.objects.filter(pk=read.pk).update(**{field: getattr(read, field) for field in fields})
     results_mark_stale(cohort_id=cohort_id, read_id=read.pk)
     return read
 

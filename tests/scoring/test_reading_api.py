@@ -63,6 +63,24 @@ def test_saving_a_grade_stores_it_audits_it_and_bumps_the_version(client, radiol
     assert AuditEvent.objects.filter(action="read.status", new="in_progress").exists()
 
 
+def test_saving_a_cell_again_with_its_value_changes_nothing(client, radiologist, read):  # noqa: ANN001
+    client.force_login(radiologist)
+    assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 200
+    events = AuditEvent.objects.count()
+    again = post(client, "api-grades", read, {"version": 1, "changes": [cell()]})
+    assert again.status_code == 200
+    assert again.json() == {"version": 1, "status": "in_progress", "graded": 1}
+    read.refresh_from_db()
+    assert read.version == 1  # a tab holding version 1 can still save
+    assert AuditEvent.objects.count() == events
+    assert (
+        post(client, "api-grades", read, {"version": 1, "changes": [cell(value="2")]}).json()[
+            "version"
+        ]
+        == 2
+    )
+
+
 def test_a_second_tab_with_an_old_version_is_refused_and_told_to_reload(client, radiologist, read):  # noqa: ANN001
     client.force_login(radiologist)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 200
