@@ -204,23 +204,12 @@ def _membership(keys: pd.Series, units: pd.Index) -> np.ndarray:
     return matrix
 
 
-@dataclass(frozen=True, eq=False)
-class GradeCube:
-    """The grades of many reads as one array, shared by every combination rule: shape
-    (reads, atlas muscles, sides L/R/M, sequences STIR/T1), NaN where NA or never graded."""
-
-    reads: pd.DataFrame  # READ_KEYS, one row per read, sorted by read_id
-    atlas: pd.DataFrame  # the prepared atlas (display order)
-    values: np.ndarray
-    # Per level above the muscle: its units' labels and (muscles x units) membership.
-    units: dict[str, tuple[pd.DataFrame, np.ndarray]]
-
-
-def _atlas_units(atlas: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+def _atlas_units(atlas: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, np.ndarray | None]]:
     group = atlas.drop_duplicates("group")[["group", "region", "limb"]]
     region = atlas.drop_duplicates("region")[["region", "limb"]]
     limb = pd.DataFrame({"limb": [limb for limb in LIMBS if limb in set(atlas["limb"])]})
     return {
+        "muscle": (atlas[["muscle", "group", "region", "limb"]], None),
         "group": (group, _membership(atlas["group"], pd.Index(group["group"]))),
         "region": (region, _membership(atlas["region"], pd.Index(region["region"]))),
         "limb": (limb, _membership(atlas["limb"], pd.Index(limb["limb"]))),
@@ -234,7 +223,8 @@ class AtlasLayout:
     reused for every batch of reads scored against it."""
 
     atlas: pd.DataFrame
-    units: dict[str, tuple[pd.DataFrame, np.ndarray]]
+    # Per level: its units' labels and, above the muscle, the (muscles x units) membership.
+    units: dict[str, tuple[pd.DataFrame, np.ndarray | None]]
 
 
 def atlas_layout(atlas: pd.DataFrame) -> AtlasLayout:
@@ -242,11 +232,21 @@ def atlas_layout(atlas: pd.DataFrame) -> AtlasLayout:
     return AtlasLayout(atlas=prepared, units=_atlas_units(prepared))
 
 
+@dataclass(frozen=True, eq=False)
+class GradeCube:
+    """The grades of many reads as one array, shared by every combination rule: shape
+    (reads, atlas muscles, sides L/R/M, sequences STIR/T1), NaN where NA or never graded."""
+
+    reads: pd.DataFrame  # READ_KEYS, one row per read, sorted by read_id
+    layout: AtlasLayout
+    values: np.ndarray
+
+
 def grade_cube(grades: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> GradeCube:
     """Check `grades` and `atlas` (see `score_reads`) and lay the grades out as a cube."""
     layout = atlas if isinstance(atlas, AtlasLayout) else atlas_layout(atlas)
     reads, values = _grade_cube(grades, layout.atlas)
-    return GradeCube(reads=reads, atlas=layout.atlas, values=values, units=layout.units)
+    return GradeCube(reads=reads, layout=layout, values=values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -327,21 +327,20 @@ def score_cube(cube: GradeCube, *, combine: str = "max", sides: str = "mean") ->
         muscle_scores = _mean_skipna(unified, axis=2)[0]
     else:
         muscle_scores = np.fmax.reduce(unified, axis=2)
-    group_labels, group_matrix = cube.units["group"]
+    units = cube.layout.units
+    group_labels, group_matrix = units["group"]
     graded = (~np.isnan(muscle_scores)).astype(float) @ group_matrix
     with np.errstate(invalid="ignore", divide="ignore"):
         group_mean = (np.nan_to_num(muscle_scores) @ group_matrix) / graded
     return ScoreMatrices(
         reads=cube.reads,
-        muscle=LevelMatrix(
-            cube.atlas[["muscle", "group", "region", "limb"]], muscle_scores, n_sides
-        ),
+        muscle=LevelMatrix(units["muscle"][0], muscle_scores, n_sides),
         group=LevelMatrix(
             group_labels, np.where(graded > 0, group_mean, np.nan), graded.astype(int)
         ),
-        region=_summed(*cube.units["region"], muscle_scores),
-        limb=_summed(*cube.units["limb"], muscle_scores),
-        total=_summed(*cube.units["total"], muscle_scores),
+        region=_summed(*units["region"], muscle_scores),
+        limb=_summed(*units["limb"], muscle_scores),
+        total=_summed(*units["total"], muscle_scores),
         combine=combine,
         sides=sides,
     )
@@ -356,10 +355,6 @@ def score_reads(
     (ATLAS_COLUMNS). combine: "max" | "mean" | "STIR" | "T1"; sides: "mean" | "max".
     Raises ValueError on unknown muscles, sides, sequences, values or duplicated cells.
     """
-    if combine not in COMBINE_OPTIONS:
-        raise ValueError(f"combine must be one of {COMBINE_OPTIONS}, got {combine!r}")
-    if sides not in SIDE_OPTIONS:
-        raise ValueError(f"sides must be one of {SIDE_OPTIONS}, got {sides!r}")
     return score_cube(grade_cube(grades, atlas), combine=combine, sides=sides).frames()
 
 
