@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 
+from iim_scoring.rows import insert_rows
+
 from .models import AuditEvent, Cohort
 
 
@@ -54,8 +56,11 @@ def audit_record(
 
 
 def audit_record_many(events: list[AuditEvent]) -> None:
-    """Bulk form for services that write several rows at once: still one row per change."""
-    AuditEvent.objects.bulk_create(events, batch_size=2000)
+    """Bulk form for services that write several rows at once: still one row per change.
+    One statement per 2,000 rows, without the ORM's query building (grade saves call this
+    after every keypress)."""
+    for start in range(0, len(events), 2000):
+        insert_rows(events[start : start + 2000])
 
 
 def audit_redact_erased(*, targets: dict[str, list[str]]) -> int:

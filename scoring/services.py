@@ -6,6 +6,7 @@ results stale through analytics' one door.
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 from collections.abc import Iterable
@@ -15,13 +16,13 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
 from analytics.services import results_mark_stale
 from cohorts.audit import audit_event, audit_record, audit_record_many
 from cohorts.models import AuditEvent, Cohort, ImagingStudy
 from cohorts.roles import RADIOLOGIST, has_role
+from iim_scoring.rows import insert_rows
 
 from .models import (
     Grade,
@@ -184,11 +185,17 @@ def _lock_for_change(read: Read, expected_version: int | None) -> Read:
 
 
 def _validate_cell(
-    read: Read, muscle: Muscle, side: str, sequence: str, value: str, protocol_ids: set[int]
+    sequences: list[str],
+    muscle: Muscle,
+    side: str,
+    sequence: str,
+    value: str,
+    protocol_ids: set[int],
 ) -> None:
+    """`sequences`: those the read's protocol grades."""
     if value not in GradeValue.values:
         raise ValidationError(GRADE_VALUE_INVALID)
-    if sequence not in read.protocol.sequences or sequence not in GradeSequence.values:
+    if sequence not in sequences or sequence not in GradeSequence.values:
         raise ValidationError(GRADE_CELL_INVALID)
     allowed_sides = {Side.LEFT, Side.RIGHT} if muscle.paired else {Side.MIDLINE}
     if side not in allowed_sides:
@@ -209,32 +216,50 @@ class CellChange:
         return self.muscle if isinstance(self.muscle, str) else self.muscle.slug
 
 
+# The grade save's statements, written out: the grid saves after every keypress, and building
+# these through the ORM cost more Python time than Postgres takes to run them.
 # Bump the version first: the UPDATE takes the row lock, and one statement answers what the
-# save needs (the version before, the status, the cohort, the graded count).
+# save needs (the version before, the status, the cohort, the protocol's sequences, the graded
+# count).
 _BUMP_GRADING_SQL = (
     "UPDATE scoring_read AS r SET version = r.version + 1"
-    " FROM cohorts_imagingstudy s, cohorts_patient p"
-    " WHERE r.id = %s AND s.id = r.study_id AND p.id = s.patient_id"
-    " RETURNING r.version - 1, r.status, p.cohort_id,"
+    " FROM cohorts_imagingstudy s, cohorts_patient p, scoring_scoringprotocol pr"
+    " WHERE r.id = %s AND s.id = r.study_id AND p.id = s.patient_id AND pr.id = r.protocol_id"
+    " RETURNING r.version - 1, r.status, p.cohort_id, pr.sequences,"
     " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
 )
 # SQLite's RETURNING cannot name the joined tables: bump, then read the rest.
 _READ_GRADING_SQL = (
-    "SELECT r.version - 1, r.status, p.cohort_id,"
+    "SELECT r.version - 1, r.status, p.cohort_id, pr.sequences,"
     " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
     " FROM scoring_read r"
     " JOIN cohorts_imagingstudy s ON s.id = r.study_id"
     " JOIN cohorts_patient p ON p.id = s.patient_id"
+    " JOIN scoring_scoringprotocol pr ON pr.id = r.protocol_id"
     " WHERE r.id = %s"
+)
+# The protocol's muscles among those named (by slug), each with the read's grades of it.
+_CELLS_SQL = (
+    "SELECT m.id, m.slug, m.paired, g.id, g.side, g.sequence, g.value"
+    " FROM scoring_muscle m"
+    " JOIN scoring_scoringprotocol_muscles pm ON pm.muscle_id = m.id"
+    " LEFT JOIN scoring_grade g ON g.muscle_id = m.id AND g.read_id = %s"
+    " WHERE pm.scoringprotocol_id = %s AND m.slug IN ({slugs})"
 )
 
 
-def _lock_grading(read: Read, expected_version: int | None) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _GradingLock:
+    cohort_id: int
+    sequences: list[str]
+    n_graded: int
+
+
+def _lock_grading(read: Read, expected_version: int | None) -> _GradingLock:
     """Bump the read's version (which locks its row for this transaction), check the version
-    the page expected, set `read.version` and `read.status`, and return the cohort's id and the
-    graded cells so far. Every writer of a read's grades holds this lock, so the count stays
-    true until commit; the caller rolls the bump back if nothing changes. Written-out SQL: the
-    grid saves after every keypress, and this is one statement instead of three."""
+    the page expected, set `read.version` and `read.status`, and return what the save needs.
+    Every writer of a read's grades holds this lock, so the graded count stays true until
+    commit; the caller rolls the bump back if nothing changes."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_BUMP_GRADING_SQL, [read.pk])
@@ -244,11 +269,39 @@ def _lock_grading(read: Read, expected_version: int | None) -> tuple[int, int]:
         row = cursor.fetchone()
     if row is None:
         raise Read.DoesNotExist
-    version, status, cohort_id, n_graded = row
+    version, status, cohort_id, sequences, n_graded = row
     if expected_version is not None and version != expected_version:
         raise ValidationError(READ_STALE, code="stale")
     read.version, read.status = version, status
-    return cohort_id, n_graded
+    # A raw cursor hands JSON columns back as text on both databases.
+    sequences = json.loads(sequences) if isinstance(sequences, str) else sequences
+    return _GradingLock(cohort_id=cohort_id, sequences=sequences, n_graded=n_graded)
+
+
+def _cells_named(
+    read: Read, slugs: set[str]
+) -> tuple[dict[str, Muscle], dict[tuple[int, str, str], Grade]]:
+    """The protocol's muscles named by `slugs` and the read's stored grades of them, keyed by
+    (muscle id, side, sequence)."""
+    muscles: dict[str, Muscle] = {}
+    existing: dict[tuple[int, str, str], Grade] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CELLS_SQL.format(slugs=", ".join(["%s"] * len(slugs))),
+            [read.pk, read.protocol_id, *slugs],
+        )
+        for muscle_id, slug, paired, grade_id, side, sequence, value in cursor.fetchall():
+            muscles.setdefault(slug, Muscle(pk=muscle_id, slug=slug, paired=bool(paired)))
+            if grade_id is not None:
+                existing[(muscle_id, side, sequence)] = Grade(
+                    pk=grade_id,
+                    read_id=read.pk,
+                    muscle_id=muscle_id,
+                    side=side,
+                    sequence=sequence,
+                    value=value,
+                )
+    return muscles, existing
 
 
 @transaction.atomic
@@ -266,39 +319,21 @@ def grades_set(
     Each changed cell gets its own audit row; unchanged cells write nothing. The returned read
     carries `n_graded`, its graded cells after the change.
     """
-    cohort_id, read.n_graded = _lock_grading(read, expected_version)
+    lock = _lock_grading(read, expected_version)
+    read.n_graded = lock.n_graded
     if read.status == Read.Status.SUBMITTED:
         raise ValidationError(READ_LOCKED, code="locked")
-    # The protocol's muscles among those named, with the read's grades of them (one query).
     slugs = {change.muscle_slug for change in changes}
-    cells = (
-        Muscle.objects.filter(slug__in=slugs, protocols=read.protocol_id)
-        .annotate(cell=FilteredRelation("grades", condition=Q(grades__read_id=read.pk)))
-        .values_list(
-            "pk", "slug", "paired", "cell__id", "cell__side", "cell__sequence", "cell__value"
-        )
-        .order_by()
-    )
-    muscles: dict[str, Muscle] = {}
-    existing: dict[tuple[int, str, str], Grade] = {}
-    for muscle_id, slug, paired, grade_id, side, sequence, value in cells:
-        muscles.setdefault(slug, Muscle(pk=muscle_id, slug=slug, paired=paired))
-        if grade_id is not None:
-            existing[(muscle_id, side, sequence)] = Grade(
-                pk=grade_id,
-                read_id=read.pk,
-                muscle_id=muscle_id,
-                side=side,
-                sequence=sequence,
-                value=value,
-            )
+    muscles, existing = _cells_named(read, slugs)
     unknown = slugs - set(muscles)
     if unknown:
         raise ValidationError(f"{GRADE_CELL_INVALID} ({', '.join(sorted(unknown))})")
     in_protocol = {muscle.pk for muscle in muscles.values()}
     for change in changes:
         muscle = muscles[change.muscle_slug]
-        _validate_cell(read, muscle, change.side, change.sequence, change.value, in_protocol)
+        _validate_cell(
+            lock.sequences, muscle, change.side, change.sequence, change.value, in_protocol
+        )
     # The last value of each cell counts (a request may name a cell twice); equal values
     # write nothing.
     final = {(muscles[c.muscle_slug].pk, c.side, c.sequence): c for c in changes}
@@ -310,32 +345,29 @@ def grades_set(
     if not changed:
         transaction.set_rollback(True)  # the version bump: nothing was saved
         return read
-    now = timezone.now()
-    created = [
-        Grade(
+    written = {
+        key: Grade(
             read_id=read.pk,
             muscle_id=key[0],
             side=change.side,
             sequence=change.sequence,
             value=change.value,
-            updated_at=now,
         )
         for key, change in changed.items()
-        if key not in existing
-    ]
-    if created:
-        Grade.objects.bulk_create(created)
-        read.n_graded += len(created)
-    for key, change in changed.items():
-        if key in existing:
-            Grade.objects.filter(pk=existing[key].pk).update(value=change.value, updated_at=now)
-    targets = {**existing, **{(g.muscle_id, g.side, g.sequence): g for g in created}}
+    }
+    # New cells and changed ones in one statement; each instance gets its row's id.
+    insert_rows(
+        list(written.values()),
+        unique_fields=("read", "muscle", "side", "sequence"),
+        update_fields=("value", "updated_at"),
+    )
+    read.n_graded += sum(1 for key in changed if key not in existing)
     events = [
         audit_event(
             actor=actor,
             action="grade.set",
-            target=targets[key],
-            cohort_id=cohort_id,
+            target=written[key],
+            cohort_id=lock.cohort_id,
             old=existing[key].value if key in existing else None,
             new=change.value,
             reason=reason,
@@ -349,7 +381,7 @@ def grades_set(
                 actor=actor,
                 action="read.status",
                 target=read,
-                cohort_id=cohort_id,
+                cohort_id=lock.cohort_id,
                 old=read.status,
                 new=Read.Status.IN_PROGRESS,
             )
@@ -357,7 +389,7 @@ def grades_set(
         read.status = Read.Status.IN_PROGRESS
         Read.objects.filter(pk=read.pk).update(status=read.status)
     audit_record_many(events)
-    results_mark_stale(cohort_id=cohort_id, read_id=read.pk)
+    results_mark_stale(cohort_id=lock.cohort_id, read_id=read.pk)
     return read
 
 
@@ -517,7 +549,7 @@ def read_record_complete(
         muscle = muscles.get(slug)
         if muscle is None:
             raise ValidationError(GRADE_CELL_INVALID)
-        _validate_cell(read, muscle, side, sequence, value, protocol_ids)
+        _validate_cell(read.protocol.sequences, muscle, side, sequence, value, protocol_ids)
         grades.append(Grade(read=read, muscle=muscle, side=side, sequence=sequence, value=value))
     created = Grade.objects.bulk_create(grades, batch_size=2000)
     if not all(g.pk for g in created):  # SQLite < 3.35 cannot return ids; fetch them

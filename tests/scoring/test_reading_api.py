@@ -81,6 +81,26 @@ def test_saving_a_cell_again_with_its_value_changes_nothing(client, radiologist,
     )
 
 
+def test_one_save_of_a_new_and_a_changed_cell_audits_each_against_its_own_grade(
+    client, radiologist, read
+):  # noqa: ANN001
+    client.force_login(radiologist)
+    post(client, "api-grades", read, {"version": 0, "changes": [cell(value="1")]})
+    first = Grade.objects.get(read=read)
+    both = [cell(value="2"), cell(side="R", value="NA")]
+    response = post(client, "api-grades", read, {"version": 1, "changes": both})
+    assert response.json() == {"version": 2, "status": "in_progress", "graded": 2}
+    changed = Grade.objects.get(pk=first.pk)  # the same row, updated in place
+    assert changed.value == "2" and changed.updated_at > first.updated_at
+    new = Grade.objects.get(read=read, side="R")
+    trail = {(e.target_id, e.old, e.new) for e in AuditEvent.objects.filter(action="grade.set")}
+    assert trail == {
+        (str(first.pk), None, "1"),
+        (str(first.pk), "1", "2"),
+        (str(new.pk), None, "NA"),
+    }
+
+
 def test_a_second_tab_with_an_old_version_is_refused_and_told_to_reload(client, radiologist, read):  # noqa: ANN001
     client.force_login(radiologist)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 200
