@@ -22,11 +22,12 @@ import numpy as np
 import orjson
 import pandas as pd
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from cohorts.models import Cohort
+from iim_scoring.rows import insert_rows
 from scoring.models import Read, ScoringProtocol
 
 from . import stats
@@ -394,6 +395,18 @@ def cohort_analyses_recompute(
         raise
 
 
+_RESULT_FIELDS = (
+    "parameters",
+    "input_fingerprint",
+    "code_version",
+    "status",
+    "message",
+    "result",
+    "computed_at",
+    "updated_at",
+)
+
+
 def analysis_result_store(
     cohort: Cohort,
     analysis: str,
@@ -410,26 +423,25 @@ def analysis_result_store(
     if _patch_result(memo_key, params, fingerprint, result, now):
         _remember_stored(memo_key, now, result)
         return
-    values = {
-        "parameters": params,
-        "input_fingerprint": fingerprint,
-        "code_version": CODE_VERSION,
-        "status": AnalysisResult.Status.DONE,
-        "message": "",
-        "result": result,
-        "computed_at": now,
-    }
-    same = AnalysisResult.objects.filter(
-        cohort=cohort, analysis=analysis, parameters_key=params_key
+    # One upsert: no read of the old row, and the JSON is encoded and sent once.
+    insert_rows(
+        [
+            AnalysisResult(
+                cohort=cohort,
+                analysis=analysis,
+                parameters_key=params_key,
+                parameters=params,
+                input_fingerprint=fingerprint,
+                code_version=CODE_VERSION,
+                status=AnalysisResult.Status.DONE,
+                message="",
+                result=result,
+                computed_at=now,
+            )
+        ],
+        unique_fields=("cohort", "analysis", "parameters_key"),
+        update_fields=_RESULT_FIELDS,
     )
-    if not same.update(**values, updated_at=timezone.now()):
-        try:
-            with transaction.atomic():
-                AnalysisResult.objects.create(
-                    cohort=cohort, analysis=analysis, parameters_key=params_key, **values
-                )
-        except IntegrityError:  # created meanwhile by a forced run: update it as above
-            same.update(**values, updated_at=timezone.now())
     _remember_stored(memo_key, now, result)
 
 

@@ -4,7 +4,9 @@ A grade save runs after every keypress of every reader. Building an INSERT throu
 `bulk_create` costs about a millisecond of Python per statement on our machines, more than
 Postgres takes to run it; the statement text depends only on the model and the number of rows,
 so it is built once here, and the values go through each field's own conversion
-(`get_db_prep_save`, `pre_save` for auto_now and the like) exactly as the ORM would do.
+(`get_db_prep_save`, `pre_save` for auto_now and the like) exactly as the ORM would do, except
+that JSON goes to Postgres encoded by orjson (the same JSON text, an order of magnitude faster
+than the json module on the megabytes a cohort's results hold).
 Works on Postgres and SQLite (≥ 3.35, for RETURNING).
 """
 
@@ -13,8 +15,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
+import orjson
 from django.db import connection, models
 from django.db.models.fields import AutoFieldMixin
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _orjson_dumps(value: object) -> bytes:
+    return orjson.dumps(value, option=_ORJSON_OPTIONS)
+
+
+def _db_value(field: models.Field, obj: models.Model) -> object:
+    value = field.pre_save(obj, True)
+    if (
+        value is not None
+        and connection.vendor == "postgresql"
+        and isinstance(field, models.JSONField)
+        and field.encoder is None
+    ):
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value, dumps=_orjson_dumps)
+    return field.get_db_prep_save(value, connection)
 
 
 @cache
@@ -54,7 +77,7 @@ def insert_rows(
         return
     model = type(objs[0])
     head, row, tail, fields = _insert_parts(model, tuple(unique_fields), tuple(update_fields))
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    params = [_db_value(f, obj) for obj in objs for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(f"{head} VALUES {', '.join([row] * len(objs))}{tail}", params)
         keys = cursor.fetchall()
