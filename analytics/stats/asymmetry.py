@@ -110,6 +110,8 @@ def group_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
     """
     per_muscle = muscle_asymmetry(grades)
     paired = per_muscle[per_muscle["both_sides"]]
+    # A column to sum, not a Python function per group (150,000 groups in a large cohort).
+    paired = paired.assign(asymmetric=paired["asymmetric"].astype(bool).astype(int))
     keys = ["read_id", "patient_id", "group"]
     summary = paired.groupby(keys, sort=False).agg(
         n_muscles_both_sides=("muscle", "size"),
@@ -117,7 +119,7 @@ def group_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
         u_right_mean=("u_right", "mean"),
         diff=("diff", "mean"),
         ai=("ai", "mean"),
-        n_asymmetric=("asymmetric", lambda s: int(s.astype(bool).sum())),
+        n_asymmetric=("asymmetric", "sum"),
     )
     # Groups with no muscle graded on both sides still appear, with n = 0 and NaN means.
     all_groups = per_muscle[keys].drop_duplicates()
