@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.db import connection
 
-from cohorts.models import ClinicalAssessment, Cohort, Patient
+from cohorts.models import Cohort
 from scoring.models import Grade, Muscle, Read, ScoringProtocol
 
 from .stats.scores import ATLAS_COLUMNS
@@ -146,52 +147,66 @@ PATIENT_COLUMNS = [
 ]
 
 
+# Assessed rows first, by patient (pseudonym: Patient's ordering) and timepoint; then the
+# patients without any assessment, by pseudonym.
+_PATIENTS_SQL = (
+    "SELECT p.id, p.pseudonym, p.subtype, p.sex, p.age_at_mri, p.antibodies, p.seronegative,"
+    " s.code, a.id, a.timepoint, a.days_from_baseline, a.disease_duration_months, a.ck,"
+    " a.mmt8_total, a.treatment_naive"
+    " FROM cohorts_patient p"
+    " LEFT JOIN cohorts_site s ON s.id = p.site_id"
+    " LEFT JOIN cohorts_clinicalassessment a ON a.patient_id = p.id"
+    " WHERE p.cohort_id = %s"
+    " ORDER BY a.id IS NULL, p.pseudonym, p.id, a.timepoint"
+)
+
+
 def patients_frame(cohort: Cohort) -> pd.DataFrame:
     """One row per patient and timepoint: subtype, sex, age and the clinical assessment.
 
     Rows follow the assessments (by patient, then timepoint); patients without clinical data
     come last with timepoint 0 (they still have a subtype and images).
     """
-    patients = {
-        row[0]: row
-        for row in Patient.objects.filter(cohort=cohort).values_list(
-            "id",
-            "pseudonym",
-            "subtype",
-            "sex",
-            "age_at_mri",
-            "antibodies",
-            "seronegative",
-            "site__code",
-        )
-    }
-    assessments = ClinicalAssessment.objects.filter(patient__cohort=cohort).values_list(
-        "patient_id",
-        "timepoint",
-        "days_from_baseline",
-        "disease_duration_months",
-        "ck",
-        "mmt8_total",
-        "treatment_naive",
-    )
+    # Written-out SQL, one query: this runs on every recomputation (each grade change), and
+    # on 10,000 patients the two ORM queries it replaces took a quarter of a second.
+    with connection.cursor() as cursor:
+        cursor.execute(_PATIENTS_SQL, [cohort.pk])
+        fetched = cursor.fetchall()
     rows = []
-    seen = set()
-    for patient_id, timepoint, days, duration, ck, mmt8, naive in assessments:
-        seen.add(patient_id)
+    for (
+        pid,
+        pseudonym,
+        subtype,
+        sex,
+        age,
+        antibodies,
+        seronegative,
+        site,
+        assessed,
+        timepoint,
+        days,
+        duration,
+        ck,
+        mmt8,
+        naive,
+    ) in fetched:
+        if isinstance(antibodies, str):  # a raw cursor hands JSON back as text
+            antibodies = orjson.loads(antibodies)
+        patient = (pid, pseudonym, subtype, sex, age, antibodies, bool(seronegative), site)
+        if assessed is None:  # a patient without clinical data still has a subtype and images
+            rows.append(_patient_row(patient, 0, 0, np.nan, None, None, None))
+            continue
         rows.append(
             _patient_row(
-                patients[patient_id],
+                patient,
                 timepoint,
                 days,
                 float(duration) if duration is not None else np.nan,
                 mmt8,
                 ck,
-                naive,
+                None if naive is None else bool(naive),
             )
         )
-    for pid, p in patients.items():
-        if pid not in seen:  # a patient without clinical data still has a subtype and images
-            rows.append(_patient_row(p, 0, 0, np.nan, None, None, None))
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 
 
