@@ -420,9 +420,12 @@ def analysis_result_store(
     (a 10,000-patient cohort's patient scores are tens of megabytes). When this process wrote
     the stored per-patient rows last and only a few changed, only those rows are sent."""
     memo_key = (cohort.pk, analysis, params_key)
-    if _patch_result(memo_key, params, fingerprint, result, now):
-        _remember_stored(memo_key, now, result)
-        return
+    patchable = analysis in PATCHED_ANALYSES and connection.vendor == "postgresql"
+    if patchable and memo_key in _stored_memo:
+        texts = _row_texts(result)
+        if texts is not None and _patch_result(memo_key, params, fingerprint, texts, now):
+            _remember_stored(memo_key, now, texts=texts)
+            return
     # One upsert: no read of the old row, and the JSON is encoded and sent once.
     insert_rows(
         [
@@ -442,46 +445,55 @@ def analysis_result_store(
         unique_fields=("cohort", "analysis", "parameters_key"),
         update_fields=_RESULT_FIELDS,
     )
-    _remember_stored(memo_key, now, result)
+    if patchable:  # its row texts are made when a patch needs them
+        _remember_stored(memo_key, now, result=result)
 
 
 # The per-patient rows this process stored last, per (cohort, analysis, parameters key), with
 # the computed_at it stored them with: the next store sends only the rows that changed, if
-# the stored row still has that computed_at (nobody else wrote it since).
+# the stored row still has that computed_at (nobody else wrote it since). Rows are compared
+# by their JSON text; the texts are kept once made (the whole result until then).
 PATCHED_ANALYSES = ("patient_scores",)
 _PATCH_MAX_ROWS = 64
 _MEMO_SIZE = 4
-_stored_memo: OrderedDict[tuple, tuple[datetime, Any]] = OrderedDict()
+RowTexts = dict[str, list[bytes]]
+_stored_memo: OrderedDict[tuple, tuple[datetime, Any, RowTexts | None]] = OrderedDict()
 
 
-def _remember_stored(memo_key: tuple, computed_at: datetime, result: Any) -> None:
-    if memo_key[1] not in PATCHED_ANALYSES or connection.vendor != "postgresql":
-        return
-    _stored_memo[memo_key] = (computed_at, result)
+def _remember_stored(
+    memo_key: tuple, computed_at: datetime, *, result: Any = None, texts: RowTexts | None = None
+) -> None:
+    _stored_memo[memo_key] = (computed_at, result, texts)
     _stored_memo.move_to_end(memo_key)
     while len(_stored_memo) > _MEMO_SIZE:
         _stored_memo.popitem(last=False)
 
 
-def _row_changes(old: Any, new: Any) -> list[tuple[list[str], Any]] | None:
-    """[(json path, new row)] of the rows of {scope: [row, ...]} that differ (values compared
-    with their types: 1 and 1.0 are different JSON), or None if the shape changed or too many
-    rows did."""
-    if not isinstance(old, dict) or not isinstance(new, dict) or old.keys() != new.keys():
+def _row_texts(result: Any) -> RowTexts | None:
+    """The JSON text of each row of {scope: [row, ...]}, or None for another shape. Equal
+    texts: equal values of equal types (1 and 1.0 differ), key order too."""
+    if not isinstance(result, dict):
+        return None
+    texts = {}
+    for scope, rows in result.items():
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            return None
+        texts[scope] = [orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS) for row in rows]
+    return texts
+
+
+def _row_changes(old: RowTexts, new: RowTexts) -> list[tuple[list[str], bytes]] | None:
+    """[(json path, new row's text)] of the rows that differ, or None if the shape changed or
+    too many rows did."""
+    if old.keys() != new.keys():
         return None
     changes = []
     for scope, rows in new.items():
         before = old[scope]
-        if not isinstance(rows, list) or not isinstance(before, list) or len(rows) != len(before):
+        if len(rows) != len(before):
             return None
         for index, (a, b) in enumerate(zip(before, rows, strict=True)):
-            # Equal JSON text: equal values of equal types (1 and 1.0 differ), key order too.
-            if (
-                not isinstance(a, dict)
-                or not isinstance(b, dict)
-                or orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)
-                != orjson.dumps(b, option=orjson.OPT_NON_STR_KEYS)
-            ):
+            if a != b:
                 changes.append(([scope, str(index)], b))
                 if len(changes) > _PATCH_MAX_ROWS:
                     return None
@@ -489,20 +501,25 @@ def _row_changes(old: Any, new: Any) -> list[tuple[list[str], Any]] | None:
 
 
 def _patch_result(
-    memo_key: tuple, params: dict[str, Any], fingerprint: str, result: Any, now: datetime
+    memo_key: tuple, params: dict[str, Any], fingerprint: str, texts: RowTexts, now: datetime
 ) -> bool:
-    """Store `result` as jsonb_set patches of the rows that changed; False if not possible."""
+    """Store the result whose rows are `texts` as jsonb_set patches of the rows that changed;
+    False if not possible."""
     remembered = _stored_memo.get(memo_key)
-    if remembered is None or connection.vendor != "postgresql":
+    if remembered is None:
         return False
-    stored_at, stored = remembered
-    changes = _row_changes(stored, result)
+    stored_at, stored_result, stored = remembered
+    if stored is None:
+        stored = _row_texts(stored_result)
+        if stored is None:
+            return False
+    changes = _row_changes(stored, texts)
     if changes is None:
         return False
     expression, arguments = "result", []
     for path, row in changes:
         expression = f"jsonb_set({expression}, %s::text[], %s::jsonb)"
-        arguments += [path, json.dumps(row)]
+        arguments += [path, row.decode()]
     cohort_id, analysis, params_key = memo_key
     with connection.cursor() as cursor:
         cursor.execute(
