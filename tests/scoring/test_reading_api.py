@@ -179,6 +179,11 @@ def test_another_radiologist_gets_404_for_someone_elses_read(client, other_radio
     assert not Grade.objects.exists()
 
 
+def test_a_read_id_beyond_any_stored_one_is_not_found(client, radiologist, read):  # noqa: ANN001
+    client.force_login(radiologist)
+    assert client.get(reverse("scoring:api-read", args=[2**64])).status_code == 404
+
+
 def test_clinician_cannot_grade(client, clinician, read):  # noqa: ANN001
     client.force_login(clinician)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 404
