@@ -285,6 +285,8 @@ def _cells_named(
     (muscle id, side, sequence)."""
     muscles: dict[str, Muscle] = {}
     existing: dict[tuple[int, str, str], Grade] = {}
+    if not slugs:  # nothing named (SQL has no empty IN list)
+        return muscles, existing
     with connection.cursor() as cursor:
         cursor.execute(
             _CELLS_SQL.format(slugs=", ".join(["%s"] * len(slugs))),
