@@ -12,6 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,13 @@ _just_stored: dict[int, tuple[str, str, dict]] = {}
 def jsonb_key_order(mapping: dict[str, Any]) -> dict[str, Any]:
     """`mapping` with its keys in the order Postgres keeps a jsonb object's keys in (shorter
     keys first, then by their bytes), the order they are read back in."""
-    return dict(sorted(mapping.items(), key=lambda item: (len(item[0].encode()), item[0].encode())))
+    return {key: mapping[key] for key in _jsonb_order(tuple(mapping))}
+
+
+@lru_cache(maxsize=256)
+def _jsonb_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    # Every read of a protocol has the same labels: sorted once, not 10,000 times.
+    return tuple(sorted(keys, key=lambda key: (len(key.encode()), key.encode())))
 
 
 def remember_stored_scores(entries: dict[int, tuple[str, str, dict]]) -> None:
