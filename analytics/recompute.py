@@ -206,12 +206,10 @@ def _store_read_scores(
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 _lz4(cursor)
-        ReadScores.objects.bulk_create(
+        insert_rows(
             rows,
-            update_conflicts=True,
             unique_fields=["read"],
             update_fields=["fingerprint", "scores", "total", "total_pct", "computed_at"],
-            batch_size=1000,
         )
 
 

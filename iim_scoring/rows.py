@@ -61,13 +61,18 @@ def _insert_parts(
     return head, row, tail, fields
 
 
+# Rows per statement: well inside SQLite's limit of 32,766 parameters for our models.
+BATCH_ROWS = 1000
+
+
 def insert_rows(
     objs: Sequence[models.Model],
     *,
     unique_fields: Sequence[str] = (),
     update_fields: Sequence[str] = (),
 ) -> None:
-    """Insert unsaved instances of one model in one statement and set their primary keys.
+    """Insert unsaved instances of one model, one statement per BATCH_ROWS, and set their
+    primary keys.
 
     With `unique_fields`, a row that collides with a stored one updates its `update_fields`
     instead (`bulk_create(update_conflicts=True)`'s meaning) and the instance gets that row's
@@ -77,13 +82,15 @@ def insert_rows(
         return
     model = type(objs[0])
     head, row, tail, fields = _insert_parts(model, tuple(unique_fields), tuple(update_fields))
-    params = [_db_value(f, obj) for obj in objs for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(f"{head} VALUES {', '.join([row] * len(objs))}{tail}", params)
-        keys = cursor.fetchall()
-    # Both databases return the rows of a multi-row VALUES in their order (bulk_create relies
-    # on it too).
-    for obj, (pk,) in zip(objs, keys, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    for start in range(0, len(objs), BATCH_ROWS):
+        batch = objs[start : start + BATCH_ROWS]
+        params = [_db_value(f, obj) for obj in batch for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(f"{head} VALUES {', '.join([row] * len(batch))}{tail}", params)
+            keys = cursor.fetchall()
+        # Both databases return the rows of a multi-row VALUES in their order (bulk_create
+        # relies on it too).
+        for obj, (pk,) in zip(batch, keys, strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
