@@ -306,6 +306,7 @@ def analysis_results_latest(*, cohort: Cohort, analysis: str | None = None) -> d
     from django.db.models import F
 
     from .models import AnalysisResult, CohortAnalyticsState
+    from .result_rows import stored_result_value
 
     results = AnalysisResult.objects.filter(cohort=cohort)
     if analysis:
@@ -315,6 +316,8 @@ def analysis_results_latest(*, cohort: Cohort, analysis: str | None = None) -> d
         "analysis", F("computed_at").desc(nulls_last=True), "-updated_at"
     ):
         latest.setdefault(result.analysis, result)
+    for result in latest.values():  # per-patient rows are stored apart: the result as computed
+        result.result = stored_result_value(result)
     state = CohortAnalyticsState.objects.filter(cohort=cohort).first()
     return {
         "cohort": cohort.slug,

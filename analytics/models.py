@@ -60,6 +60,31 @@ class AnalysisResult(models.Model):
         return f"{self.cohort} {self.analysis} ({self.status})"
 
 
+class PatientScoreRow(models.Model):
+    """One row of a stored per-patient result (`patient_scores`): a patient's scores in one
+    scope, at its position in that scope's list.
+
+    Kept out of `AnalysisResult.result` (which holds only the row count per scope) because a
+    10,000-patient cohort's rows are 20 MB of JSON: a grade change rewrites the two or three
+    rows it changed here instead of the whole value."""
+
+    result = models.ForeignKey(AnalysisResult, on_delete=models.CASCADE, related_name="rows")
+    scope = models.CharField(max_length=16)
+    position = models.PositiveIntegerField()
+    row = models.JSONField()
+
+    class Meta:
+        ordering = ["result", "scope", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["result", "scope", "position"], name="one_row_per_result_scope_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.result} {self.scope}[{self.position}]"
+
+
 class CohortAnalyticsState(models.Model):
     """Whether a cohort's stored results reflect its current grades and clinical data."""
 

@@ -39,6 +39,13 @@ from .analyses import (
 )
 from .frames import atlas_rows, grades_frame, patients_frame
 from .models import AnalysisResult, CohortAnalyticsState, ReadScores
+from .result_rows import (
+    RowTexts,
+    patient_rows_patch,
+    patient_rows_replace,
+    row_index,
+    row_texts,
+)
 
 BEYOND_ANALYSIS = "beyond_paper"
 
@@ -448,120 +455,94 @@ def analysis_result_store(
     now: datetime,
 ) -> None:
     """update_or_create of one stored result, without reading the old result's JSON back
-    (a 10,000-patient cohort's patient scores are tens of megabytes). When this process wrote
-    the stored per-patient rows last and only a few changed, only those rows are sent."""
+    (inside the caller's transaction). Per-patient rows go to their own table; when this
+    process wrote them last, only the rows that changed are sent."""
     memo_key = (cohort.pk, analysis, params_key)
-    patchable = analysis in PATCHED_ANALYSES and connection.vendor == "postgresql"
-    if patchable and memo_key in _stored_memo:
-        texts = _row_texts(result)
-        if texts is not None and _patch_result(memo_key, params, fingerprint, texts, now):
-            _remember_stored(memo_key, now, texts=texts)
-            return
+    texts = row_texts(result) if analysis in ROW_ANALYSES else None
+    if texts is not None and _patch_result(memo_key, params, fingerprint, texts, now):
+        _remember_stored(memo_key, now, texts)
+        return
+    stored = AnalysisResult(
+        cohort=cohort,
+        analysis=analysis,
+        parameters_key=params_key,
+        parameters=params,
+        input_fingerprint=fingerprint,
+        code_version=CODE_VERSION,
+        status=AnalysisResult.Status.DONE,
+        message="",
+        result=result if texts is None else row_index(texts),
+        computed_at=now,
+    )
     # One upsert: no read of the old row, and the JSON is encoded and sent once.
     insert_rows(
-        [
-            AnalysisResult(
-                cohort=cohort,
-                analysis=analysis,
-                parameters_key=params_key,
-                parameters=params,
-                input_fingerprint=fingerprint,
-                code_version=CODE_VERSION,
-                status=AnalysisResult.Status.DONE,
-                message="",
-                result=result,
-                computed_at=now,
-            )
-        ],
+        [stored],
         unique_fields=("cohort", "analysis", "parameters_key"),
         update_fields=_RESULT_FIELDS,
     )
-    if patchable:  # its row texts are made when a patch needs them
-        _remember_stored(memo_key, now, result=result)
+    if texts is not None:
+        patient_rows_replace(stored.pk, texts)
+        _remember_stored(memo_key, now, texts)
 
 
 # The per-patient rows this process stored last, per (cohort, analysis, parameters key), with
 # the computed_at it stored them with: the next store sends only the rows that changed, if
-# the stored row still has that computed_at (nobody else wrote it since). Rows are compared
-# by their JSON text; the texts are kept once made (the whole result until then).
-PATCHED_ANALYSES = ("patient_scores",)
-_PATCH_MAX_ROWS = 64
+# the stored result still has that computed_at (nobody else wrote it since). Rows are
+# compared by their JSON text.
+ROW_ANALYSES = ("patient_scores",)
+_PATCH_MAX_ROWS = 1000  # more changed rows are stored by replacing them all
 _MEMO_SIZE = 4
-RowTexts = dict[str, list[bytes]]
-_stored_memo: OrderedDict[tuple, tuple[datetime, Any, RowTexts | None]] = OrderedDict()
+_stored_memo: OrderedDict[tuple, tuple[datetime, RowTexts]] = OrderedDict()
 
 
-def _remember_stored(
-    memo_key: tuple, computed_at: datetime, *, result: Any = None, texts: RowTexts | None = None
-) -> None:
-    _stored_memo[memo_key] = (computed_at, result, texts)
+def _remember_stored(memo_key: tuple, computed_at: datetime, texts: RowTexts) -> None:
+    _stored_memo[memo_key] = (computed_at, texts)
     _stored_memo.move_to_end(memo_key)
     while len(_stored_memo) > _MEMO_SIZE:
         _stored_memo.popitem(last=False)
 
 
-def _row_texts(result: Any) -> RowTexts | None:
-    """The JSON text of each row of {scope: [row, ...]}, or None for another shape. Equal
-    texts: equal values of equal types (1 and 1.0 differ), key order too."""
-    if not isinstance(result, dict):
-        return None
-    texts = {}
-    for scope, rows in result.items():
-        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            return None
-        texts[scope] = [orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS) for row in rows]
-    return texts
-
-
-def _row_changes(old: RowTexts, new: RowTexts) -> list[tuple[list[str], bytes]] | None:
-    """[(json path, new row's text)] of the rows that differ, or None if the shape changed or
-    too many rows did."""
-    if old.keys() != new.keys():
+def _row_changes(old: RowTexts, new: RowTexts) -> list[tuple[str, int, bytes]] | None:
+    """[(scope, position, new row's text)] of the rows that differ, or None if the scopes or
+    a scope's length changed or too many rows did."""
+    if list(old) != list(new):
         return None
     changes = []
     for scope, rows in new.items():
         before = old[scope]
         if len(rows) != len(before):
             return None
-        for index, (a, b) in enumerate(zip(before, rows, strict=True)):
-            if a != b:
-                changes.append(([scope, str(index)], b))
-                if len(changes) > _PATCH_MAX_ROWS:
-                    return None
+        changes += [
+            (scope, position, b)
+            for position, (a, b) in enumerate(zip(before, rows, strict=True))
+            if a != b
+        ]
+        if len(changes) > _PATCH_MAX_ROWS:
+            return None
     return changes
 
 
 def _patch_result(
     memo_key: tuple, params: dict[str, Any], fingerprint: str, texts: RowTexts, now: datetime
 ) -> bool:
-    """Store the result whose rows are `texts` as jsonb_set patches of the rows that changed;
-    False if not possible."""
+    """Store the result whose rows are `texts` by rewriting the rows that changed; False if
+    this process does not know what is stored (or on SQLite, whose small cohorts are simply
+    stored again)."""
     remembered = _stored_memo.get(memo_key)
-    if remembered is None:
+    if remembered is None or connection.vendor != "postgresql":
         return False
-    stored_at, stored_result, stored = remembered
-    if stored is None:
-        stored = _row_texts(stored_result)
-        if stored is None:
-            return False
+    stored_at, stored = remembered
     changes = _row_changes(stored, texts)
     if changes is None:
         return False
-    expression, arguments = "result", []
-    for path, row in changes:
-        expression = f"jsonb_set({expression}, %s::text[], %s::jsonb)"
-        arguments += [path, row.decode()]
     cohort_id, analysis, params_key = memo_key
     with connection.cursor() as cursor:
         cursor.execute(
-            # Only placeholders are put into the statement.
-            f"UPDATE analytics_analysisresult SET result = {expression},"  # noqa: S608
-            " parameters = %s::jsonb, input_fingerprint = %s, code_version = %s, status = %s,"
-            " message = '', computed_at = %s, updated_at = %s"
+            "UPDATE analytics_analysisresult SET parameters = %s, input_fingerprint = %s,"
+            " code_version = %s, status = %s, message = '', computed_at = %s, updated_at = %s"
             " WHERE cohort_id = %s AND analysis = %s AND parameters_key = %s"
-            " AND computed_at = %s",
+            " AND computed_at = %s RETURNING id",
             [
-                *arguments,
                 json.dumps(params),
                 fingerprint,
                 CODE_VERSION,
@@ -574,7 +555,11 @@ def _patch_result(
                 stored_at,
             ],
         )
-        return cursor.rowcount == 1
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    patient_rows_patch(row[0], changes)
+    return True
 
 
 _lz4_available: bool | None = None  # known after the first try in this process

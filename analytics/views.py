@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -25,6 +24,7 @@ from scoring.models import Read, ScoringProtocol
 from . import dashboard
 from .models import AnalysisResult
 from .recompute import analysis_parameters, parameters_key
+from .result_rows import patient_row_fields, stored_result_value
 from .selectors import analytics_state, dashboard_cohort_get, stored_results
 from .services import request_parameter_set, requeue_stale_cohorts
 
@@ -162,8 +162,10 @@ def _result_parts(sources: dict[str, AnalysisResult], scope: str) -> dict[str, A
     that it behaves exactly as before (default or KeyError)."""
     wanted = {a: ("table" if a == "descriptives" else scope) for a in sources}
     parts: dict[str, Any] = {}
-    if "patient_scores" in wanted and connection.vendor == "postgresql":
-        parts["patient_scores"] = _patient_points(sources["patient_scores"].pk, scope)
+    if "patient_scores" in wanted:
+        parts["patient_scores"] = patient_row_fields(
+            sources["patient_scores"].pk, scope, SCATTER_FIELDS
+        )
         del wanted["patient_scores"]
     for part_key in set(wanted.values()):
         ids = [sources[a].pk for a, k in wanted.items() if k == part_key]
@@ -186,25 +188,6 @@ def _result_parts(sources: dict[str, AnalysisResult], scope: str) -> dict[str, A
 
 # Every field of a patient_scores row that dashboard.scatter reads.
 SCATTER_FIELDS = ("pseudonym", "subtype", "total", "mmt8", "ck")
-
-
-def _patient_points(pk: int, scope: str) -> list[dict[str, Any]] | None:
-    """The rows of result[scope] of one patient_scores result with only SCATTER_FIELDS,
-    projected by Postgres (a twentieth of the JSON to send and parse); None if that is not
-    a non-empty list."""
-    picks = ", ".join(["e -> %s"] * len(SCATTER_FIELDS))  # placeholders only
-    statement = (
-        "SELECT CASE WHEN jsonb_typeof(result -> %s) = 'array' THEN (SELECT"  # noqa: S608
-        f" jsonb_agg(jsonb_build_array({picks}) ORDER BY i) FROM"
-        " jsonb_array_elements(result -> %s) WITH ORDINALITY AS t(e, i))::text END"
-        " FROM analytics_analysisresult WHERE id = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [scope, *SCATTER_FIELDS, scope, pk])
-        row = cursor.fetchone()
-    if row is None or row[0] is None:
-        return None
-    return [dict(zip(SCATTER_FIELDS, values, strict=True)) for values in json.loads(row[0])]
 
 
 def _figures_and_tables(
@@ -325,7 +308,8 @@ def dashboard_csv(request: HttpRequest, slug: str, figure: str) -> HttpResponse:
     analysis, pick = CSV_SOURCES[figure]
     if analysis not in results:
         return HttpResponse("Not computed yet.", status=409, content_type="text/plain")
-    rows = pick(results[analysis].result, request.GET.get("scope", "unified"))
+    scope = request.GET.get("scope", "unified")
+    rows = pick(stored_result_value(results[analysis], scope), scope)
     buffer = io.StringIO()
     columns = list(dict.fromkeys(key for row in rows for key in row))
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")

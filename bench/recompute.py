@@ -258,10 +258,11 @@ def _stored_total(cohort_id: int, pseudonym: str) -> float | None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT (jsonb_path_query_first(result, '$.unified[*] ? (@.pseudonym == $p).total',"
-            " jsonb_build_object('p', %s::text)))::float FROM analytics_analysisresult"
-            " WHERE cohort_id = %s AND analysis = 'patient_scores' AND parameters_key = %s",
-            [pseudonym, cohort_id, _default_key()],
+            "SELECT (row -> 'total')::float FROM analytics_patientscorerow p"
+            " JOIN analytics_analysisresult r ON r.id = p.result_id"
+            " WHERE r.cohort_id = %s AND r.analysis = 'patient_scores' AND r.parameters_key = %s"
+            " AND p.scope = 'unified' AND p.row ->> 'pseudonym' = %s",
+            [cohort_id, _default_key(), pseudonym],
         )
         row = cursor.fetchone()
     return row[0] if row else None

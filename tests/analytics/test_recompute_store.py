@@ -1,6 +1,6 @@
 """A full recompute hands the read scores it stored to the analyses instead of reading them
 back: what it hands over must be exactly what Postgres would give back, and the results the
-same as from the stored copy."""
+same as from the stored copy. A grade change then rewrites only the changed patient rows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from django.db import connection
 
 from analytics import analyses, recompute
 from analytics.models import AnalysisResult, ReadScores
+from analytics.result_rows import stored_result_value
 from cohorts.models import Cohort
+from scoring.models import Grade, Read
+from scoring.services import CellChange, read_amend
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +29,8 @@ READ_BACK_SQL = (
 @pytest.fixture
 def demo(db):  # noqa: ANN001
     if connection.vendor != "postgresql":
-        pytest.skip("the hand-over is the Postgres path (SQLite reads the scores back)")
+        # SQLite reads the scores back and stores every patient row again.
+        pytest.skip("the score hand-over and the patched rows are the Postgres paths")
     call_command("seed_demo", "--no-images", stdout=StringIO())
     return Cohort.objects.get(slug="demo-iim")
 
@@ -64,4 +68,55 @@ def test_scores_handed_to_the_analyses_are_those_postgres_gives_back(demo, monke
     key = recompute.parameters_key(params)
     for result in AnalysisResult.objects.filter(cohort=demo, parameters_key=key):
         if result.analysis in again:
-            assert result.result == again[result.analysis], result.analysis
+            assert stored_result_value(result) == again[result.analysis], result.analysis
+
+
+def _stored_rows(result: AnalysisResult) -> dict[tuple[str, int], tuple[int, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT scope, position, id, row::text FROM analytics_patientscorerow"
+            " WHERE result_id = %s",
+            [result.pk],
+        )
+        return {(scope, position): (pk, text) for scope, position, pk, text in cursor.fetchall()}
+
+
+def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):  # noqa: ANN001
+    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
+    key = recompute.parameters_key(recompute.analysis_parameters())
+    stored = AnalysisResult.objects.get(cohort=demo, analysis="patient_scores", parameters_key=key)
+    before = _stored_rows(stored)
+    grade = (
+        Grade.objects.filter(
+            read__study__patient__cohort=demo,
+            read__status=Read.Status.SUBMITTED,
+            sequence="STIR",
+            value="0",
+        )
+        .select_related("read__study__patient", "muscle")
+        .first()
+    )
+    read = grade.read
+    read_amend(
+        read=read,
+        changes=[CellChange(grade.muscle, grade.side, "STIR", "2")],
+        actor=None,
+        reason="test: one grade change",
+        expected_version=read.version,
+    )
+    recompute.cohort_analyses_recompute(cohort_id=demo.pk)
+    after = _stored_rows(stored)
+    # The same rows, updated in place: only the amended patient's rows in the scopes a STIR
+    # grade feeds (unified and STIR-only) have new text.
+    assert {k: pk for k, (pk, _) in after.items()} == {k: pk for k, (pk, _) in before.items()}
+    changed = {k for k in after if after[k][1] != before[k][1]}
+    assert {scope for scope, _ in changed} == {"unified", "stir"}
+    pseudonym = read.study.patient.pseudonym
+    assert {orjson.loads(after[k][1])["pseudonym"] for k in changed} == {pseudonym}
+    # And what is stored is what a computation from scratch gives.
+    analyses._frames_cache.clear()
+    analyses._results_cache.clear()
+    fresh = analyses.compute_analyses(demo, recompute.analysis_parameters())["patient_scores"]
+    assert stored_result_value(stored) == orjson.loads(
+        orjson.dumps(fresh, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    )

@@ -11,6 +11,7 @@ import redis
 from django.urls import reverse
 
 from analytics.models import AnalysisResult, CohortAnalyticsState
+from analytics.result_rows import stored_result_value
 from scoring.models import Grade, Read, ScoringProtocol
 from scoring.services import read_assign, read_record_complete
 from tests import factories
@@ -62,7 +63,8 @@ def _total_of(cohort, pseudonym: str) -> float | None:  # noqa: ANN001
     ).first()
     if result is None:
         return None
-    return next((r["total"] for r in result.result["unified"] if r["pseudonym"] == pseudonym), None)
+    rows = stored_result_value(result)["unified"]
+    return next((r["total"] for r in rows if r["pseudonym"] == pseudonym), None)
 
 
 def test_a_grade_amended_over_http_changes_the_stored_analysis(client, celery_worker_process):  # noqa: ANN001

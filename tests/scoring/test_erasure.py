@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from analytics.models import AnalysisResult
+from analytics.result_rows import stored_result_value
 from cohorts.importing import dicom_import
 from cohorts.models import AuditEvent, ClinicalAssessment, ImagingStudy, Instance, Patient, Series
 from scoring.erasure import ERASURE_CONFIRMATION_MISMATCH, ERASURE_REASON_REQUIRED
@@ -122,9 +123,9 @@ def test_erasure_removes_the_patient_everywhere_and_keeps_the_other(
     assert erasure.reason == "Request 2026-117 (withdrawal of consent)"
     assert erasure.new["grades"] == len(grade_ids) and erasure.new["files"] == len(erased_files)
     # The stored analyses no longer hold the erased patient.
-    patient_rows = AnalysisResult.objects.get(
-        cohort=imaged_cohort, analysis="patient_scores"
-    ).result["unified"]
+    patient_rows = stored_result_value(
+        AnalysisResult.objects.get(cohort=imaged_cohort, analysis="patient_scores")
+    )["unified"]
     assert {row["pseudonym"] for row in patient_rows} == {kept.pseudonym}
 
 

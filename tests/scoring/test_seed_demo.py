@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from analytics.models import AnalysisResult
+from analytics.result_rows import stored_result_value
 from cohorts.models import AuditEvent, Patient
 from scoring.models import Grade, Read
 
@@ -97,9 +98,9 @@ def test_seed_demo_results_show_the_papers_ordering(seeded):  # noqa: ANN001
             assert limb[("upper", "DM")] > limb[("lower", "DM")]
         else:
             assert limb[("lower", subtype)] > limb[("upper", subtype)], subtype
-    patients = AnalysisResult.objects.get(
-        cohort__slug="demo-iim", analysis="patient_scores"
-    ).result["unified"]
+    patients = stored_result_value(
+        AnalysisResult.objects.get(cohort__slug="demo-iim", analysis="patient_scores")
+    )["unified"]
     totals: dict[str, list[float]] = {}
     for row in patients:
         totals.setdefault(row["subtype"], []).append(row["total"])
