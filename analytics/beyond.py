@@ -23,7 +23,7 @@ from scoring.models import Read, ScoringProtocol
 
 from . import stats
 from .analyses import stored_score_frames
-from .frames import atlas_frame, grades_frame, patients_frame
+from .frames import atlas_frame, grades_frames, patients_frame
 from .models import AnalysisResult, ReadScores
 from .recompute import (
     BEYOND_ANALYSIS,
@@ -89,8 +89,9 @@ def _side_frame(meta: pd.DataFrame) -> pd.DataFrame:
     for protocol_id, read_ids in meta.groupby("protocol_id")["read_id"]:
         protocol = ScoringProtocol.objects.get(pk=protocol_id)
         atlas = atlas_frame(protocol)
-        for start in range(0, len(read_ids), READ_CHUNK):
-            grades = grades_frame(read_ids=read_ids.iloc[start : start + READ_CHUNK].tolist())
+        ids = read_ids.tolist()
+        chunks = [ids[start : start + READ_CHUNK] for start in range(0, len(ids), READ_CHUNK)]
+        for grades in grades_frames(chunks):
             if grades.empty:
                 continue
             unified = stats.unified_grades(grades, atlas, combine=protocol.sequence_combine)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import orjson
@@ -61,32 +63,65 @@ def grades_frame(
     ids = read_ids if read_ids is not None else [r.pk for r in reads or []]
     # The text path pays off for many reads; a few reads (a grade save) come faster as rows.
     if connection.vendor == "postgresql" and len(ids) > TEXT_PATH_MIN_READS:
-        frame = _grades_frame_postgres(ids)
-    else:
-        rows = (
-            Grade.objects.filter(read_id__in=ids)
-            .order_by()
-            .values_list(
-                "read_id",
-                "read__study__patient_id",
-                "read__study__timepoint",
-                "read__reader_id",
-                "read__kind",
-                "muscle__slug",
-                "side",
-                "sequence",
-                "value",
-            )
+        return _grades_frame_from_text(_grade_text(ids), ids)
+    rows = (
+        Grade.objects.filter(read_id__in=ids)
+        .order_by()
+        .values_list(
+            "read_id",
+            "read__study__patient_id",
+            "read__study__timepoint",
+            "read__reader_id",
+            "read__kind",
+            "muscle__slug",
+            "side",
+            "sequence",
+            "value",
         )
-        frame = pd.DataFrame(list(rows), columns=GRADE_COLUMNS)
-        frame["value"] = frame["value"].map(GRADE_VALUE).astype(float)
+    )
+    frame = pd.DataFrame(list(rows), columns=GRADE_COLUMNS)
+    frame["value"] = frame["value"].map(GRADE_VALUE).astype(float)
+    return _flag_consensus(frame)
+
+
+def _flag_consensus(frame: pd.DataFrame) -> pd.DataFrame:
     frame["is_consensus"] = frame.pop("kind") == Read.Kind.CONSENSUS
     return frame
 
 
-def _grades_frame_postgres(ids: list[int]) -> pd.DataFrame:
-    """The grade rows of `ids` as tab-separated text built by Postgres (one row per read, not
-    per cell: 240 times fewer rows through the driver), read by pandas' C parser."""
+def grades_frames(chunks: Sequence[list[int]]) -> Iterator[pd.DataFrame]:
+    """`grades_frame` of each chunk of read ids in turn.
+
+    On Postgres, outside a transaction, the next chunk's grades are read on a second
+    connection while the caller works on this one: Postgres builds the text of 2,000 reads'
+    grades (about a third of a second) on one core while Python scores on the other. Inside a
+    transaction a second connection would not see its uncommitted rows, so there it reads in
+    turn."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or len(chunks) < 2:
+        for chunk in chunks:
+            yield grades_frame(read_ids=chunk)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="grade-prefetch") as pool:
+        pending = pool.submit(_grade_text_on_own_connection, chunks[0])
+        for index, chunk in enumerate(chunks):
+            text = pending.result()
+            if index + 1 < len(chunks):
+                pending = pool.submit(_grade_text_on_own_connection, chunks[index + 1])
+            yield _grades_frame_from_text(text, chunk)
+
+
+def _grade_text_on_own_connection(ids: list[int]) -> str:
+    """`_grade_text` in a worker thread, on that thread's own connection, closed after."""
+    try:
+        return _grade_text(ids)
+    finally:
+        connection.close()
+
+
+def _grade_text(ids: list[int]) -> str:
+    """The grades of `ids` as tab-separated lines (read, muscle id, side, sequence, value)
+    built by Postgres: one row per read, not per cell, 240 times fewer rows through the
+    driver."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT string_agg(read_id::text || E'\\t' || muscle_id::text || E'\\t' || side"
@@ -94,7 +129,12 @@ def _grades_frame_postgres(ids: list[int]) -> pd.DataFrame:
             " FROM scoring_grade WHERE read_id = ANY(%s) GROUP BY read_id",
             [list(map(int, ids))],
         )
-        text = "\n".join(row[0] for row in cursor.fetchall())
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _grades_frame_from_text(text: str, ids: list[int]) -> pd.DataFrame:
+    """The grade rows of `ids` from `_grade_text`, read by pandas' C parser; the read keys
+    are joined in pandas."""
     grades = pd.read_csv(
         io.StringIO(text),
         sep="\t",
@@ -126,7 +166,7 @@ def _grades_frame_postgres(ids: list[int]) -> pd.DataFrame:
         "sequence": grades["sequence"].array,
         "value": grades["value"].array,
     }
-    return pd.DataFrame(columns, columns=GRADE_COLUMNS)
+    return _flag_consensus(pd.DataFrame(columns, columns=GRADE_COLUMNS))
 
 
 PATIENT_COLUMNS = [

@@ -37,7 +37,7 @@ from .analyses import (
     jsonb_key_order,
     remember_stored_scores,
 )
-from .frames import atlas_rows, grades_frame, patients_frame
+from .frames import atlas_rows, grades_frames, patients_frame
 from .models import AnalysisResult, CohortAnalyticsState, ReadScores
 from .result_rows import (
     RowTexts,
@@ -311,9 +311,8 @@ def cohort_read_scores_refresh(
         atlas = _atlas_layout(protocol)
         ids = list(batch)
         # Chunks keep memory flat on very large cohorts.
-        for start in range(0, len(ids), READ_CHUNK):
-            chunk = ids[start : start + READ_CHUNK]
-            grades = grades_frame(read_ids=chunk)
+        chunks = [ids[start : start + READ_CHUNK] for start in range(0, len(ids), READ_CHUNK)]
+        for chunk, grades in zip(chunks, grades_frames(chunks), strict=True):
             if grades.empty:
                 done += len(chunk)
                 continue
