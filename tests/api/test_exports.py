@@ -359,5 +359,21 @@ def test_analytics_endpoint_gives_latest_results_with_provenance(
     assert [r["analysis"] for r in one.json()["results"]] == ["descriptives"]
 
 
+def test_analytics_endpoint_gives_every_patients_scores_per_scope(
+    scored_cohort, statistician_client
+):  # noqa: ANN001
+    response = statistician_client.get("/api/v1/cohorts/scored/analytics/?analysis=patient_scores")
+    (result,) = response.json()["results"]
+    scopes = result["result"]
+    assert set(scopes) == {"unified", "stir", "t1"}
+    # Patients with a submitted read; IIM-0003's read is in progress, IIM-0004 has no imaging.
+    for rows in scopes.values():
+        assert [row["pseudonym"] for row in rows] == ["IIM-0001", "IIM-0002"]
+    muscles = get_csv(statistician_client, "muscle-scores")
+    total = sum(float(s) for s in muscles[muscles["pseudonym"] == "IIM-0002"]["score"] if s)
+    assert scopes["unified"][1]["total"] == pytest.approx(total)
+    assert scopes["unified"][0]["subtype"] == "DM" and scopes["unified"][0]["mmt8"] == 118
+
+
 def test_grade_codes_in_spss_are_the_codebooks():
     assert dict(GRADE_SPSS_CODES) == {"0": 0, "1": 1, "2": 2, "NA": 9}
