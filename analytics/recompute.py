@@ -537,7 +537,7 @@ def _patch_result(
     cohort_id, analysis, params_key = memo_key
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE analytics_analysisresult SET parameters = %s, input_fingerprint = %s,"
+            "UPDATE analytics_analysisresult SET parameters = %s::jsonb, input_fingerprint = %s,"
             " code_version = %s, status = %s, message = '', computed_at = %s, updated_at = %s"
             " WHERE cohort_id = %s AND analysis = %s AND parameters_key = %s"
             " AND computed_at = %s RETURNING id",
