@@ -39,7 +39,7 @@ def check_broker() -> Check:
 
 
 def check_workers(timeout: float = 1.0) -> Check:
-    """Which Celery workers answer a ping, and how many tasks wait in the default queue."""
+    """Which Celery workers answer a ping, and how many tasks wait in their queues."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return Check("workers", True, "no workers needed: tasks run in-process (eager)")
     from iim_scoring.celery import app
@@ -57,12 +57,14 @@ def check_workers(timeout: float = 1.0) -> Check:
 
 
 def _queued_tasks(app) -> int | None:  # noqa: ANN001
-    """Messages waiting in the default queue (Redis brokers keep it as a list)."""
+    """Messages waiting in the default queue and the analytics queue (Redis brokers keep
+    each as a list)."""
     with app.connection_for_read() as conn:
         if conn.transport_cls not in ("redis", "rediss"):
             return None
         client = conn.default_channel.client
-        return int(client.llen(app.conf.task_default_queue))
+        queues = {app.conf.task_default_queue, settings.ANALYTICS_QUEUE}
+        return sum(int(client.llen(queue)) for queue in queues)
 
 
 def configuration_checks() -> list[Check]:

@@ -199,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Tests give each worker its own queue so nothing left over from another run reaches it.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# Cohort recomputations may have a queue of their own, served by one single-process worker
+# (docker-compose does): the scores and results that process keeps in memory make a grade
+# change's recomputation incremental, and DICOM imports never hold it up. Unset: the default
+# queue.
+ANALYTICS_QUEUE = env.str("ANALYTICS_QUEUE", default=CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = {"analytics.tasks.recompute_cohort": {"queue": ANALYTICS_QUEUE}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -19,6 +19,8 @@ def _run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         not in {
             "DATABASE_URL",
             "CELERY_BROKER_URL",
+            "CELERY_QUEUE",
+            "ANALYTICS_QUEUE",
             "DJANGO_ENV",
             "SECRET_KEY",
             "ALLOWED_HOSTS",
@@ -103,3 +105,21 @@ def test_a_malformed_database_url_fails_loudly():
     result = _run_manage("check", DATABASE_URL="nonsense://what")
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr or "Invalid" in result.stderr
+
+
+ROUTES_SCRIPT = (
+    "from iim_scoring.celery import app; route = app.amqp.router.route; "
+    "print(*(route({}, name)['queue'].name for name in ("
+    "'analytics.tasks.recompute_cohort', 'analytics.tasks.recompute_beyond', "
+    "'cohorts.tasks.run_dicom_import_job')))"
+)
+
+
+def test_cohort_recomputations_go_to_the_analytics_queue_when_one_is_configured():
+    separate = _run_manage("shell", "-v", "0", "-c", ROUTES_SCRIPT, ANALYTICS_QUEUE="analytics")
+    assert separate.returncode == 0, separate.stderr
+    # Recomputations to the single-process analytics worker; slow work stays on the others.
+    assert separate.stdout.split() == ["analytics", "celery", "celery"]
+    shared = _run_manage("shell", "-v", "0", "-c", ROUTES_SCRIPT)
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout.split() == ["celery", "celery", "celery"]
