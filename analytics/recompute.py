@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -432,6 +433,54 @@ def cohort_analyses_recompute(
         forget_stored_scores()
 
 
+def cohort_analyses_warm(cohort: Cohort) -> bool:
+    """Load into this process what a grade change's recomputation reuses: the cohort's stored
+    read scores, the analyses of its default parameter set, and which per-patient rows are
+    stored (so the first change after a worker's start is patched in like every other one).
+    Nothing is stored. The rows are taken as known only if the stored result was computed
+    from the input these analyses were (same fingerprint before and after computing them, and
+    the stored one); False otherwise."""
+    params = analysis_parameters()
+    key = parameters_key(params)
+    patients = patients_frame(cohort)
+    if patients.empty:
+        return False
+    before = input_fingerprint(cohort, patients)
+    results = compute_analyses(cohort, params, patients=patients)
+    if input_fingerprint(cohort) != before:
+        return False  # changed meanwhile: the recomputation it asked for will catch up
+    stored = AnalysisResult.objects.filter(
+        cohort=cohort,
+        parameters_key=key,
+        analysis__in=ROW_ANALYSES,
+        status=AnalysisResult.Status.DONE,
+        input_fingerprint=before,
+        code_version=CODE_VERSION,
+    ).only("analysis", "computed_at")
+    known = False
+    for result in stored:
+        texts = row_texts(results.get(result.analysis))
+        if texts is not None:
+            _remember_stored((cohort.pk, result.analysis, key), result.computed_at, texts)
+            known = True
+    return known
+
+
+def recently_computed_cohorts(limit: int = 4) -> list[Cohort]:
+    """The cohorts whose default results were stored last, newest first."""
+    latest = (
+        AnalysisResult.objects.filter(
+            analysis__in=ROW_ANALYSES,
+            parameters_key=parameters_key(analysis_parameters()),
+            status=AnalysisResult.Status.DONE,
+        )
+        .order_by("-computed_at")
+        .values_list("cohort_id", flat=True)[:limit]
+    )
+    by_id = Cohort.objects.in_bulk(list(latest))
+    return [by_id[pk] for pk in latest if pk in by_id]
+
+
 _RESULT_FIELDS = (
     "parameters",
     "input_fingerprint",
@@ -494,11 +543,15 @@ _MEMO_SIZE = 4
 _stored_memo: OrderedDict[tuple, tuple[datetime, RowTexts]] = OrderedDict()
 
 
+_memo_lock = threading.Lock()  # a worker's warm-up thread remembers rows too
+
+
 def _remember_stored(memo_key: tuple, computed_at: datetime, texts: RowTexts) -> None:
-    _stored_memo[memo_key] = (computed_at, texts)
-    _stored_memo.move_to_end(memo_key)
-    while len(_stored_memo) > _MEMO_SIZE:
-        _stored_memo.popitem(last=False)
+    with _memo_lock:
+        _stored_memo[memo_key] = (computed_at, texts)
+        _stored_memo.move_to_end(memo_key)
+        while len(_stored_memo) > _MEMO_SIZE:
+            _stored_memo.popitem(last=False)
 
 
 def _row_changes(old: RowTexts, new: RowTexts) -> list[tuple[str, int, bytes]] | None:
@@ -527,7 +580,8 @@ def _patch_result(
     """Store the result whose rows are `texts` by rewriting the rows that changed; False if
     this process does not know what is stored (or on SQLite, whose small cohorts are simply
     stored again)."""
-    remembered = _stored_memo.get(memo_key)
+    with _memo_lock:
+        remembered = _stored_memo.get(memo_key)
     if remembered is None or connection.vendor != "postgresql":
         return False
     stored_at, stored = remembered

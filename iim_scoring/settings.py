@@ -205,6 +205,8 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # queue.
 ANALYTICS_QUEUE = env.str("ANALYTICS_QUEUE", default=CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = {"analytics.tasks.recompute_cohort": {"queue": ANALYTICS_QUEUE}}
+# A single-process worker loads the recently computed cohorts as it starts (analytics.tasks).
+ANALYTICS_WARM_ON_START = env.bool("ANALYTICS_WARM_ON_START", default=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

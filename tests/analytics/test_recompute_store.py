@@ -86,24 +86,7 @@ def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):  # noqa: 
     key = recompute.parameters_key(recompute.analysis_parameters())
     stored = AnalysisResult.objects.get(cohort=demo, analysis="patient_scores", parameters_key=key)
     before = _stored_rows(stored)
-    grade = (
-        Grade.objects.filter(
-            read__study__patient__cohort=demo,
-            read__status=Read.Status.SUBMITTED,
-            sequence="STIR",
-            value="0",
-        )
-        .select_related("read__study__patient", "muscle")
-        .first()
-    )
-    read = grade.read
-    read_amend(
-        read=read,
-        changes=[CellChange(grade.muscle, grade.side, "STIR", "2")],
-        actor=None,
-        reason="test: one grade change",
-        expected_version=read.version,
-    )
+    read = _amend_one_stir_grade(demo)
     recompute.cohort_analyses_recompute(cohort_id=demo.pk)
     after = _stored_rows(stored)
     # The same rows, updated in place: only the amended patient's rows in the scopes a STIR
@@ -120,3 +103,60 @@ def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):  # noqa: 
     assert stored_result_value(stored) == orjson.loads(
         orjson.dumps(fresh, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     )
+
+
+def _amend_one_stir_grade(cohort: Cohort) -> Read:
+    grade = (
+        Grade.objects.filter(
+            read__study__patient__cohort=cohort,
+            read__status=Read.Status.SUBMITTED,
+            sequence="STIR",
+            value="0",
+        )
+        .select_related("read__study__patient", "muscle")
+        .first()
+    )
+    read = grade.read
+    read_amend(
+        read=read,
+        changes=[CellChange(grade.muscle, grade.side, "STIR", "2")],
+        actor=None,
+        reason="test: one grade change",
+        expected_version=read.version,
+    )
+    return read
+
+
+def _forget_everything() -> None:
+    """What a freshly started worker process knows: nothing."""
+    analyses._frames_cache.clear()
+    analyses._results_cache.clear()
+    recompute._stored_memo.clear()
+
+
+def test_a_warmed_worker_patches_its_first_change_in(demo, monkeypatch):  # noqa: ANN001
+    monkeypatch.setattr("analytics.services._queue", lambda *args, **kwargs: True)
+    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
+    key = recompute.parameters_key(recompute.analysis_parameters())
+    stored = AnalysisResult.objects.get(cohort=demo, analysis="patient_scores", parameters_key=key)
+    _forget_everything()
+    assert recompute.recently_computed_cohorts() == [demo]
+    assert recompute.cohort_analyses_warm(demo) is True
+    before = _stored_rows(stored)
+    read = _amend_one_stir_grade(demo)
+    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk) == "done"
+    after = _stored_rows(stored)
+    assert {k: pk for k, (pk, _) in after.items()} == {k: pk for k, (pk, _) in before.items()}
+    changed = {orjson.loads(after[k][1])["pseudonym"] for k in after if after[k] != before[k]}
+    assert changed == {read.study.patient.pseudonym}
+
+
+def test_a_warm_up_after_an_unrecomputed_change_takes_no_rows_as_known(demo, monkeypatch):  # noqa: ANN001
+    monkeypatch.setattr("analytics.services._queue", lambda *args, **kwargs: True)
+    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
+    _amend_one_stir_grade(demo)
+    recompute.cohort_read_scores_refresh(demo)  # new read scores, results not recomputed yet
+    _forget_everything()
+    # The stored rows are older than the analyses it computes: patching them would be wrong.
+    assert recompute.cohort_analyses_warm(demo) is False
+    assert not recompute._stored_memo

@@ -10,10 +10,11 @@ import pytest
 import redis
 from django.urls import reverse
 
-from analytics.models import AnalysisResult, CohortAnalyticsState
+from analytics.models import AnalysisResult, CohortAnalyticsState, PatientScoreRow
+from analytics.recompute import cohort_analyses_recompute
 from analytics.result_rows import stored_result_value
 from scoring.models import Grade, Read, ScoringProtocol
-from scoring.services import read_assign, read_record_complete
+from scoring.services import CellChange, read_amend, read_assign, read_record_complete
 from tests import factories
 from tests.integration.conftest import reset_broker_connections, start_worker, wait_for
 
@@ -213,3 +214,42 @@ def test_grades_save_while_the_broker_is_down_and_recompute_when_it_is_back(
         )
     finally:
         worker.kill()
+
+
+def _row_ids(cohort) -> dict[tuple[str, int], int]:  # noqa: ANN001
+    rows = PatientScoreRow.objects.filter(
+        result__cohort=cohort, result__analysis="patient_scores"
+    ).values_list("scope", "position", "pk")
+    return {(scope, position): pk for scope, position, pk in rows}
+
+
+def test_a_starting_worker_warms_up_and_patches_its_first_change_in(
+    tmp_path,
+    settings,
+    broker_queue,  # noqa: ANN001
+):
+    broker, queue = broker_queue
+    cohort, _reader, reads = _cohort_with_submitted_reads()
+    assert cohort_analyses_recompute(cohort_id=cohort.pk, force=True) == "done"
+    redis.Redis.from_url(broker).flushdb()  # the submissions' requests: already computed
+    stored_rows = _row_ids(cohort)
+    worker = start_worker(tmp_path, broker, queue, Path(settings.MEDIA_ROOT))
+    try:
+        wait_for(lambda: "analytics warm-up finished" in worker.log.read_text(), what="warm-up")
+        assert f"analytics warmed cohort_id={cohort.pk} rows_known=True" in worker.log.read_text()
+        read = reads[0]  # every cell 0: total 0
+        read_amend(
+            read=read,
+            changes=[CellChange("gracilis", side, "STIR", "2") for side in "LR"],
+            actor=None,
+            reason="recheck",
+            expected_version=Read.objects.get(pk=read.pk).version,
+        )
+        pseudonym = read.study.patient.pseudonym
+        wait_for(lambda: _total_of(cohort, pseudonym) == 2.0, what="the recomputed total")
+    except AssertionError:
+        raise AssertionError(worker.log.read_text()[-3000:]) from None
+    finally:
+        worker.kill()
+    # The worker's first task rewrote the changed rows in place, as a warm process does.
+    assert _row_ids(cohort) == stored_rows
