@@ -60,6 +60,25 @@ def results_mark_stale(*, cohort_id: int, read_id: int | None = None) -> None:
     transaction.on_commit(lambda: _request_recompute(cohort_id))
 
 
+def results_forget_patient(*, cohort_id: int, patient_id: int) -> int:
+    """Remove an erased patient from the cohort's stored results now, inside the erasure's
+    transaction, rather than when the recomputation it asks for has run: their per-patient
+    rows go, and so do the results beyond the paper (they name patients; recomputed after).
+    The other results are aggregates; their heads are touched so that no dashboard figure
+    built from the rows before (and cached) is served again. Returns the rows removed."""
+    from .models import AnalysisResult, PatientScoreRow
+    from .recompute import BEYOND_ANALYSIS
+
+    removed, _ = PatientScoreRow.objects.filter(
+        result__cohort_id=cohort_id, row__patient_id=patient_id
+    ).delete()
+    results = AnalysisResult.objects.filter(cohort_id=cohort_id)
+    results.filter(analysis=BEYOND_ANALYSIS).delete()
+    results.update(updated_at=timezone.now())
+    results_mark_stale(cohort_id=cohort_id)
+    return removed
+
+
 def _request_recompute(cohort_id: int) -> None:
     """Record the request on the cohort's state row and queue a task unless one is waiting.
 

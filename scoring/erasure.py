@@ -18,7 +18,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from analytics.models import ReadScores
-from analytics.services import results_mark_stale
+from analytics.services import results_forget_patient
 from cohorts.audit import audit_record, audit_redact_erased
 from cohorts.models import AuditEvent, ClinicalAssessment, ImagingStudy, Instance, Patient, Series
 
@@ -186,7 +186,7 @@ def patient_erase(
         new=asdict(summary),
         reason=reason.strip(),
     )
-    results_mark_stale(cohort_id=cohort.pk)
+    results_forget_patient(cohort_id=cohort.pk, patient_id=int(targets["cohorts.patient"][0]))
     transaction.on_commit(lambda: _delete_files(files))
     return summary
 

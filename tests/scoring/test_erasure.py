@@ -12,7 +12,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.html import escape
 
+from analytics.beyond import cohort_beyond_recompute
 from analytics.models import AnalysisResult
+from analytics.recompute import cohort_analyses_recompute
 from analytics.result_rows import stored_result_value
 from cohorts.importing import dicom_import
 from cohorts.models import AuditEvent, ClinicalAssessment, ImagingStudy, Instance, Patient, Series
@@ -171,3 +173,33 @@ def test_coordinator_of_another_cohort_gets_404(client, imaged_cohort):  # noqa:
     client.force_login(outsider)
     url = reverse("scoring:patient-erase", args=[imaged_cohort.slug, patient.pseudonym])
     assert client.get(url).status_code == 404
+
+
+def test_erasure_takes_the_patient_out_of_stored_results_before_any_recomputation(
+    client, coordinator, imaged_cohort, monkeypatch, django_capture_on_commit_callbacks
+):  # noqa: ANN001
+    erased, kept = Patient.objects.filter(cohort=imaged_cohort).order_by("pseudonym")
+    assert cohort_analyses_recompute(cohort_id=imaged_cohort.pk) == "done"
+    cohort_beyond_recompute(cohort_id=imaged_cohort.pk)
+    stored = AnalysisResult.objects.get(cohort=imaged_cohort, analysis="patient_scores")
+    before = stored_result_value(stored)["unified"]
+    assert {row["pseudonym"] for row in before} == {erased.pseudonym, kept.pseudonym}
+    assert AnalysisResult.objects.filter(cohort=imaged_cohort, analysis="beyond_paper").exists()
+    # No worker gets to it: what is stored right after the erasure is what anyone would see.
+    monkeypatch.setattr("analytics.services._request_recompute", lambda cohort_id: None)
+    client.force_login(coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _erase(
+            client,
+            imaged_cohort,
+            erased.pseudonym,
+            reason="Request 2026-118",
+            confirmation=erased.pseudonym,
+        )
+    assert response.status_code == 302
+    stored.refresh_from_db()
+    for rows in stored_result_value(stored).values():
+        assert {row["pseudonym"] for row in rows} == {kept.pseudonym}
+    # The results beyond the paper name patients: gone until recomputed.
+    assert not AnalysisResult.objects.filter(cohort=imaged_cohort, analysis="beyond_paper").exists()
+    assert stored.updated_at > stored.computed_at
