@@ -5,7 +5,7 @@ Usage (from the repository root):
     python scripts/generate_deid_table.py [DATA_DIR] [--output PATH]
 
 DATA_DIR holds ps3.15-annex-e-attributes.json (revision 2024e) and
-ps3.15-annex-e-2026c-additions.json (default: ../shared/data/).
+ps3.15-annex-e-2026c-additions.json (default: scripts/dicom-standard/, see its README).
 
 Profile: Basic Application Level Confidentiality Profile with the Retain Longitudinal
 Temporal Information with Modified Dates Option. How each row becomes one action:
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     """Read both JSON files and write the action table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = Path(__file__).resolve().parent.parent
-    parser.add_argument("data_dir", nargs="?", default=str(root.parent / "shared" / "data"))
+    parser.add_argument("data_dir", nargs="?", default=str(root / "scripts" / "dicom-standard"))
     parser.add_argument("--output", default=str(root / "cohorts" / "dicom" / "annex_e_actions.py"))
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
