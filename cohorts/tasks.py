@@ -20,3 +20,12 @@ def run_dicom_import_job(self, *, job_id: int) -> str:  # noqa: ANN001
     from .import_jobs import import_job_run
 
     return import_job_run(job_id=job_id, claim_token=self.request.id or "")
+
+
+@shared_task(name="cohorts.tasks.sweep_media")
+def sweep_media() -> int:
+    """Daily: remove stored image files no row names (see cohorts.media)."""
+    from .media import media_orphans_sweep
+
+    sweep, _ = media_orphans_sweep()
+    return sweep.removed

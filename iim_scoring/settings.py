@@ -193,9 +193,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": 1,
 }
-# Celery beat: catch cohorts left stale by a broker outage or a lost task.
+# Celery beat: catch cohorts left stale by a broker outage or a lost task, and sweep media.
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-cohorts": {"task": "analytics.tasks.requeue_stale", "schedule": 60.0},
+    # Image files left without rows by a killed erasure or import (cohorts.media).
+    "sweep-media": {"task": "cohorts.tasks.sweep_media", "schedule": 24 * 3600.0},
 }
 # Tests give each worker its own queue so nothing left over from another run reaches it.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
