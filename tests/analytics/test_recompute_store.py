@@ -106,17 +106,37 @@ def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):  # noqa: 
 
 
 def _amend_one_stir_grade(cohort: Cohort) -> Read:
-    grade = (
+    """Raise a STIR grade 0 -> 2 where it moves the patient's analysed scores: a baseline
+    read that is not a re-read nor outweighed by a consensus read, with T1 0 on that side
+    (so the unified grade moves too)."""
+    candidates = (
         Grade.objects.filter(
             read__study__patient__cohort=cohort,
             read__status=Read.Status.SUBMITTED,
             sequence="STIR",
             value="0",
         )
+        .exclude(read__kind=Read.Kind.REREAD)
         .select_related("read__study__patient", "muscle")
-        .first()
+        .order_by("pk")
     )
-    read = grade.read
+    for grade in candidates:
+        read, study = grade.read, grade.read.study
+        baseline = study.patient.studies.order_by("timepoint").first()
+        consensus = Read.objects.filter(
+            study=study, status=Read.Status.SUBMITTED, kind=Read.Kind.CONSENSUS
+        )
+        t1_zero = Grade.objects.filter(
+            read=read, muscle=grade.muscle, side=grade.side, sequence="T1", value="0"
+        )
+        if (
+            study.pk == baseline.pk
+            and (read.kind == Read.Kind.CONSENSUS or not consensus.exists())
+            and t1_zero.exists()
+        ):
+            break
+    else:
+        raise AssertionError("the demo has no grade whose change moves the analysed scores")
     read_amend(
         read=read,
         changes=[CellChange(grade.muscle, grade.side, "STIR", "2")],
