@@ -203,9 +203,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # Cohort recomputations may have a queue of their own, served by one single-process worker
 # (docker-compose does): the scores and results that process keeps in memory make a grade
-# change's recomputation incremental, and DICOM imports never hold it up. Unset: the default
-# queue.
-ANALYTICS_QUEUE = env.str("ANALYTICS_QUEUE", default=CELERY_TASK_DEFAULT_QUEUE)
+# change's recomputation incremental, and DICOM imports never hold it up. Unset or empty: the
+# default queue.
+ANALYTICS_QUEUE = env.str("ANALYTICS_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {"analytics.tasks.recompute_cohort": {"queue": ANALYTICS_QUEUE}}
 # A single-process worker loads the recently computed cohorts as it starts (analytics.tasks).
 ANALYTICS_WARM_ON_START = env.bool("ANALYTICS_WARM_ON_START", default=True)
