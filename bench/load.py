@@ -11,8 +11,9 @@ database (BENCH_POSTGRES_URL, default postgres@127.0.0.1:5432, trust), migrated,
 --readers radiologists with 2 assigned (not submitted) reads each; --clinicians clinicians and
 --statisticians statisticians (with a DRF token), members of the cohort. Then, as
 docker-compose runs it: --celery-workers Celery workers (solo pool, so one task at a time
-each) on Redis (BENCH_REDIS_URL, default db 10, its own queue; the Django cache there too;
-whatever the run adds to that Redis database is deleted at the end), and gunicorn with
+each; the first on the cohort recomputations' queue, ANALYTICS_QUEUE, the others on the
+default queue) on Redis (BENCH_REDIS_URL, default db 10, queues of its own; the Django cache
+there too; whatever the run adds to that Redis database is deleted at the end), and gunicorn with
 --workers sync workers on a free loopback port.
 
 Users, each on its own connection and thread, all at once, on fixed schedules (latency is
@@ -367,8 +368,14 @@ def start_stack(stack: Stack, args: argparse.Namespace) -> tuple[str, dict]:
     )
     for n in range(args.celery_workers):
         name = f"celery-{n + 1}"
+        # As docker-compose: the first serves the cohort recomputations' queue, the others
+        # the default queue (with one worker, it serves both).
+        if args.celery_workers == 1:
+            queues = f"{stack.env['ANALYTICS_QUEUE']},{stack.env['CELERY_QUEUE']}"
+        else:
+            queues = stack.env["ANALYTICS_QUEUE" if n == 0 else "CELERY_QUEUE"]
         worker = [sys.executable, "-m", "celery", "-A", "iim_scoring", "worker", "--pool=solo"]
-        worker += ["--loglevel=INFO", "-Q", stack.env["CELERY_QUEUE"], "-n", f"{name}@%h"]
+        worker += ["--loglevel=INFO", "-Q", queues, "-n", f"{name}@%h"]
         stack.start(name, [*worker, "--without-gossip", "--without-mingle", "--without-heartbeat"])
     for n in range(args.celery_workers):
         name = f"celery-{n + 1}"
@@ -1053,6 +1060,7 @@ def main() -> int:
         # Nobody reads the tasks' results: keep them in the worker, not in Redis.
         "CELERY_RESULT_BACKEND": "cache+memory://",
         "CELERY_QUEUE": f"bench-load-{tag}",
+        "ANALYTICS_QUEUE": f"bench-load-{tag}-analytics",
         # The cache in Redis, as docker-compose has it (shared by the gunicorn workers).
         "CACHE_URL": REDIS_URL,
     }
@@ -1063,8 +1071,9 @@ def main() -> int:
         base, data = start_stack(stack, args)
         print(
             f"stack: gunicorn {args.workers} sync workers on {base}, Postgres {stack.db_name}, "
-            f"{args.celery_workers} Celery workers (solo) on {REDIS_URL} queue "
-            f"{stack.env['CELERY_QUEUE']}; {os.cpu_count()} CPUs, load average "
+            f"{args.celery_workers} Celery workers (solo) on {REDIS_URL} queues "
+            f"{stack.env['ANALYTICS_QUEUE']} (the first) and {stack.env['CELERY_QUEUE']};"
+            f" {os.cpu_count()} CPUs, load average "
             f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
