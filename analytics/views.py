@@ -158,8 +158,9 @@ def _result_heads(cohort: Any, key: str) -> dict[str, AnalysisResult]:
 
 def _result_parts(sources: dict[str, AnalysisResult], scope: str) -> dict[str, Any]:
     """result[scope] of the scoped analyses and result["table"] of the descriptives, read
-    from the database without the other scopes. A result that lacks the key is read whole, so
-    that it behaves exactly as before (default or KeyError)."""
+    from the database without the other scopes, and the patients' scatter fields from their
+    stored rows. A result that lacks the key is read whole, so that it behaves exactly as
+    before (default or KeyError)."""
     wanted = {a: ("table" if a == "descriptives" else scope) for a in sources}
     parts: dict[str, Any] = {}
     if "patient_scores" in wanted:
@@ -175,14 +176,13 @@ def _result_parts(sources: dict[str, AnalysisResult], scope: str) -> dict[str, A
             .values_list("analysis", "part")
         ):
             parts[analysis] = part
-    defaults = {"patient_scores": [], "descriptives": None}
     for analysis in sources:
         if parts.get(analysis) is None:
             whole = AnalysisResult.objects.get(pk=sources[analysis].pk).result
             if analysis == "descriptives":
                 parts[analysis] = whole["table"]
             else:
-                parts[analysis] = whole.get(scope, defaults.get(analysis, {}))
+                parts[analysis] = whole.get(scope, {})
     return parts
 
 
