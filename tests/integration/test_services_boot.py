@@ -97,3 +97,22 @@ def test_coordinators_see_which_workers_answer(celery_worker_process, settings):
     celery_worker_process.kill()
     check = wait_for(lambda: not (c := check_workers()).ok and c, what="the worker to be gone")
     assert "no Celery worker answers" in check.detail
+
+
+@pytest.mark.django_db
+def test_the_waiting_count_includes_the_recomputations_own_queue(broker_queue, settings):  # noqa: ANN001
+    import redis
+
+    from iim_scoring.health import check_workers
+
+    broker, queue = broker_queue
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.ANALYTICS_QUEUE = f"{queue}-analytics"
+    client = redis.Redis.from_url(broker)
+    client.rpush(queue, "an import")
+    client.rpush(settings.ANALYTICS_QUEUE, "a recomputation", "another")
+    try:
+        check = check_workers(timeout=0.2)  # no worker runs: nothing takes them
+    finally:
+        client.delete(queue, settings.ANALYTICS_QUEUE)
+    assert "3 tasks waiting in the queue" in check.detail
