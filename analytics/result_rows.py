@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from django.db import connection
 
+from iim_scoring.rows import insert_rows
+
 from .models import AnalysisResult, PatientScoreRow
 
 ROW_COUNTS = "row_counts"
@@ -47,15 +49,14 @@ def patient_rows_replace(result_id: int, texts: RowTexts) -> None:
     """Replace every stored row of the result by `texts` (inside the caller's transaction)."""
     if connection.vendor != "postgresql":
         PatientScoreRow.objects.filter(result_id=result_id).delete()
-        PatientScoreRow.objects.bulk_create(
+        insert_rows(
             [
                 PatientScoreRow(
                     result_id=result_id, scope=scope, position=position, row=orjson.loads(text)
                 )
                 for scope, rows in texts.items()
                 for position, text in enumerate(rows)
-            ],
-            batch_size=1000,
+            ]
         )
         return
     with connection.cursor() as cursor:
