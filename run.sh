@@ -2,7 +2,8 @@
 # One entry point for a fresh machine with only Python 3.11:
 #   ./run.sh serve   set up, seed the synthetic demo cohort, serve http://127.0.0.1:8000
 #   ./run.sh test    set up and run the whole test suite
-# Without DATABASE_URL / CELERY_BROKER_URL it runs on the embedded default (SQLite, eager tasks).
+# Without DATABASE_URL it runs on the project's own Postgres server (data in .postgres/), and
+# without CELERY_BROKER_URL its tasks run eagerly in-process.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from iim_scoring.db.embedded import describe
+
 
 @dataclass(frozen=True)
 class Check:
@@ -16,13 +18,27 @@ class Check:
     detail: str
 
 
+def database_server() -> str:
+    """The server this process talks to, in words."""
+    embedded_dir = None if settings.USING_DATABASE_SERVICE else settings.EMBEDDED_POSTGRES_DIR
+    return describe(connection.settings_dict, embedded_dir=embedded_dir)
+
+
+def _server_kind() -> str:
+    return "DATABASE_URL" if settings.USING_DATABASE_SERVICE else "the embedded server"
+
+
 def check_database() -> Check:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        return Check("database", True, f"{connection.vendor} answers")
+        return Check("database", True, f"{database_server()} answers")
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        return Check("database", False, f"cannot reach the database: {type(exc).__name__}")
+        return Check(
+            "database",
+            False,
+            f"cannot reach the database ({_server_kind()}): {type(exc).__name__}",
+        )
 
 
 def check_broker() -> Check:

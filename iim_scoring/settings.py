@@ -1,8 +1,9 @@
 """Settings, driven by environment variables (see .env.example).
 
 Three modes:
-- embedded default (nothing set): SQLite file, Celery tasks run eagerly in-process, media on
-  local disk, DEBUG on;
+- embedded default (nothing set): the project's own Postgres server (iim_scoring/db/embedded.py,
+  data in EMBEDDED_POSTGRES_DIR), Celery tasks run eagerly in-process, media on local disk,
+  DEBUG on;
 - services: DATABASE_URL and/or CELERY_BROKER_URL switch to Postgres and Redis with real workers;
 - production (DJANGO_ENV=production): refuses to start without a real SECRET_KEY, secrets and
   ALLOWED_HOSTS, and turns on every HTTPS and header protection `check --deploy` asks for.
@@ -13,6 +14,8 @@ from pathlib import Path
 import environ
 import plotly
 from django.core.exceptions import ImproperlyConfigured
+
+from iim_scoring.db import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -116,14 +119,22 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Eager Celery and the dev server share one file: wait for a lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# Postgres only. Without DATABASE_URL, the project's own server (started if need be) holds
+# its data in EMBEDDED_POSTGRES_DIR; production must name its server.
+EMBEDDED_POSTGRES_DIR = Path(env.str("EMBEDDED_POSTGRES_DIR", default="") or BASE_DIR / ".postgres")
+if USING_DATABASE_SERVICE:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_URL must name a Postgres database (postgres://user:password@host:port/name)."
+        )
+elif PRODUCTION:
+    raise ImproperlyConfigured("DATABASE_URL must name the Postgres server in production.")
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    # A restarted Postgres must not leave broken persistent connections behind.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": embedded.database_settings(EMBEDDED_POSTGRES_DIR)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A restarted Postgres must not leave broken persistent connections behind.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -316,4 +327,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The embedded server's start and stop commands, logged in full at INFO by its library.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

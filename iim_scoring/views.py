@@ -1,5 +1,6 @@
 """Project-level pages: the role-aware landing page."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,9 +18,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Load balancers and docker-compose ask here: 200 when the database and broker answer."""
+    """Load balancers and docker-compose ask here: 200 when the database and broker answer.
+    The server is named by kind only: no address leaves on this open URL."""
     checks = [check_database(), check_broker()]
     body = {c.name: "ok" if c.ok else c.detail for c in checks}
+    body["database_server"] = "DATABASE_URL" if settings.USING_DATABASE_SERVICE else "embedded"
     return JsonResponse(body, status=200 if all(c.ok for c in checks) else 503)
 
 

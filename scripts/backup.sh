@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Back up the database and the image files together: ./scripts/backup.sh DIR
-# Needs DATABASE_URL (Postgres) and MEDIA_ROOT; writes DIR/db.dump and DIR/media.tar.gz.
+# Writes DIR/db.dump and DIR/media.tar.gz from the server the settings name (DATABASE_URL, or
+# the embedded server when it is unset) and MEDIA_ROOT.
 set -euo pipefail
-out=${1:?usage: backup.sh DIR}
-: "${DATABASE_URL:?set DATABASE_URL}" "${MEDIA_ROOT:?set MEDIA_ROOT}"
-mkdir -p "$out"
-pg_dump --format=custom --no-owner --dbname "$DATABASE_URL" --file "$out/db.dump"
-tar -C "$MEDIA_ROOT" -czf "$out/media.tar.gz" .
-echo "backup written to $out"
+dir=$(realpath -m "${1:?usage: backup.sh DIR}")
+cd "$(dirname "$0")/.."
+python=python3; [ -x .venv/bin/python ] && python=.venv/bin/python
+exec "$python" manage.py backup "$dir"

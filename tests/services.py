@@ -13,9 +13,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-POSTGRES_URL = os.environ.get(
-    "IIM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("IIM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("IIM_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -45,9 +42,23 @@ def need(condition: bool, what: str) -> None:
     pytest.skip(message)
 
 
-def need_postgres() -> str:
-    need(_reachable(POSTGRES_URL, 5432), f"Postgres at {POSTGRES_URL}")
-    return POSTGRES_URL
+def postgres_server_url(name: str = "postgres") -> str:
+    """Database `name` on the server the suite runs on (the embedded server, or the one
+    DATABASE_URL names), for tests that create databases of their own."""
+    from django.db import connection
+
+    from iim_scoring.db.embedded import url_of
+
+    return url_of(connection.settings_dict, name=name)
+
+
+def database_url() -> str:
+    """The suite's own database, for processes the tests start (workers, commands)."""
+    from django.db import connection
+
+    from iim_scoring.db.embedded import url_of
+
+    return url_of(connection.settings_dict)
 
 
 def need_redis() -> str:

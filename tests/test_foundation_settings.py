@@ -65,6 +65,7 @@ def test_production_check_deploy_prints_no_warnings():
         "--deploy",
         "--fail-level",
         "WARNING",
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         DJANGO_ENV="production",
         SECRET_KEY=STRONG,
         PSEUDONYM_PEPPER="p" * 16 + "epper-for-tests-000000",
@@ -75,14 +76,41 @@ def test_production_check_deploy_prints_no_warnings():
     assert "System check identified no issues" in result.stdout
 
 
-def test_embedded_default_uses_sqlite_eager_tasks_and_debug():
+def test_embedded_default_uses_the_projects_postgres_eager_tasks_and_debug():
     code = (
-        "from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG)"
+        "from django.conf import settings as s; from django.db import connection as c; "
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['HOST'], "
+        "c.cursor().connection.info.server_version // 10000, s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG)"
     )
     result = _run_manage("shell", "-c", code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "True", "True"]
+    # PostgreSQL 18 from the wheel, on a socket in the project's git-ignored .postgres folder.
+    assert result.stdout.split()[-5:] == [
+        "django.db.backends.postgresql",
+        str(REPO / ".postgres"),
+        "18",
+        "True",
+        "True",
+    ]
+
+
+def test_production_refuses_to_start_without_a_database_url():
+    result = _run_manage(
+        "check",
+        DJANGO_ENV="production",
+        SECRET_KEY=STRONG,
+        PSEUDONYM_PEPPER="p" * 16 + "epper-for-tests-000000",
+        DICOM_UID_SECRET="u" * 16 + "id-secret-for-tests-0000",
+        ALLOWED_HOSTS="iim.example.org",
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL must name the Postgres server in production" in result.stderr
+
+
+def test_a_database_url_of_another_engine_is_refused():
+    result = _run_manage("check", DATABASE_URL="mysql://u@127.0.0.1:3306/x")
+    assert result.returncode != 0
+    assert "DATABASE_URL must name a Postgres database" in result.stderr
 
 
 def test_service_urls_switch_to_postgres_and_a_real_broker_without_debug():

@@ -25,8 +25,7 @@ from django.db.models import Count
 from cohorts.dicom.deid import remap_uid
 from cohorts.models import ImagingStudy, Instance, Patient, Series
 from tests.dicom_import.conftest import parse, synthetic_files
-from tests.integration.conftest import database_url
-from tests.services import need_postgres
+from tests.services import database_url
 
 REPO = Path(__file__).resolve().parents[2]
 PATIENTS = 3  # a STIR and a T1 series each
@@ -57,7 +56,6 @@ def export_folder(folder: Path) -> dict[str, int]:
 def start_import(tmp_path: Path) -> Iterator[Callable[[Path, str], subprocess.Popen]]:
     """Start `manage.py import_dicom FOLDER --cohort interrupted --create` on the suite's
     database and MEDIA_ROOT, its output in tmp_path/LOG; killed at the end if still running."""
-    need_postgres()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),

@@ -12,23 +12,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 
-from tests.services import need, need_redis
+from tests.services import database_url, need_redis
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """URL of the database the tests run on, for processes started by the tests."""
-    s = connection.settings_dict
-    need(
-        connection.vendor == "postgresql",
-        "the suite running on Postgres (set DATABASE_URL) so a worker process can share its "
-        "database",
-    )
-    credentials = f"{s['USER']}:{s['PASSWORD'] or ''}"
-    return f"postgres://{credentials}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 class Worker:

