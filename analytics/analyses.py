@@ -141,35 +141,26 @@ def _load_frames(
 ) -> tuple[dict[str, dict[str, pd.DataFrame]], dict[int, tuple]]:
     """The frames of the given reads (in read_id order) and each read's version as loaded
     ({read_id: (*keys, fingerprint, computed_at)}). The muscle level is left out: analyses
-    never use it, and on Postgres it stays in the database."""
+    never use it, and it stays in the database."""
     loaded: list[tuple[tuple, dict]] = []
     versions: dict[int, tuple] = {}
     for start in range(0, len(read_ids), _LOAD_CHUNK):
         chunk = read_ids[start : start + _LOAD_CHUNK]
-        if connection.vendor == "postgresql":
-            rows = []
-            for read_id in chunk:
-                known = _just_stored.get(read_id)
-                if known is not None and known[:2] == tuple(keys[read_id][4:6]):
-                    rows.append((read_id, *known))
-            if len(rows) < len(chunk):
-                taken = {row[0] for row in rows}
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT read_id, fingerprint, computed_at::text, (SELECT"
-                        " jsonb_object_agg(k, v - 'muscle') FROM jsonb_each(scores) AS e(k, v))"
-                        "::text FROM analytics_readscores WHERE read_id = ANY(%s)",
-                        [[r for r in chunk if r not in taken]],
-                    )
-                    rows += [
-                        (r[0], r[1], r[2], orjson.loads(r[3] or "{}")) for r in cursor.fetchall()
-                    ]
-        else:
-            rows = list(
-                ReadScores.objects.filter(read_id__in=chunk)
-                .annotate(written=Cast("computed_at", TextField()))
-                .values_list("read_id", "fingerprint", "written", "scores")
-            )
+        rows = []
+        for read_id in chunk:
+            known = _just_stored.get(read_id)
+            if known is not None and known[:2] == tuple(keys[read_id][4:6]):
+                rows.append((read_id, *known))
+        if len(rows) < len(chunk):
+            taken = {row[0] for row in rows}
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT read_id, fingerprint, computed_at::text, (SELECT"
+                    " jsonb_object_agg(k, v - 'muscle') FROM jsonb_each(scores) AS e(k, v))"
+                    "::text FROM analytics_readscores WHERE read_id = ANY(%s)",
+                    [[r for r in chunk if r not in taken]],
+                )
+                rows += [(r[0], r[1], r[2], orjson.loads(r[3] or "{}")) for r in cursor.fetchall()]
         for read_id, fingerprint, computed_at, scores in rows:
             # A row rewritten since `keys` were read keeps the version it was loaded with:
             # the next call sees the difference and loads it again.

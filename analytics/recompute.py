@@ -194,7 +194,7 @@ def _store_read_scores(
     payloads = _scores_payloads(per_scope, list(fingerprints))
     # COPY through a temporary table pays off for many reads; the few reads a grade save
     # changes go in one INSERT (no temporary table created and dropped per save).
-    if connection.vendor == "postgresql" and len(fingerprints) > COPY_MIN_READS:
+    if len(fingerprints) > COPY_MIN_READS:
         _upsert_read_scores_postgres(fingerprints, payloads)
         return
     rows = []
@@ -211,9 +211,8 @@ def _store_read_scores(
             )
         )
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                _lz4(cursor)
+        with connection.cursor() as cursor:
+            _lz4(cursor)
         insert_rows(
             rows,
             unique_fields=["read"],
@@ -416,9 +415,8 @@ def cohort_analyses_recompute(
         now = timezone.now()
         # All analyses of one input land together: nothing partial is ever shown.
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    _lz4(cursor)
+            with connection.cursor() as cursor:
+                _lz4(cursor)
             for name, result in results.items():
                 analysis_result_store(cohort, name, params_key, params, fingerprint, result, now)
         _finish(cohort, started)
@@ -578,11 +576,10 @@ def _patch_result(
     memo_key: tuple, params: dict[str, Any], fingerprint: str, texts: RowTexts, now: datetime
 ) -> bool:
     """Store the result whose rows are `texts` by rewriting the rows that changed; False if
-    this process does not know what is stored (or on SQLite, whose small cohorts are simply
-    stored again)."""
+    this process does not know what is stored."""
     with _memo_lock:
         remembered = _stored_memo.get(memo_key)
-    if remembered is None or connection.vendor != "postgresql":
+    if remembered is None:
         return False
     stored_at, stored = remembered
     changes = _row_changes(stored, texts)

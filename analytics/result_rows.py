@@ -14,9 +14,7 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from iim_scoring.rows import insert_rows
-
-from .models import AnalysisResult, PatientScoreRow
+from .models import AnalysisResult
 
 ROW_COUNTS = "row_counts"
 # Scope → the JSON text of each row, in order.
@@ -47,18 +45,6 @@ def is_row_index(value: Any) -> bool:
 
 def patient_rows_replace(result_id: int, texts: RowTexts) -> None:
     """Replace every stored row of the result by `texts` (inside the caller's transaction)."""
-    if connection.vendor != "postgresql":
-        PatientScoreRow.objects.filter(result_id=result_id).delete()
-        insert_rows(
-            [
-                PatientScoreRow(
-                    result_id=result_id, scope=scope, position=position, row=orjson.loads(text)
-                )
-                for scope, rows in texts.items()
-                for position, text in enumerate(rows)
-            ]
-        )
-        return
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM analytics_patientscorerow WHERE result_id = %s", [result_id])
         # COPY: the JSON texts go over the wire as they are, without a statement's quoting.
@@ -71,8 +57,8 @@ def patient_rows_replace(result_id: int, texts: RowTexts) -> None:
 
 
 def patient_rows_patch(result_id: int, changes: list[tuple[str, int, bytes]]) -> None:
-    """Set the rows at (scope, position) to new texts (Postgres; inside the caller's
-    transaction). The rows must exist: a patch never changes a scope's length."""
+    """Set the rows at (scope, position) to new texts (inside the caller's transaction). The
+    rows must exist: a patch never changes a scope's length."""
     if not changes:
         return
     values = ", ".join(["(%s, %s::integer, %s::jsonb)"] * len(changes))
@@ -95,14 +81,6 @@ def patient_rows_patch(result_id: int, changes: list[tuple[str, int, bytes]]) ->
 
 def patient_rows(result_id: int, scope: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """{scope: [row, ...]} of one stored result (only `scope` when given), rows in order."""
-    if connection.vendor != "postgresql":
-        stored = PatientScoreRow.objects.filter(result_id=result_id)
-        if scope is not None:
-            stored = stored.filter(scope=scope)
-        out: dict[str, list[dict[str, Any]]] = {}
-        for row_scope, row in stored.order_by("scope", "position").values_list("scope", "row"):
-            out.setdefault(row_scope, []).append(row)
-        return out
     # One JSON array text per scope, parsed once (not 10,000 small parses).
     statement = (
         "SELECT scope, '[' || string_agg(row::text, ',' ORDER BY position) || ']'"
@@ -120,9 +98,6 @@ def patient_rows(result_id: int, scope: str | None = None) -> dict[str, list[dic
 def patient_row_fields(result_id: int, scope: str, fields: tuple[str, ...]) -> list[dict]:
     """The rows of one scope with only `fields` (Postgres projects them: a twentieth of the
     JSON to send and parse)."""
-    if connection.vendor != "postgresql":
-        rows = patient_rows(result_id, scope).get(scope, [])
-        return [{field: row.get(field) for field in fields} for row in rows]
     picks = ", ".join(["row -> %s"] * len(fields))  # placeholders only
     with connection.cursor() as cursor:
         cursor.execute(

@@ -15,13 +15,12 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from .models import CohortAnalyticsState
 
@@ -109,16 +108,12 @@ def _request_recompute(cohort_id: int) -> None:
         _queue(cohort_id, countdown=_countdown(claimed[0], now))
 
 
-def _countdown(last_started: datetime | str | None, now: datetime) -> float:
+def _countdown(last_started: datetime | None, now: datetime) -> float:
     """The debounce, stretched so that the cohort's recomputations start at least
     ANALYTICS_MIN_INTERVAL_SECONDS apart (`last_started`: when the latest one claimed it)."""
     debounce = settings.ANALYTICS_DEBOUNCE_SECONDS
-    if isinstance(last_started, str):  # SQLite hands raw timestamps back as text
-        last_started = parse_datetime(last_started)
     if last_started is None:
         return debounce
-    if timezone.is_naive(last_started):
-        last_started = timezone.make_aware(last_started, UTC)
     wait = settings.ANALYTICS_MIN_INTERVAL_SECONDS - (now - last_started).total_seconds()
     return max(debounce, wait)
 

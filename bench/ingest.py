@@ -10,7 +10,7 @@ private tag, so de-identification does its full work. Then, in the same run:
   Postgres) in one process, one file after another, into a throwaway Postgres database
   cloned from a migrated template, with MEDIA_ROOT in a temp folder;
 - Orthanc (Debian package, started here on loopback with a temp storage folder and its
-  default SQLite index): POST /instances of the same files, one request after another over
+  default built-in index): POST /instances of the same files, one request after another over
   one keep-alive HTTP connection.
 
 Both sides are sequential, and both are warmed up with the same few files first. The machine
@@ -438,7 +438,7 @@ def main() -> int:
     )
     print(
         f"orthanc: {orthanc_rate:8.1f} instances/s ({orthanc_seconds:.2f} s; POST /instances, "
-        f"Orthanc {version}, default SQLite index)"
+        f"Orthanc {version}, default built-in index)"
     )
     print(f"ratio ours/orthanc: {ratio:.2f} (target >= {TARGET_RATIO})")
     print(

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from pydicom import __version__ as pydicom_version
 from pydicom.charset import default_encoding
 from pydicom.dataset import Dataset, FileDataset
@@ -596,11 +596,9 @@ def _remove_orphan_files(row: Series) -> None:
     A series' files are written before its rows commit (a committed row must find its file),
     so an import killed in between (SIGKILL, a lost machine) leaves files no row names, at the
     very names the next import of the series writes; removed here, that import stores the
-    series whole again. Only where the database locks the series row (Postgres): there every
-    other import storing this series has committed or died, so such a file is a leftover,
-    never the file of an import still running (SQLite keeps them, as before)."""
-    if not connection.features.has_select_for_update:
-        return
+    series whole again. The caller holds the series row's lock: every other import storing
+    this series has committed or died, so such a file is a leftover, never the file of an
+    import still running."""
     folder = posixpath.dirname(instance_upload_path(Instance(series=row), ""))
     try:
         names = default_storage.listdir(folder)[1]

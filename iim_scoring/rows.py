@@ -7,7 +7,6 @@ so it is built once here, and the values go through each field's own conversion
 (`get_db_prep_save`, `pre_save` for auto_now and the like) exactly as the ORM would do, except
 that JSON goes to Postgres encoded by orjson (the same JSON text, an order of magnitude faster
 than the json module on the megabytes a cohort's results hold).
-Works on Postgres and SQLite (≥ 3.35, for RETURNING).
 """
 
 from __future__ import annotations
@@ -28,12 +27,7 @@ def _orjson_dumps(value: object) -> bytes:
 
 def _db_value(field: models.Field, obj: models.Model) -> object:
     value = field.pre_save(obj, True)
-    if (
-        value is not None
-        and connection.vendor == "postgresql"
-        and isinstance(field, models.JSONField)
-        and field.encoder is None
-    ):
+    if value is not None and isinstance(field, models.JSONField) and field.encoder is None:
         from psycopg.types.json import Jsonb
 
         return Jsonb(value, dumps=_orjson_dumps)
@@ -61,7 +55,7 @@ def _insert_parts(
     return head, row, tail, fields
 
 
-# Rows per statement: well inside SQLite's limit of 32,766 parameters for our models.
+# Rows per statement: well inside the 65,535 parameters a Postgres statement may carry.
 BATCH_ROWS = 1000
 
 
@@ -88,8 +82,8 @@ def insert_rows(
         with connection.cursor() as cursor:
             cursor.execute(f"{head} VALUES {', '.join([row] * len(batch))}{tail}", params)
             keys = cursor.fetchall()
-        # Both databases return the rows of a multi-row VALUES in their order (bulk_create
-        # relies on it too).
+        # Postgres returns the rows of a multi-row VALUES in their order (bulk_create relies
+        # on it too).
         for obj, (pk,) in zip(batch, keys, strict=True):
             obj.pk = pk
             obj._state.adding = False

@@ -42,7 +42,7 @@ def read_get_for_reader(*, read_id: int, user: AbstractBaseUser | AnonymousUser)
     """The reader's own read (404 for anyone else, including other radiologists)."""
     if not user.is_authenticated or not has_role(user, RADIOLOGIST):
         raise Http404("No such read.")
-    if not 0 < read_id < 2**63:  # no such key; SQLite would refuse the number outright
+    if not 0 < read_id < 2**63:  # outside bigint: no such key
         raise Http404("No such read.")
     # reads_for_reader's rule for one read, written out: every grade save starts with this
     # lookup, and the ORM took longer to build the query than Postgres to answer it.

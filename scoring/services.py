@@ -228,16 +228,6 @@ _BUMP_GRADING_SQL = (
     " RETURNING r.version - 1, r.status, p.cohort_id, pr.sequences,"
     " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
 )
-# SQLite's RETURNING cannot name the joined tables: bump, then read the rest.
-_READ_GRADING_SQL = (
-    "SELECT r.version - 1, r.status, p.cohort_id, pr.sequences,"
-    " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
-    " FROM scoring_read r"
-    " JOIN cohorts_imagingstudy s ON s.id = r.study_id"
-    " JOIN cohorts_patient p ON p.id = s.patient_id"
-    " JOIN scoring_scoringprotocol pr ON pr.id = r.protocol_id"
-    " WHERE r.id = %s"
-)
 # The protocol's muscles among those named (by slug), each with the read's grades of it.
 _CELLS_SQL = (
     "SELECT m.id, m.slug, m.paired, g.id, g.side, g.sequence, g.value"
@@ -261,11 +251,7 @@ def _lock_grading(read: Read, expected_version: int | None) -> _GradingLock:
     Every writer of a read's grades holds this lock, so the graded count stays true until
     commit; the caller rolls the bump back if nothing changes."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_BUMP_GRADING_SQL, [read.pk])
-        else:
-            cursor.execute("UPDATE scoring_read SET version = version + 1 WHERE id = %s", [read.pk])
-            cursor.execute(_READ_GRADING_SQL, [read.pk])
+        cursor.execute(_BUMP_GRADING_SQL, [read.pk])
         row = cursor.fetchone()
     if row is None:
         raise Read.DoesNotExist
@@ -273,7 +259,7 @@ def _lock_grading(read: Read, expected_version: int | None) -> _GradingLock:
     if expected_version is not None and version != expected_version:
         raise ValidationError(READ_STALE, code="stale")
     read.version, read.status = version, status
-    # A raw cursor hands JSON columns back as text on both databases.
+    # Django's psycopg setup hands JSON columns to a raw cursor as text.
     sequences = json.loads(sequences) if isinstance(sequences, str) else sequences
     return _GradingLock(cohort_id=cohort_id, sequences=sequences, n_graded=n_graded)
 
@@ -554,8 +540,6 @@ def read_record_complete(
         _validate_cell(read.protocol.sequences, muscle, side, sequence, value, protocol_ids)
         grades.append(Grade(read=read, muscle=muscle, side=side, sequence=sequence, value=value))
     created = Grade.objects.bulk_create(grades, batch_size=2000)
-    if not all(g.pk for g in created):  # SQLite < 3.35 cannot return ids; fetch them
-        created = list(Grade.objects.filter(read=read))
     cohort = read.study.patient.cohort
     user = actor if actor is not None and actor.is_authenticated else None
     AuditEvent.objects.bulk_create(

@@ -93,9 +93,9 @@ def _django_on(database_url: str) -> None:
     from django.db import connection
 
     wanted = urlparse(database_url).path.lstrip("/")
-    if connection.vendor != "postgresql" or connection.settings_dict["NAME"] != wanted:
+    if connection.settings_dict["NAME"] != wanted:
         raise RuntimeError(
-            f"Django runs on {connection.vendor} {connection.settings_dict['NAME']!r}, "
+            f"Django runs on {connection.settings_dict['NAME']!r}, "
             f"not on {wanted!r}: start a process with DATABASE_URL={database_url}"
         )
 

@@ -10,7 +10,6 @@ from io import StringIO
 import pandas as pd
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from analytics import frames, recompute
 from analytics.models import ReadScores
@@ -22,8 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def demo_read_ids(transactional_db) -> list[int]:  # noqa: ANN001
-    if connection.vendor != "postgresql":
-        pytest.skip("the second connection is the Postgres path")
     call_command("seed_demo", "--no-images", stdout=StringIO())
     return list(
         Read.objects.filter(study__patient__cohort__slug="demo-iim")

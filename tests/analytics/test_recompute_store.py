@@ -28,9 +28,6 @@ READ_BACK_SQL = (
 
 @pytest.fixture
 def demo(db):  # noqa: ANN001
-    if connection.vendor != "postgresql":
-        # SQLite reads the scores back and stores every patient row again.
-        pytest.skip("the score hand-over and the patched rows are the Postgres paths")
     call_command("seed_demo", "--no-images", stdout=StringIO())
     return Cohort.objects.get(slug="demo-iim")
 

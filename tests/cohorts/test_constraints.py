@@ -15,7 +15,7 @@ from tests import factories
 def _integrity_error_mentions(callable_, constraint: str) -> None:
     with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
         callable_()
-    # SQLite names the CHECK constraint; Postgres names it too (UNIQUE shows the columns).
+    # Postgres names a CHECK constraint; a UNIQUE one shows its name or its columns.
     assert constraint in str(excinfo.value) or "UNIQUE" in str(excinfo.value).upper()
 
 
