@@ -30,7 +30,7 @@ from .frames import patients_frame
 from .models import ReadScores
 
 READ_COLUMNS = ["read_id", "patient_id", "timepoint", "reader_id", "is_consensus"]
-LEVELS = ("group", "region", "limb")
+ANALYSED_LEVELS = ("group", "region", "limb")
 CLINICAL_COLUMNS = ["pseudonym", "site", "subtype", "sex", "age", "mmt8", "ck"]
 
 
@@ -180,11 +180,11 @@ def _build_frames(loaded: list[tuple[tuple, dict]]) -> dict[str, dict[str, pd.Da
             if bucket is None:
                 bucket = collected[scope] = {
                     "reads": [],
-                    **{level: ([], [], []) for level in LEVELS},
+                    **{level: ([], [], []) for level in ANALYSED_LEVELS},
                     "total": ([], []),
                 }
             bucket["reads"].append(position)
-            for level in LEVELS:
+            for level in ANALYSED_LEVELS:
                 counts, label_list, value_list = bucket[level]
                 values = levels[level]
                 counts.append(len(values))
@@ -202,7 +202,7 @@ def _build_frames(loaded: list[tuple[tuple, dict]]) -> dict[str, dict[str, pd.Da
     for scope, bucket in collected.items():
         reads = np.asarray(bucket["reads"], dtype=np.intp)
         frames[scope] = {}
-        for level in LEVELS:
+        for level in ANALYSED_LEVELS:
             counts, label_list, value_list = bucket[level]
             at = np.repeat(reads, counts)
             frames[scope][level] = pd.DataFrame(
@@ -282,14 +282,15 @@ def _patched_frame(frame: pd.DataFrame, new: pd.DataFrame | None, ids: np.ndarra
 
 
 def score_frames_from_reads(
-    per_scope: dict[str, stats.ReadScores],
+    per_scope: dict[str, stats.ReadScoreFrames],
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The frames of `stored_score_frames`, straight from `stats.score_reads` results (what the
     analyses would read back once these scores are stored; for benchmarks and tools)."""
     frames: dict[str, dict[str, pd.DataFrame]] = {}
     for scope, scores in per_scope.items():
         frames[scope] = {
-            level: getattr(scores, level)[[*READ_COLUMNS, level, "score"]] for level in LEVELS
+            level: getattr(scores, level)[[*READ_COLUMNS, level, "score"]]
+            for level in ANALYSED_LEVELS
         }
         frames[scope]["total"] = scores.total[[*READ_COLUMNS, "score", "percent_of_max"]]
     return frames
@@ -364,10 +365,6 @@ def _bands(totals: pd.DataFrame, outcome: str, log10: bool) -> list[dict[str, An
                 {"scope": scope, "outcome": f"log10({outcome})" if log10 else outcome, **band}
             )
     return out
-
-
-def filtered_patients(cohort: Cohort, parameters: dict[str, Any]) -> pd.DataFrame:
-    return filter_patients(patients_frame(cohort), parameters)
 
 
 def filter_patients(patients: pd.DataFrame, parameters: dict[str, Any]) -> pd.DataFrame:

@@ -155,7 +155,7 @@ def _agreement(
         "n_pairs": len(pairs),
         "status": "ok",
         **kappa.to_dict(),
-        "icc": agreement.records(icc[icc["form"].isin(["ICC2", "ICC3"])]),
+        "icc": stats.to_records(icc[icc["form"].isin(["ICC2", "ICC3"])]),
         "bland_altman": bland.to_dict(),
     }
 
@@ -198,12 +198,12 @@ def compute_beyond(
         result["asymmetry"] = {
             "status": "ok",
             "by_subtype": by_subtype.to_dict(),
-            "patients": asymmetry.records(per_patient),
-            "groups": asymmetry.records(
+            "patients": stats.to_records(per_patient),
+            "groups": stats.to_records(
                 groups.groupby("group", as_index=False)[["diff", "ai", "n_asymmetric"]].mean()
             ),
             # Per muscle over patients: mean L - R, mean AI, share of patients asymmetric.
-            "muscles": asymmetry.records(
+            "muscles": stats.to_records(
                 muscles.groupby(["group", "muscle"], as_index=False, sort=False).agg(
                     n_patients=("patient_id", "nunique"),
                     diff=("diff", "mean"),
@@ -219,12 +219,8 @@ def compute_beyond(
     else:
         result["longitudinal"] = {
             "status": "ok",
-            "changes": longitudinal.records(
-                longitudinal.score_changes(visits, score_cols=score_cols)
-            ),
-            "summary": longitudinal.records(
-                longitudinal.change_summary(visits, score_cols=score_cols)
-            ),
+            "changes": stats.to_records(longitudinal.score_changes(visits, score_cols=score_cols)),
+            "summary": stats.to_records(longitudinal.change_summary(visits, score_cols=score_cols)),
             "trajectories": stats.to_records(
                 visits[["patient_id", "subtype", "timepoint", "days_from_baseline", "total"]]
             ),

@@ -250,7 +250,7 @@ def patients_frame(cohort: Cohort) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 
 
-def _patient_row(p: tuple, timepoint, days, duration, mmt8, ck, naive) -> tuple:  # noqa: ANN001
+def _patient_row(p: tuple, timepoint, days, duration, mmt8, ck, naive) -> tuple:
     pid, pseudonym, subtype, sex, age, antibodies, seronegative, site = p
     return (
         pid,

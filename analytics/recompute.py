@@ -80,10 +80,6 @@ def parameters_key(parameters: dict[str, Any]) -> str:
     return _sha(parameters)
 
 
-def read_fingerprint(read: Read, protocol: ScoringProtocol) -> str:
-    return _fingerprint(read.pk, read.version, protocol)
-
-
 _fingerprints: dict[int, tuple[tuple, str]] = {}  # read id -> (inputs, fingerprint)
 
 
@@ -189,7 +185,7 @@ def _score_all_scopes(
 
 
 def _store_read_scores(
-    fingerprints: dict[int, str], per_scope: dict[str, stats.ReadScores]
+    fingerprints: dict[int, str], per_scope: dict[str, stats.ReadScoreFrames]
 ) -> None:
     payloads = _scores_payloads(per_scope, list(fingerprints))
     # COPY through a temporary table pays off for many reads; the few reads a grade save

@@ -35,8 +35,10 @@ def stored_results(
 
 
 def analytics_state(*, cohort: Cohort) -> CohortAnalyticsState:
-    state, _ = CohortAnalyticsState.objects.get_or_create(cohort=cohort)
-    return state
+    """The cohort's recomputation state; a cohort never recomputed has an unsaved blank one
+    (a selector stores nothing)."""
+    state = CohortAnalyticsState.objects.filter(cohort=cohort).first()
+    return state if state is not None else CohortAnalyticsState(cohort=cohort)
 
 
 @dataclass(frozen=True)

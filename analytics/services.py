@@ -59,14 +59,17 @@ def results_mark_stale(*, cohort_id: int, read_id: int | None = None) -> None:
     transaction.on_commit(lambda: _request_recompute(cohort_id))
 
 
-def results_forget_patient(*, cohort_id: int, patient_id: int) -> int:
-    """Remove an erased patient from the cohort's stored results now, inside the erasure's
-    transaction, rather than when the recomputation it asks for has run: their per-patient
-    rows go, and so do the results beyond the paper (they name patients; recomputed after).
-    The other results are aggregates; their heads are touched so that no dashboard figure
-    built from the rows before (and cached) is served again. Returns the rows removed."""
-    from .models import AnalysisResult, PatientScoreRow
+def results_forget_patient(*, cohort_id: int, patient_id: int, read_ids: list[int]) -> int:
+    """Remove an erased patient from what analytics stores, now, inside the erasure's
+    transaction, rather than when the recomputation it asks for has run: the scores of their
+    reads (`read_ids`) and their per-patient rows go, and so do the results beyond the paper
+    (they name patients; recomputed after). The other results are aggregates; their heads are
+    touched so that no dashboard figure built from the rows before (and cached) is served
+    again. Returns the per-patient rows removed."""
+    from .models import AnalysisResult, PatientScoreRow, ReadScores
     from .recompute import BEYOND_ANALYSIS
+
+    ReadScores.objects.filter(read_id__in=read_ids).delete()
 
     removed, _ = PatientScoreRow.objects.filter(
         result__cohort_id=cohort_id, row__patient_id=patient_id
@@ -126,7 +129,7 @@ def _queue(cohort_id: int, countdown: float | None = None) -> bool:
             kwargs={"cohort_id": cohort_id},
             countdown=settings.ANALYTICS_DEBOUNCE_SECONDS if countdown is None else countdown,
         )
-    except Exception:  # noqa: BLE001 - a broker outage must never lose the saved change
+    except Exception:  # a broker outage must never lose the saved change
         logger.warning("analytics queue unavailable; cohort_id=%s stays stale", cohort_id)
         CohortAnalyticsState.objects.filter(cohort_id=cohort_id).update(
             queue_failed=True, queued_at=None
@@ -157,7 +160,7 @@ def request_parameter_set(*, cohort_id: int, parameters: dict) -> bool:
 
     try:
         recompute_cohort.apply_async(kwargs={"cohort_id": cohort_id, "parameters": parameters})
-    except Exception:  # noqa: BLE001 - the page shows "computing" and asks again
+    except Exception:  # the page shows "computing" and asks again
         logger.warning("analytics queue unavailable for a filter set; cohort_id=%s", cohort_id)
         return False
     return True

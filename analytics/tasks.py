@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
+    name="analytics.tasks.recompute_cohort",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -23,11 +24,11 @@ logger = logging.getLogger(__name__)
     max_retries=5,
 )
 def recompute_cohort(
-    self,  # noqa: ANN001
+    self,
     *,
     cohort_id: int,
     parameters: dict | None = None,
-    requested_at: str | None = None,  # noqa: ARG001 - sent by tasks queued before 0.2; ignored
+    requested_at: str | None = None,  # sent by tasks queued before 0.2; ignored
 ) -> str:
     """Bring a cohort's stored scores and analyses up to date. With `parameters` (a
     dashboard's filters) it computes that set. While another worker recomputes the cohort it
@@ -47,6 +48,7 @@ def recompute_cohort(
 
 
 @shared_task(
+    name="analytics.tasks.recompute_beyond",
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError,),
@@ -80,7 +82,7 @@ def queue_beyond(*, cohort_id: int) -> None:
 
 
 @worker_ready.connect
-def warm_analytics(sender=None, **_kwargs) -> None:  # noqa: ANN001
+def warm_analytics(sender=None, **_kwargs) -> None:
     """A single-process worker of the analytics queue (docker-compose's `analytics`) loads the
     recently computed cohorts in the background as it starts, so the first grade change it
     gets is incremental too. Prefork workers run tasks in child processes: nothing to warm."""
@@ -98,7 +100,7 @@ def _warm_recent_cohorts() -> None:
         for cohort in recently_computed_cohorts():
             known = cohort_analyses_warm(cohort)
             logger.info("analytics warmed cohort_id=%s rows_known=%s", cohort.pk, known)
-    except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
+    except Exception:  # a cold start is slower, not wrong
         logger.exception("analytics warm-up failed")
     finally:
         connection.close()

@@ -55,7 +55,7 @@ class AssessmentInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -67,7 +67,7 @@ class PatientAdmin(admin.ModelAdmin):
     readonly_fields = ("source_key", "created_at")
     inlines = [AssessmentInline]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False  # nothing is hard-deleted; erasure goes through its audited service
 
 
@@ -97,7 +97,7 @@ class SeriesInline(admin.TabularInline):
     )
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -116,7 +116,7 @@ class ImagingStudyAdmin(admin.ModelAdmin):
     readonly_fields = ("patient", "study_uid", "created_at")
     inlines = [SeriesInline]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -148,10 +148,10 @@ class SeriesAdmin(admin.ModelAdmin):
     )
     readonly_fields = tuple(f for f in fields if f != "sequence")
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
 
@@ -160,10 +160,10 @@ class InstanceAdmin(admin.ModelAdmin):
     list_display = ("sop_instance_uid", "series", "instance_number", "slice_location")
     readonly_fields = [f.name for f in Instance._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -176,13 +176,13 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("target_id", "reason")
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -194,11 +194,11 @@ class DicomImportJobAdmin(admin.ModelAdmin):
     list_filter = ("status", "cohort")
     readonly_fields = [f.name for f in DicomImportJob._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

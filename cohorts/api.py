@@ -22,11 +22,12 @@ from iim_scoring.api.schema import ApiSchema
 from .choices import BodyCoverage, Sequence, Sex, Subtype
 from .models import ClinicalAssessment, Cohort, ImagingStudy, Patient, Series
 from .selectors import cohorts_for_user, patients_for_user
+from .services import ASSESSMENT_FIELDS
 
 # --- selectors scoped to a cohort the user may see ---------------------------------------------
 
 
-def cohorts_with_counts_for_user(*, user) -> QuerySet[Cohort]:  # noqa: ANN001
+def cohorts_with_counts_for_user(*, user) -> QuerySet[Cohort]:
     return (
         cohorts_for_user(user=user)
         .prefetch_related("sites")
@@ -35,7 +36,7 @@ def cohorts_with_counts_for_user(*, user) -> QuerySet[Cohort]:  # noqa: ANN001
     )
 
 
-def patients_with_clinical_data(*, user, cohort: Cohort) -> QuerySet[Patient]:  # noqa: ANN001
+def patients_with_clinical_data(*, user, cohort: Cohort) -> QuerySet[Patient]:
     return (
         patients_for_user(user=user, cohort=cohort)
         .prefetch_related(
@@ -97,18 +98,7 @@ class ClinicalAssessmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ClinicalAssessment
-        fields = [
-            "timepoint",
-            "days_from_baseline",
-            "disease_duration_months",
-            "ck",
-            "ck_uln",
-            "mmt8_total",
-            "mmt8_groups",
-            "treatment_naive",
-            "immunosuppression",
-            "updated_at",
-        ]
+        fields = ["timepoint", *ASSESSMENT_FIELDS, "updated_at"]
 
 
 class PatientSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _ensure_roles(sender, **kwargs) -> None:  # noqa: ANN001, ANN003
+def _ensure_roles(sender, **kwargs) -> None:
     from .roles import ensure_roles
 
     ensure_roles()

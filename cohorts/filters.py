@@ -144,7 +144,7 @@ class PatientFilter(django_filters.FilterSet):
         model = Patient
         fields: list[str] = []
 
-    def __init__(self, *args, cohort: Cohort, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, cohort: Cohort, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Only the cohort's own sites are offered (all sites when the cohort names none).
         sites = cohort.sites.all()

@@ -16,10 +16,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import model_to_dict
 
-from .audit import audit_record
-from .choices import Antibody, Criteria
-from .dicom.deid import source_patient_key
-from .models import ClinicalAssessment, Cohort, Patient, Site
+from cohorts.audit import audit_record
+from cohorts.choices import Antibody, Criteria
+from cohorts.imaging.dicom.deid import source_patient_key
+from cohorts.models import ClinicalAssessment, Cohort, ImagingStudy, Patient, Site
 
 PATIENT_FIELDS = [
     "sex",
@@ -286,14 +286,16 @@ def patient_create(
     actor: AbstractBaseUser | None,
     pseudonym: str | None = None,
     source_patient_id: str | None = None,
+    source_key: str = "",
     is_synthetic: bool = False,
     **fields: Any,
 ) -> Patient:
-    """A new pseudonymized patient; the source id (if any) is kept only as its HMAC."""
+    """A new pseudonymized patient; the source id (if any) is kept only as its HMAC
+    (`source_key`, when the caller has only that)."""
     patient = Patient(
         cohort=cohort,
         pseudonym=pseudonym or next_pseudonym(cohort),
-        source_key=source_key_for(source_patient_id) if source_patient_id else "",
+        source_key=source_key_for(source_patient_id) if source_patient_id else source_key,
         is_synthetic=is_synthetic,
         **fields,
     )
@@ -308,6 +310,50 @@ def patient_create(
     )
     _mark_stale(cohort)
     return patient
+
+
+@transaction.atomic
+def study_create(
+    *,
+    patient: Patient,
+    actor: AbstractBaseUser | None,
+    study_uid: str,
+    source: str,
+    timepoint: int | None = None,
+    **fields: Any,
+) -> ImagingStudy:
+    """A new imaging study of a patient, from a DICOM import, a score sheet or the demo
+    (`source`, recorded in the audit row). With `timepoint` given it is kept; without, the
+    patient's timepoints follow the shifted study dates (a later study, a later timepoint)."""
+    study = ImagingStudy(patient=patient, study_uid=study_uid, timepoint=timepoint or 0, **fields)
+    study.save(force_insert=True)
+    if timepoint is None:
+        _renumber_timepoints(patient)
+        study.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="study.create",
+        target=study,
+        cohort=patient.cohort,
+        new={
+            "patient": patient.pseudonym,
+            "study_uid": study.study_uid,
+            "timepoint": study.timepoint,
+            "source": source,
+        },
+    )
+    return study
+
+
+def _renumber_timepoints(patient: Patient) -> None:
+    """Timepoints follow the (shifted) study dates: a second study is a later timepoint."""
+    studies = list(patient.studies.order_by("study_date_shifted", "pk"))
+    first = next((s.study_date_shifted for s in studies if s.study_date_shifted), None)
+    for number, study in enumerate(studies):
+        days = (study.study_date_shifted - first).days if first and study.study_date_shifted else 0
+        if (study.timepoint, study.days_from_baseline) != (number, days):
+            study.timepoint, study.days_from_baseline = number, days
+            study.save(update_fields=["timepoint", "days_from_baseline"])
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from django.db import OperationalError
 
 
 @shared_task(
+    name="cohorts.tasks.run_dicom_import_job",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -14,18 +15,18 @@ from django.db import OperationalError
     retry_backoff=True,
     max_retries=5,
 )
-def run_dicom_import_job(self, *, job_id: int) -> str:  # noqa: ANN001
+def run_dicom_import_job(self, *, job_id: int) -> str:
     """Import an uploaded job's files; a finished job is left alone, a redelivered one resumed
     (the import is idempotent: files already stored count as duplicates)."""
-    from .import_jobs import import_job_run
+    from cohorts.imaging.jobs import import_job_run
 
     return import_job_run(job_id=job_id, claim_token=self.request.id or "")
 
 
 @shared_task(name="cohorts.tasks.sweep_media")
 def sweep_media() -> int:
-    """Daily: remove stored image files no row names (see cohorts.media)."""
-    from .media import media_orphans_sweep
+    """Daily: remove stored image files no row names (see cohorts.imaging.media)."""
+    from cohorts.imaging.media import media_orphans_sweep
 
     sweep, _ = media_orphans_sweep()
     return sweep.removed

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import clinical_views, dicom_views, views
+from cohorts import clinical_views, views
+from cohorts.imaging import views as dicom_views
 
 app_name = "cohorts"
 

@@ -29,7 +29,7 @@ if DJANGO_ENV not in {"development", "production"}:
     )
 PRODUCTION = DJANGO_ENV == "production"
 
-DEV_SECRET_KEY = "django-insecure-iim-scoring-embedded-default-never-use-in-production"  # noqa: S105
+DEV_SECRET_KEY = "django-insecure-iim-scoring-embedded-default-never-use-in-production"
 DEV_PEPPER = "iim-scoring-dev-pepper"
 
 
@@ -83,6 +83,9 @@ INSTALLED_APPS = [
     "cohorts",
     "scoring",
     "analytics",
+    "dashboards",
+    "exports",
+    "sheets",
 ]
 
 MIDDLEWARE = [
@@ -207,7 +210,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Celery beat: catch cohorts left stale by a broker outage or a lost task, and sweep media.
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-cohorts": {"task": "analytics.tasks.requeue_stale", "schedule": 60.0},
-    # Image files left without rows by a killed erasure or import (cohorts.media).
+    # Image files left without rows by a killed erasure or import (cohorts.imaging.media).
     "sweep-media": {"task": "cohorts.tasks.sweep_media", "schedule": 24 * 3600.0},
 }
 # Tests give each worker its own queue so nothing left over from another run reaches it.

@@ -12,7 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("cohorts/", include("cohorts.urls")),
     path("reading/", include("scoring.urls")),
-    path("dashboards/", include("analytics.urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("api/", include("iim_scoring.api.urls")),
-    path("imports/", include("analytics.import_urls")),
+    path("imports/", include("sheets.urls")),
 ]

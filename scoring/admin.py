@@ -64,8 +64,8 @@ class ReadAdmin(admin.ModelAdmin):
     search_fields = ("blind_label",)
     readonly_fields = [f.name for f in Read._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -88,7 +88,7 @@ def _fresh(read: Read) -> Read:
 
 class ReadStateApi(APIView):
     @extend_schema(responses=ReadStateSerializer)
-    def get(self, request, read_id: int) -> Response:  # noqa: ANN001
+    def get(self, request, read_id: int) -> Response:
         return Response(read_state(read_get_for_reader(read_id=read_id, user=request.user)))
 
 
@@ -100,7 +100,7 @@ class GradesSetApi(APIView):
         changes = CellSerializer(many=True, allow_empty=False, max_length=400)
 
     @extend_schema(request=GradesSetInputSerializer, responses={200: SavedSerializer})
-    def post(self, request, read_id: int) -> Response:  # noqa: ANN001
+    def post(self, request, read_id: int) -> Response:
         read = read_get_for_reader(read_id=read_id, user=request.user)
         data = self.GradesSetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -118,7 +118,7 @@ class ReadSubmitApi(APIView):
         version = serializers.IntegerField(min_value=0)
 
     @extend_schema(request=ReadSubmitInputSerializer, responses={200: ReadStateSerializer})
-    def post(self, request, read_id: int) -> Response:  # noqa: ANN001
+    def post(self, request, read_id: int) -> Response:
         read = read_get_for_reader(read_id=read_id, user=request.user)
         data = self.ReadSubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -149,7 +149,7 @@ class ReadAmendApi(APIView):
         changes = CellSerializer(many=True, allow_empty=False, max_length=400)
 
     @extend_schema(request=ReadAmendInputSerializer, responses={200: SavedSerializer})
-    def post(self, request, read_id: int) -> Response:  # noqa: ANN001
+    def post(self, request, read_id: int) -> Response:
         read = read_get_for_reader(read_id=read_id, user=request.user)
         data = self.ReadAmendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -172,7 +172,7 @@ class ReadNotesApi(APIView):
         )
 
     @extend_schema(request=ReadNotesInputSerializer, responses={200: SavedSerializer})
-    def post(self, request, read_id: int) -> Response:  # noqa: ANN001
+    def post(self, request, read_id: int) -> Response:
         read = read_get_for_reader(read_id=read_id, user=request.user)
         data = self.ReadNotesInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -193,7 +193,7 @@ class ReadActivityApi(APIView):
         seconds = serializers.IntegerField(min_value=0, max_value=300)
 
     @extend_schema(request=ReadActivityInputSerializer, responses={204: None})
-    def post(self, request, read_id: int) -> Response:  # noqa: ANN001
+    def post(self, request, read_id: int) -> Response:
         read = read_get_for_reader(read_id=read_id, user=request.user)
         data = self.ReadActivityInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -210,20 +210,20 @@ class ReaderPreferenceApi(APIView):
         )
         keymap = serializers.DictField(required=False)
 
-    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         if not has_role(request.user, RADIOLOGIST):
             raise PermissionDenied("Only radiologists keep reading preferences.")
 
     @extend_schema(responses=PreferenceSerializer)
-    def get(self, request) -> Response:  # noqa: ANN001
+    def get(self, request) -> Response:
         prefs = ReaderPreference.objects.filter(reader=request.user).first()
         return Response(
             {"voi": prefs.voi if prefs else {}, "keymap": prefs.keymap if prefs else {}}
         )
 
     @extend_schema(request=ReaderPreferenceInputSerializer, responses=PreferenceSerializer)
-    def post(self, request) -> Response:  # noqa: ANN001
+    def post(self, request) -> Response:
         from .services import reader_preferences_update
 
         data = self.ReaderPreferenceInputSerializer(data=request.data)

@@ -17,7 +17,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.forms.models import model_to_dict
 
-from analytics.models import ReadScores
 from analytics.services import results_forget_patient
 from cohorts.audit import audit_record, audit_redact_erased
 from cohorts.models import AuditEvent, ClinicalAssessment, ImagingStudy, Instance, Patient, Series
@@ -113,7 +112,7 @@ def _patient_targets(patient: Patient) -> dict[str, list[str]]:
     studies = ImagingStudy.objects.filter(patient=patient)
     reads = Read.objects.filter(study__in=studies)
 
-    def ids(queryset) -> list[str]:  # noqa: ANN001
+    def ids(queryset) -> list[str]:
         return [str(pk) for pk in queryset.values_list("pk", flat=True)]
 
     return {
@@ -126,7 +125,7 @@ def _patient_targets(patient: Patient) -> dict[str, list[str]]:
     }
 
 
-def _patient_targets_q(patient: Patient):  # noqa: ANN202
+def _patient_targets_q(patient: Patient):
     from django.db.models import Q
 
     query = Q(pk__in=[])
@@ -163,8 +162,14 @@ def patient_erase(
         "grades": Grade.objects.filter(read__in=reads).count(),
     }
     redacted = audit_redact_erased(targets=targets)
-    # Children first: every foreign key here protects its parent.
-    ReadScores.objects.filter(read__in=reads).delete()
+    # Analytics first (its read scores point at the reads), then children before parents:
+    # every foreign key here protects its parent.
+    patient_id = patient.pk
+    results_forget_patient(
+        cohort_id=cohort.pk,
+        patient_id=patient_id,
+        read_ids=list(reads.values_list("pk", flat=True)),
+    )
     Grade.objects.filter(read__in=reads).delete()
     reads.filter(rereads__isnull=False).delete()  # re-reads point at the reads they repeat
     reads.delete()
@@ -180,13 +185,12 @@ def patient_erase(
     audit_record(
         actor=actor,
         action="patient.erase",
-        target=Patient(pk=int(targets["cohorts.patient"][0])),
+        target=Patient(pk=patient_id),
         cohort=cohort,
         old=None,
         new=asdict(summary),
         reason=reason.strip(),
     )
-    results_forget_patient(cohort_id=cohort.pk, patient_id=int(targets["cohorts.patient"][0]))
     transaction.on_commit(lambda: _delete_files(files))
     return summary
 

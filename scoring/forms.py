@@ -10,7 +10,7 @@ from cohorts.roles import RADIOLOGIST
 from .models import ScoringProtocol
 
 
-def _radiologists():  # noqa: ANN202
+def _radiologists():
     return get_user_model().objects.filter(groups__name=RADIOLOGIST).order_by("username")
 
 
@@ -42,7 +42,7 @@ class AssignmentForm(forms.Form):
         help_text="Re-reads appear on the reader's worklist, as new cases, after this many days.",
     )
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Fresh querysets per form: readers added after start-up appear.
         self.fields["readers"].queryset = _radiologists()

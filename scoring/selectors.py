@@ -10,18 +10,22 @@ from django.utils import timezone
 from cohorts.roles import COORDINATOR, RADIOLOGIST, has_role
 from cohorts.selectors import cohorts_for_user
 
-from .models import Grade, Muscle, Read, ScoringProtocol
+from .models import Muscle, Read, ScoringProtocol
+
+
+def _reads_visible_to(reader: AbstractBaseUser) -> QuerySet[Read]:
+    """The one rule of what a radiologist may open: their own reads, and a re-read only from
+    its `not_before` time on (so it comes back as a new case)."""
+    return Read.objects.filter(reader=reader).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=timezone.now())
+    )
 
 
 def reads_for_reader(*, reader: AbstractBaseUser) -> QuerySet[Read]:
-    """A radiologist's worklist: own reads only, blind fields only, in the reader's random order.
-
-    Re-reads stay hidden until their `not_before` time so they come back as new cases.
-    """
-    now = timezone.now()
+    """A radiologist's worklist: the reads they may open, blind fields only, in the reader's
+    random order."""
     return (
-        Read.objects.filter(reader=reader)
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        _reads_visible_to(reader)
         .only("id", "blind_label", "status", "sort_key", "protocol_id", "version")
         .order_by("sort_key")
     )
@@ -32,22 +36,14 @@ def worklist_for_reader(*, reader: AbstractBaseUser) -> QuerySet[Read]:
     return reads_for_reader(reader=reader).annotate(n_graded=Count("grades"))
 
 
-_READ_FOR_READER_SQL = (
-    "SELECT * FROM scoring_read"
-    " WHERE id = %s AND reader_id = %s AND (not_before IS NULL OR not_before <= %s)"
-)
-
-
 def read_get_for_reader(*, read_id: int, user: AbstractBaseUser | AnonymousUser) -> Read:
-    """The reader's own read (404 for anyone else, including other radiologists)."""
+    """The reader's own read (404 for anyone else, including other radiologists); every grade
+    save and image fetch starts here."""
     if not user.is_authenticated or not has_role(user, RADIOLOGIST):
         raise Http404("No such read.")
     if not 0 < read_id < 2**63:  # outside bigint: no such key
         raise Http404("No such read.")
-    # reads_for_reader's rule for one read, written out: every grade save starts with this
-    # lookup, and the ORM took longer to build the query than Postgres to answer it.
-    found = Read.objects.raw(_READ_FOR_READER_SQL, [read_id, user.pk, timezone.now()])
-    read = next(iter(found), None)
+    read = _reads_visible_to(user).filter(pk=read_id).first()
     if read is None:
         raise Http404("No such read.")
     return read
@@ -77,10 +73,6 @@ def protocol_cell_count(*, protocol: ScoringProtocol) -> int:
     muscles = list(protocol.muscles.values_list("paired", flat=True))
     sides = sum(2 if paired else 1 for paired in muscles)
     return sides * len(protocol.sequences)
-
-
-def grades_of_read(*, read: Read) -> QuerySet[Grade]:
-    return Grade.objects.filter(read=read).select_related("muscle")
 
 
 def next_open_read(*, reader: AbstractBaseUser, after: Read) -> Read | None:
@@ -114,7 +106,7 @@ def read_series_for_viewer(*, read: Read) -> list[dict]:
     return out
 
 
-def read_instance_get(*, read: Read, instance_id: int):  # noqa: ANN201
+def read_instance_get(*, read: Read, instance_id: int):
     """An image of the read's own study (404 for any other instance)."""
     from cohorts.models import Instance
 

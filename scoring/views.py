@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from cohorts.dicom.blind import blinded_file
+from cohorts.imaging.dicom.blind import blinded_file
 from cohorts.roles import RADIOLOGIST, has_role
 
 from .models import ReaderPreference
@@ -128,7 +128,7 @@ def read_page(request: HttpRequest, read_id: int) -> HttpResponse:
     )
 
 
-def _regions(read) -> list[dict]:  # noqa: ANN001
+def _regions(read) -> list[dict]:
     seen: dict[str, dict] = {}
     for muscle in read.protocol.muscles.select_related("group__region").order_by(
         "group__region__order"

@@ -1,4 +1,4 @@
-"""Generate cohorts/dicom/annex_e_actions.py from DICOM PS3.15 Annex E Table E.1-1 as data.
+"""Generate cohorts/imaging/dicom/annex_e_actions.py from DICOM PS3.15 Annex E Table E.1-1 as data.
 
 Usage (from the repository root):
 
@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = Path(__file__).resolve().parent.parent
     parser.add_argument("data_dir", nargs="?", default=str(root / "scripts" / "dicom-standard"))
-    parser.add_argument("--output", default=str(root / "cohorts" / "dicom" / "annex_e_actions.py"))
+    parser.add_argument(
+        "--output", default=str(root / "cohorts" / "imaging" / "dicom" / "annex_e_actions.py")
+    )
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
     attributes = json.loads((data_dir / ATTRIBUTES_FILE).read_text(encoding="utf-8"))

@@ -9,19 +9,19 @@ import pytest
 from tests.services import CHROMIUM, need_chromium
 
 
-def _factories():  # noqa: ANN202 - imported late so the pure tests run without Django settings
+def _factories():  # imported late so the pure tests run without Django settings
     from tests import factories
 
     return factories
 
 
-def _django_active(request) -> bool:  # noqa: ANN001
+def _django_active(request) -> bool:
     # The pure tests (stats, dicom) also run with `-p no:django`, without settings.
     return request.config.pluginmanager.hasplugin("django")
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery(request):  # noqa: ANN001
+def _eager_celery(request):
     # In-process tests run tasks eagerly even when CI exports a broker URL; the real-worker
     # tests start their own worker against Redis.
     if not _django_active(request):
@@ -35,45 +35,45 @@ def _eager_celery(request):  # noqa: ANN001
 
 
 @pytest.fixture(autouse=True)
-def _private_media(request, tmp_path):  # noqa: ANN001
+def _private_media(request, tmp_path):
     if _django_active(request):
         request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
-def cohort(db):  # noqa: ANN001
+def cohort(db):
     return _factories().CohortFactory()
 
 
 @pytest.fixture
-def radiologist(db):  # noqa: ANN001
+def radiologist(db):
     return _factories().user_with_role("radiologist", username="radiologist")
 
 
 @pytest.fixture
-def other_radiologist(db):  # noqa: ANN001
+def other_radiologist(db):
     return _factories().user_with_role("radiologist", username="other_radiologist")
 
 
 @pytest.fixture
-def clinician(db, cohort):  # noqa: ANN001
+def clinician(db, cohort):
     return _factories().user_with_role("clinician", username="clinician", cohort=cohort)
 
 
 @pytest.fixture
-def statistician(db, cohort):  # noqa: ANN001
+def statistician(db, cohort):
     return _factories().user_with_role("statistician", username="statistician", cohort=cohort)
 
 
 @pytest.fixture
-def coordinator(db, cohort):  # noqa: ANN001
+def coordinator(db, cohort):
     return _factories().user_with_role(
         "coordinator", username="coordinator", cohort=cohort, staff=True
     )
 
 
 @pytest.fixture(autouse=True)
-def _atlas_after_flush(request):  # noqa: ANN001
+def _atlas_after_flush(request):
     """Transactional tests (live server, real workers) flush the database, and with it the
     atlas and protocols the data migration shipped: put them back."""
     marker = request.node.get_closest_marker("django_db")

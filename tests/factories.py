@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from cohorts.models import ClinicalAssessment, Cohort, CohortMembership, ImagingStudy, Patient, Site
 from cohorts.roles import ensure_roles
 
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105
+PASSWORD = "correct-horse-battery-staple"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -22,7 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: ANN001, ANN003, N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 

@@ -22,7 +22,7 @@ def _rule(
     anonymous=LOGIN,
     radiologist=DENY,
     clinician=DENY,
-    statistician=DENY,  # noqa: ANN001, ANN202
+    statistician=DENY,
     coordinator=DENY,
 ):
     return {
@@ -87,6 +87,7 @@ RULES: dict[str, dict[str, str]] = {
     "analytics:dashboard-data": CLINICAL_VIEW,
     "analytics:dashboard-beyond": CLINICAL_VIEW,
     "analytics:dashboard-status": CLINICAL_VIEW,
+    "analytics:dashboard-compute": None,  # POST only: tests/analytics/test_dashboard.py
     "analytics:dashboard-csv": CLINICAL_VIEW,
     "analytics:patient-profile": CLINICAL_EDIT,
     "api-v1:cohort-list": API_DATA,
@@ -123,7 +124,7 @@ RULES: dict[str, dict[str, str]] = {
 ROUTE_VALUES = {"api-v1:protocol-detail": {"slug": "thigh-only"}}
 
 
-def _routes(patterns=None, prefix="", namespace=""):  # noqa: ANN001, ANN202
+def _routes(patterns=None, prefix="", namespace=""):
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(pattern, URLResolver):
             if str(pattern.pattern).startswith("admin/"):
@@ -140,11 +141,11 @@ def test_every_route_has_an_access_rule():
 
 
 @pytest.fixture
-def world(cohort, radiologist, clinician, statistician, coordinator):  # noqa: ANN001
+def world(cohort, radiologist, clinician, statistician, coordinator):
     """One cohort with a patient, a study with images, a read of the radiologist."""
-    from cohorts.dicom.deid import dicom_bytes
-    from cohorts.dicom.synthetic import synthetic_study
-    from cohorts.importing import dicom_import
+    from cohorts.imaging.dicom.deid import dicom_bytes
+    from cohorts.imaging.dicom.synthetic import synthetic_study
+    from cohorts.imaging.ingest import dicom_import
 
     patient = factories.PatientFactory(cohort=cohort, pseudonym="IIM-0001")
     factories.AssessmentFactory(patient=patient)
@@ -211,7 +212,7 @@ def _url(route: str, values: dict) -> str:
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", replace, route)
 
 
-def _outcome(response) -> str:  # noqa: ANN001
+def _outcome(response) -> str:
     if response.status_code in (401, 403, 404, 405):
         return DENY
     if response.status_code == 302 and "/accounts/login/" in response["Location"]:
@@ -220,7 +221,7 @@ def _outcome(response) -> str:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_gets_exactly_what_its_rule_says(client, world, role):  # noqa: ANN001
+def test_each_role_gets_exactly_what_its_rule_says(client, world, role):
     if role != "anonymous":
         client.force_login(world["users"][role])
     wrong = []
@@ -238,3 +239,30 @@ def test_each_role_gets_exactly_what_its_rule_says(client, world, role):  # noqa
         if got != expected:
             wrong.append(f"{name}: expected {expected}, got {got} ({response.status_code})")
     assert not wrong, f"{role}: " + "; ".join(wrong)
+
+
+# What a request may write whatever its method: the session (saved on every request, to slide
+# its timeout) and the login lockout's bookkeeping.
+REQUEST_BOOKKEEPING = ("django_session", "axes_")
+WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_get_writes_anything(client, world, role):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    writes = []
+    for route, name in _routes():
+        if RULES.get(name) is None or "^" in route:
+            continue
+        values = {**world["values"], **ROUTE_VALUES.get(name, {})}
+        with CaptureQueriesContext(connection) as queries:
+            client.get(_url(route, values))
+        for query in queries:
+            found = WRITE.match(query["sql"])
+            if found and not found.group(2).startswith(REQUEST_BOOKKEEPING):
+                writes.append(f"{name}: {query['sql'][:80]}")
+    assert not writes, f"{role}: " + "; ".join(writes)

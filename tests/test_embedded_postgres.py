@@ -36,7 +36,7 @@ if sys.argv[3] == "hold":
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:  # noqa: ANN001
+def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("embedded") / "pgdata"
 
 
@@ -73,7 +73,7 @@ def _wait_stopped(data_dir: Path) -> None:
         time.sleep(0.1)
 
 
-def test_the_server_keeps_its_data_across_restarts_and_stops_with_its_last_user(data_dir):  # noqa: ANN001
+def test_the_server_keeps_its_data_across_restarts_and_stops_with_its_last_user(data_dir):
     assert _run(data_dir, "CREATE TABLE kept (value text)") == "done"
     _run(data_dir, "INSERT INTO kept VALUES ('after a restart')")
     _wait_stopped(data_dir)
@@ -81,7 +81,7 @@ def test_the_server_keeps_its_data_across_restarts_and_stops_with_its_last_user(
     _wait_stopped(data_dir)
 
 
-def test_processes_share_the_server_and_one_killed_does_not_keep_it_running(data_dir):  # noqa: ANN001
+def test_processes_share_the_server_and_one_killed_does_not_keep_it_running(data_dir):
     holder = _start(data_dir)
     server = pid_of_server(data_dir)
     assert server is not None
@@ -95,7 +95,7 @@ def test_processes_share_the_server_and_one_killed_does_not_keep_it_running(data
     _wait_stopped(data_dir)
 
 
-def test_the_last_user_stops_the_server_although_one_before_it_was_killed(data_dir):  # noqa: ANN001
+def test_the_last_user_stops_the_server_although_one_before_it_was_killed(data_dir):
     # What a SIGTERM to `runserver` does: its autoreloader SIGKILLs the serving child, then exits.
     killed, last = _start(data_dir), _start(data_dir)
     os.kill(killed.pid, signal.SIGKILL)
@@ -106,7 +106,7 @@ def test_the_last_user_stops_the_server_although_one_before_it_was_killed(data_d
     _wait_stopped(data_dir)
 
 
-def test_a_server_killed_with_sigkill_starts_again_with_its_data(data_dir):  # noqa: ANN001
+def test_a_server_killed_with_sigkill_starts_again_with_its_data(data_dir):
     holder = _start(data_dir)
     server = pid_of_server(data_dir)
     os.kill(server, signal.SIGKILL)

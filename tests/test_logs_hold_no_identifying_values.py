@@ -10,7 +10,7 @@ import logging
 import pytest
 from django.urls import reverse
 
-from cohorts.importing import dicom_import
+from cohorts.imaging.ingest import dicom_import
 from scoring.models import ScoringProtocol
 from scoring.services import read_assign
 from tests.dicom_import.conftest import synthetic_files
@@ -25,7 +25,7 @@ MMT8_VALUE = "117"
 
 def test_logs_hold_no_identifying_or_clinical_values(
     client, caplog, cohort, clinician, radiologist, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     caplog.set_level(logging.DEBUG)
     with django_capture_on_commit_callbacks(execute=True):
         dicom_import(

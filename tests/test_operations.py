@@ -10,13 +10,13 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_reports_database_and_broker(client):  # noqa: ANN001
+def test_healthz_reports_database_and_broker(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok" and response.json()["broker"] == "ok"
 
 
-def test_healthz_says_503_when_the_broker_is_unreachable(client, settings):  # noqa: ANN001
+def test_healthz_says_503_when_the_broker_is_unreachable(client, settings):
     from iim_scoring.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
@@ -30,7 +30,7 @@ def test_healthz_says_503_when_the_broker_is_unreachable(client, settings):  # n
     assert "cannot reach the Celery broker" in response.json()["broker"]
 
 
-def test_doctor_names_development_secrets_in_plain_words(capsys):  # noqa: ANN001
+def test_doctor_names_development_secrets_in_plain_words(capsys):
     with pytest.raises(CommandError):
         call_command("doctor")
     out = capsys.readouterr().out
@@ -38,7 +38,7 @@ def test_doctor_names_development_secrets_in_plain_words(capsys):  # noqa: ANN00
     assert "database" in out and "ok" in out
 
 
-def test_data_protection_page_is_for_coordinators_only(client, coordinator, clinician):  # noqa: ANN001
+def test_data_protection_page_is_for_coordinators_only(client, coordinator, clinician):
     client.force_login(clinician)
     assert client.get("/data-protection/").status_code == 403
     client.force_login(coordinator)
@@ -48,7 +48,7 @@ def test_data_protection_page_is_for_coordinators_only(client, coordinator, clin
 
 def test_background_work_page_shows_each_cohorts_recomputation_and_imports(
     client, coordinator, cohort
-):  # noqa: ANN001
+):
     from django.utils import timezone
 
     from analytics.models import CohortAnalyticsState
@@ -73,6 +73,6 @@ def test_background_work_page_shows_each_cohorts_recomputation_and_imports(
 
 
 @pytest.mark.parametrize("role", ["clinician", "statistician", "radiologist"])
-def test_background_work_page_is_for_coordinators_only(client, role, request):  # noqa: ANN001
+def test_background_work_page_is_for_coordinators_only(client, role, request):
     client.force_login(request.getfixturevalue(role))
     assert client.get("/operations/").status_code == 403

@@ -10,7 +10,7 @@ from iim_scoring import rows
 pytestmark = pytest.mark.django_db
 
 
-def test_rows_inserted_in_several_batches_each_get_their_own_key(monkeypatch):  # noqa: ANN001
+def test_rows_inserted_in_several_batches_each_get_their_own_key(monkeypatch):
     monkeypatch.setattr(rows, "BATCH_ROWS", 2)
     events = [
         AuditEvent(action="test.batch", target_type="x", target_id=str(i), new={"i": i})

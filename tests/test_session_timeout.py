@@ -13,7 +13,7 @@ from django.utils import timezone
 pytestmark = pytest.mark.django_db
 
 
-def test_each_request_extends_the_session_and_an_idle_one_expires(client, clinician):  # noqa: ANN001
+def test_each_request_extends_the_session_and_an_idle_one_expires(client, clinician):
     client.force_login(clinician)
     session = Session.objects.get(session_key=client.session.session_key)
     # As if the user had been idle for just under the limit: a request slides it forward.

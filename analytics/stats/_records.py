@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,13 @@ import pandas as pd
 
 
 def json_value(value: Any) -> Any:
-    """One cell as a plain Python value that `json.dumps(..., allow_nan=False)` accepts."""
+    """A value as plain Python that `json.dumps(..., allow_nan=False)` accepts: a result
+    dataclass becomes a dict of its fields, a frame its records, NaN, NA and infinities None,
+    numpy scalars Python ones."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_value(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, pd.DataFrame):
+        return to_records(value)
     if isinstance(value, dict):
         return {str(key): json_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
@@ -27,6 +34,8 @@ def json_value(value: Any) -> Any:
         return number if math.isfinite(number) else None
     if isinstance(value, str | np.str_):
         return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from ._records import json_value, to_records
 
 GRADE_CATEGORIES: tuple[int, ...] = (0, 1, 2)
 ICC_FORMS: tuple[str, ...] = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
@@ -37,30 +39,6 @@ KAPPA_COLUMNS = [
 ]
 
 
-def _json_safe(value: Any) -> Any:
-    """Plain Python for JSON: NaN, inf and pd.NA become None, numpy scalars become Python."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _json_safe(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, pd.DataFrame):
-        return [_json_safe(row) for row in value.to_dict(orient="records")]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A result frame as JSON-serialisable records (NaN -> None)."""
-    return _json_safe(frame)
-
-
 # --- Cohen's kappa ---------------------------------------------------------------------------
 
 
@@ -79,7 +57,7 @@ class KappaResult:
     kappa_quadratic: float
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(self)
+        return json_value(self)
 
 
 def _weighted_kappa(observed: np.ndarray, weights: np.ndarray) -> float:
@@ -170,7 +148,7 @@ class GradeAgreement:
     pooled: KappaResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {"per_muscle": records(self.per_muscle), "pooled": self.pooled.to_dict()}
+        return {"per_muscle": to_records(self.per_muscle), "pooled": self.pooled.to_dict()}
 
 
 def grade_agreement(
@@ -238,10 +216,10 @@ class IccResult:
         raise KeyError(name)
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([_json_safe(f) for f in self.forms])
+        return pd.DataFrame([json_value(f) for f in self.forms])
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(self)
+        return json_value(self)
 
 
 def intraclass_correlation(
@@ -363,7 +341,7 @@ def icc_per_score(
             "n_raters": result.n_raters,
             "n_targets_dropped": result.n_targets_dropped,
         }
-        rows += [{"score": score, **_json_safe(form), **counts} for form in result.forms]
+        rows += [{"score": score, **json_value(form), **counts} for form in result.forms]
     return pd.DataFrame(rows)
 
 
@@ -383,7 +361,7 @@ class BlandAltmanResult:
     mean_difference_ci_high: float
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(self)
+        return json_value(self)
 
 
 def bland_altman(

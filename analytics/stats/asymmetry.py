@@ -20,39 +20,17 @@ flag and does not count in any denominator.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._records import json_value
+
 GRADE_COLUMNS = ["read_id", "patient_id", "muscle", "group", "side", "u"]
 ASYMMETRY_THRESHOLD = 1.0
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain Python for JSON: NaN, inf and pd.NA become None, numpy scalars become Python."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _json_safe(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, pd.DataFrame):
-        return [_json_safe(row) for row in value.to_dict(orient="records")]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A result frame as JSON-serialisable records (NaN -> None)."""
-    return _json_safe(frame)
 
 
 def muscle_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
@@ -170,7 +148,7 @@ class AsymmetryBySubtype:
     status: str
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(self)
+        return json_value(self)
 
 
 def asymmetry_by_subtype(

@@ -7,9 +7,8 @@ days_from_baseline and one column per score (each functional group and "total").
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -48,28 +47,6 @@ SUMMARY_COLUMNS = [
     "q3_change_per_year",
     "mean_change_per_year",
 ]
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain Python for JSON: NaN, inf and pd.NA become None, numpy scalars become Python."""
-    if isinstance(value, pd.DataFrame):
-        return [_json_safe(row) for row in value.to_dict(orient="records")]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A result frame as JSON-serialisable records (NaN -> None)."""
-    return _json_safe(frame)
 
 
 def _score_columns(scores: pd.DataFrame, score_cols: Sequence[str] | None) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -22,35 +22,13 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ._records import json_value
+
 EXPLORATORY_LABEL = (
     "Exploratory: cross-validated within one small cohort, not validated externally; "
     "not a diagnostic tool."
 )
 ID_COLUMNS = ("patient_id", "subtype")
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain Python for JSON: NaN, inf and pd.NA become None, numpy scalars become Python."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _json_safe(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, pd.DataFrame):
-        return [_json_safe(row) for row in value.to_dict(orient="records")]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A result frame as JSON-serialisable records (NaN -> None)."""
-    return _json_safe(frame)
 
 
 def _feature_matrix(
@@ -108,7 +86,7 @@ class ClusteringResult:
     excluded_groups: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(self)
+        return json_value(self)
 
 
 def cluster_patients(
@@ -217,7 +195,7 @@ class ClassifierResult:
     label: str = field(default=EXPLORATORY_LABEL)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(self)
+        return json_value(self)
 
 
 def _per_class_permutation_drop(

@@ -56,7 +56,7 @@ class _Levels:
 
 
 @dataclass(frozen=True, eq=False)
-class ReadScores(_Levels):
+class ReadScoreFrames(_Levels):
     """Scores of every read at every level; each frame starts with the READ_KEYS columns.
 
     muscle: muscle, group, region, limb, score, n_sides
@@ -282,7 +282,7 @@ class ScoreMatrices:
     combine: str
     sides: str
 
-    def frames(self) -> ReadScores:
+    def frames(self) -> ReadScoreFrames:
         def summed(level: LevelMatrix) -> pd.DataFrame:
             return _long(
                 self.reads,
@@ -293,7 +293,7 @@ class ScoreMatrices:
                 percent_of_max=level.percent_of_max,
             )
 
-        return ReadScores(
+        return ReadScoreFrames(
             muscle=_long(
                 self.reads, self.muscle.labels, score=self.muscle.score, n_sides=self.muscle.n
             ),
@@ -348,7 +348,7 @@ def score_cube(cube: GradeCube, *, combine: str = "max", sides: str = "mean") ->
 
 def score_reads(
     grades: pd.DataFrame, atlas: pd.DataFrame, *, combine: str = "max", sides: str = "mean"
-) -> ReadScores:
+) -> ReadScoreFrames:
     """Every score level of every read in one vectorized pass (formulas in the module doc).
 
     `grades` is the long grade frame (GRADE_COLUMNS), `atlas` the muscles being scored
@@ -414,7 +414,7 @@ def _several_reads_per_visit(frame: pd.DataFrame, visit: list[str]) -> bool:
     return bool(reads.duplicated(visit).any()) or reads["read_id"].isna().any()
 
 
-def combine_readers(scores: ReadScores) -> PatientScores:
+def combine_readers(scores: ReadScoreFrames) -> PatientScores:
     """`combine_reader_frame` applied to every level of `scores`."""
     labels = {
         "muscle": ["muscle", "group", "region", "limb"],

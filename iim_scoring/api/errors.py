@@ -14,7 +14,7 @@ from rest_framework.views import exception_handler
 CONFLICT_CODES = {"stale", "locked"}
 
 
-def api_exception_handler(exc, context):  # noqa: ANN001, ANN201
+def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         code = getattr(exc, "code", None) or "invalid"
         if hasattr(exc, "message_dict"):

@@ -3,20 +3,13 @@ cohort selectors (`cohort_get_for_user`, `patients_for_user`)."""
 
 from __future__ import annotations
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from cohorts.roles import CLINICIAN, COORDINATOR, ROLES, STATISTICIAN, has_role
 
 COHORT_DATA_ROLES = (CLINICIAN, COORDINATOR, STATISTICIAN)
-
-
-class ReadOnly(BasePermission):
-    """Nobody writes through the statisticians' API."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return request.method in SAFE_METHODS
 
 
 class HoldsCohortDataRole(BasePermission):

@@ -2,8 +2,8 @@
 
 from django.urls import path, re_path
 
-from analytics import api as analytics_api
 from cohorts import api as cohorts_api
+from exports import api as analytics_api
 from scoring import api_v1 as scoring_api
 
 from .base import ApiNotFound

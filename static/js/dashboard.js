@@ -1,13 +1,16 @@
 // Cohort dashboard: every figure is drawn from /data.json (stored results only); the page polls
-// /status.json and redraws in place when a recomputation finishes.
+// /status.json and redraws in place when a recomputation finishes. A filter set not computed yet
+// is asked for once by POST to /compute/ (a GET never stores anything).
 
 const slug = JSON.parse(document.getElementById("cohort-slug").textContent);
 const base = `/dashboards/${slug}/`;
 const form = document.getElementById("filters");
 const badge = document.getElementById("status-badge");
 const computedAt = document.getElementById("computed-at");
+const csrfToken = document.getElementById("csrf-token").value;
 let lastComputed = null;
 let drawnOnce = false;
+let requested = "";
 
 const PLOT_CONFIG = {
   responsive: true,
@@ -109,6 +112,17 @@ function renderDescriptives(rows) {
   }
 }
 
+async function requestComputation() {
+  const wanted = query().toString();
+  if (requested === wanted) return; // once per filter set: the poll redraws when it is stored
+  requested = wanted;
+  await fetch(`${base}compute/?${wanted}`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": csrfToken },
+  });
+}
+
 async function draw() {
   const response = await fetch(`${base}data.json?${query()}`, { credentials: "same-origin" });
   if (!response.ok) {
@@ -117,6 +131,7 @@ async function draw() {
   }
   const payload = await response.json();
   showStatus(payload.status, payload.computed_at);
+  if (payload.needs_computation) await requestComputation();
   lastComputed = payload.computed_at;
   document.getElementById("computing-note").hidden = Boolean(payload.computed_at);
   for (const [name, figure] of Object.entries(payload.figures)) {

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo(db, clinician, statistician):  # noqa: ANN001
+def demo(db, clinician, statistician):
     call_command("seed_demo", "--no-images", stdout=StringIO())
     cohort = Cohort.objects.get(slug="demo-iim")
     for user in (clinician, statistician):
@@ -49,7 +49,7 @@ def _unified_sides(read: Read) -> dict[tuple[str, str], float | None]:
     return {cell: (max(values) if values else None) for cell, values in cells.items()}
 
 
-def test_seeding_stores_the_beyond_analyses_for_the_same_input_as_the_papers(demo):  # noqa: ANN001
+def test_seeding_stores_the_beyond_analyses_for_the_same_input_as_the_papers(demo):
     beyond = _beyond(demo)
     paper = AnalysisResult.objects.get(cohort=demo, analysis="group_profile")
     assert beyond.status == "done"
@@ -62,13 +62,13 @@ def test_seeding_stores_the_beyond_analyses_for_the_same_input_as_the_papers(dem
         assert result[part]["status"] == "ok", part
 
 
-def test_ibm_is_the_most_asymmetric_subtype_of_the_demo_cohort(demo):  # noqa: ANN001
+def test_ibm_is_the_most_asymmetric_subtype_of_the_demo_cohort(demo):
     per_subtype = _beyond(demo).result["asymmetry"]["by_subtype"]["per_subtype"]
     means = {row["subtype"]: row["mean"] for row in per_subtype}
     assert max(means, key=means.get) == "IBM"
 
 
-def test_a_patients_share_of_asymmetric_muscles_matches_a_count_by_hand(demo):  # noqa: ANN001
+def test_a_patients_share_of_asymmetric_muscles_matches_a_count_by_hand(demo):
     read = Read.objects.get(
         study__patient__pseudonym="IIM-0001", kind="primary", study__timepoint=0
     )
@@ -83,7 +83,7 @@ def test_a_patients_share_of_asymmetric_muscles_matches_a_count_by_hand(demo):  
     assert row["proportion_asymmetric"] == pytest.approx(len(asymmetric) / len(both))
 
 
-def test_per_muscle_asymmetry_is_the_mean_left_minus_right_over_patients(demo):  # noqa: ANN001
+def test_per_muscle_asymmetry_is_the_mean_left_minus_right_over_patients(demo):
     reads = Read.objects.filter(study__patient__cohort=demo, kind="primary", study__timepoint=0)
     diffs = []
     for read in reads:
@@ -102,7 +102,7 @@ def test_per_muscle_asymmetry_is_the_mean_left_minus_right_over_patients(demo): 
     assert row["share_asymmetric"] == pytest.approx(sum(abs(d) >= 1 for d in diffs) / len(diffs))
 
 
-def test_inter_reader_agreement_pairs_every_double_read_and_counts_agreement(demo):  # noqa: ANN001
+def test_inter_reader_agreement_pairs_every_double_read_and_counts_agreement(demo):
     seconds = Read.objects.filter(study__patient__cohort=demo, kind="second", status="submitted")
     agree = total = 0
     for second in seconds:
@@ -124,7 +124,7 @@ def test_inter_reader_agreement_pairs_every_double_read_and_counts_agreement(dem
     assert intra["n_pairs"] == Read.objects.filter(kind="reread", status="submitted").count()
 
 
-def test_follow_ups_give_trajectories_and_yearly_change(demo):  # noqa: ANN001
+def test_follow_ups_give_trajectories_and_yearly_change(demo):
     longitudinal = _beyond(demo).result["longitudinal"]
     followed = Read.objects.filter(study__patient__cohort=demo, study__timepoint=1)
     patients = {r.study.patient_id for r in followed}
@@ -139,7 +139,7 @@ def test_follow_ups_give_trajectories_and_yearly_change(demo):  # noqa: ANN001
     assert all(summary[s] <= 0 for s in ("DM", "IMNM", "PM", "ASYS") if s in summary)
 
 
-def test_clustering_covers_every_patient_and_the_classifier_is_labelled_exploratory(demo):  # noqa: ANN001
+def test_clustering_covers_every_patient_and_the_classifier_is_labelled_exploratory(demo):
     patterns = _beyond(demo).result["patterns"]
     assert len(patterns["clustering"]["patient_order"]) == 34
     classifier = patterns["classifier"]
@@ -148,7 +148,7 @@ def test_clustering_covers_every_patient_and_the_classifier_is_labelled_explorat
     assert sum(map(sum, classifier["confusion_matrix"])) == 34 * classifier["n_repeats"]
 
 
-def test_an_amended_grade_refreshes_the_beyond_analyses(demo, django_capture_on_commit_callbacks):  # noqa: ANN001
+def test_an_amended_grade_refreshes_the_beyond_analyses(demo, django_capture_on_commit_callbacks):
     before = _beyond(demo)
     read = Read.objects.get(study__patient__pseudonym="IIM-0020", kind="primary")
     muscles = list(read.protocol.muscles.filter(group__slug="ventral-thigh"))
@@ -166,7 +166,7 @@ def test_an_amended_grade_refreshes_the_beyond_analyses(demo, django_capture_on_
     assert cohort_beyond_recompute(cohort_id=demo.pk) == "unchanged"
 
 
-def test_clinicians_dashboard_gets_every_beyond_figure(client, clinician, demo):  # noqa: ANN001
+def test_clinicians_dashboard_gets_every_beyond_figure(client, clinician, demo):
     client.force_login(clinician)
     data = client.get(reverse("analytics:dashboard-beyond", args=[demo.slug])).json()
     assert data["available"] is True
@@ -176,7 +176,7 @@ def test_clinicians_dashboard_gets_every_beyond_figure(client, clinician, demo):
     assert "IBM +" in data["notes"]["longitudinal"]
 
 
-def test_statisticians_analytics_json_holds_the_beyond_analyses(statistician, demo):  # noqa: ANN001
+def test_statisticians_analytics_json_holds_the_beyond_analyses(statistician, demo):
     api = APIClient()
     api.force_authenticate(statistician)
     url = f"/api/v1/cohorts/{demo.slug}/analytics/?analysis=beyond_paper"
@@ -188,7 +188,7 @@ def test_statisticians_analytics_json_holds_the_beyond_analyses(statistician, de
     assert result["result"]["agreement"]["intra"]["status"] == "ok"
 
 
-def test_the_codebook_documents_the_analytics_json(statistician, demo):  # noqa: ANN001
+def test_the_codebook_documents_the_analytics_json(statistician, demo):
     api = APIClient()
     api.force_authenticate(statistician)
     response = api.get(f"/api/v1/cohorts/{demo.slug}/export/codebook/")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo(db, clinician):  # noqa: ANN001
+def demo(db, clinician):
     call_command("seed_demo", "--no-images", stdout=StringIO())
     from cohorts.models import Cohort
 
@@ -25,7 +25,7 @@ def demo(db, clinician):  # noqa: ANN001
     return cohort
 
 
-def test_dashboard_data_comes_from_stored_results(client, clinician, demo):  # noqa: ANN001
+def test_dashboard_data_comes_from_stored_results(client, clinician, demo):
     client.force_login(clinician)
     data = client.get(reverse("analytics:dashboard-data", args=[demo.slug])).json()
     assert data["status"]["label"] == "fresh" and data["computed_at"]
@@ -38,7 +38,7 @@ def test_dashboard_data_comes_from_stored_results(client, clinician, demo):  # n
     assert len(data["tables"]["kruskal"]) == 15
 
 
-def test_median_switch_changes_the_heatmap(client, clinician, demo):  # noqa: ANN001
+def test_median_switch_changes_the_heatmap(client, clinician, demo):
     client.force_login(clinician)
     url = reverse("analytics:dashboard-data", args=[demo.slug])
     mean = client.get(url).json()["figures"]["heatmap"]
@@ -47,19 +47,39 @@ def test_median_switch_changes_the_heatmap(client, clinician, demo):  # noqa: AN
     assert "Median" in median["layout"]["title"]["text"]
 
 
-def test_a_filter_set_is_computed_and_stored_separately(client, clinician, demo):  # noqa: ANN001
-    from analytics.models import AnalysisResult
+def test_a_filter_set_is_computed_on_request_and_stored_separately(client, clinician, demo):
+    from analytics.models import AnalysisResult, CohortAnalyticsState
 
     client.force_login(clinician)
     url = reverse("analytics:dashboard-data", args=[demo.slug])
-    data = client.get(url, {"subtype": ["DM", "IBM"]}).json()  # eager: computed in the request
+    stored = AnalysisResult.objects.filter(cohort=demo, analysis="group_profile")
+    states = list(CohortAnalyticsState.objects.values())
+    # Asking for a filter set by GET stores and queues nothing: the page is told to ask.
+    data = client.get(url, {"subtype": ["DM", "IBM"]}).json()
+    assert data["needs_computation"] is True and data["figures"] == {}
+    assert {tuple(r.parameters["subtypes"]) for r in stored} == {()}
+    assert list(CohortAnalyticsState.objects.values()) == states
+    compute = reverse("analytics:dashboard-compute", args=[demo.slug])
+    assert client.get(compute, {"subtype": ["DM", "IBM"]}).status_code == 405
+    # Its POST queues it (eager here: computed within the request).
+    response = client.post(f"{compute}?subtype=DM&subtype=IBM")
+    assert response.status_code == 202
+    data = client.get(url, {"subtype": ["DM", "IBM"]}).json()
+    assert data["needs_computation"] is False
     heatmap = data["figures"]["heatmap"]["data"][0]
     assert heatmap["x"] == ["IBM (n=9)", "DM (n=5)"]
-    stored = AnalysisResult.objects.filter(cohort=demo, analysis="group_profile")
     assert {tuple(r.parameters["subtypes"]) for r in stored} == {(), ("DM", "IBM")}
 
 
-def test_figure_data_downloads_as_csv(client, clinician, demo):  # noqa: ANN001
+def test_the_default_set_needs_no_computation_request(client, clinician, demo):
+    client.force_login(clinician)
+    data = client.get(reverse("analytics:dashboard-data", args=[demo.slug])).json()
+    assert data["needs_computation"] is False
+    response = client.post(reverse("analytics:dashboard-compute", args=[demo.slug]))
+    assert response.status_code == 200 and response.json() == {"queued": False}
+
+
+def test_figure_data_downloads_as_csv(client, clinician, demo):
     client.force_login(clinician)
     response = client.get(reverse("analytics:dashboard-csv", args=[demo.slug, "kruskal"]))
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
@@ -67,7 +87,7 @@ def test_figure_data_downloads_as_csv(client, clinician, demo):  # noqa: ANN001
     assert len(rows) == 15 and {"group", "H", "p", "p_adj", "epsilon_squared"} <= set(rows[0])
 
 
-def test_radiologist_gets_404_on_dashboards_and_patient_profiles(client, radiologist, demo):  # noqa: ANN001
+def test_radiologist_gets_404_on_dashboards_and_patient_profiles(client, radiologist, demo):
     client.force_login(radiologist)
     for url in (
         reverse("analytics:dashboard", args=[demo.slug]),
@@ -79,7 +99,7 @@ def test_radiologist_gets_404_on_dashboards_and_patient_profiles(client, radiolo
     assert client.get(profile).status_code in (403, 404)
 
 
-def test_member_of_another_cohort_gets_404(client, demo):  # noqa: ANN001
+def test_member_of_another_cohort_gets_404(client, demo):
     from tests.factories import CohortFactory, user_with_role
 
     outsider = user_with_role("clinician", username="outsider", cohort=CohortFactory())
@@ -87,7 +107,7 @@ def test_member_of_another_cohort_gets_404(client, demo):  # noqa: ANN001
     assert client.get(reverse("analytics:dashboard", args=[demo.slug])).status_code == 404
 
 
-def test_patient_profile_shows_group_scores_and_clinical_values(client, clinician, demo):  # noqa: ANN001
+def test_patient_profile_shows_group_scores_and_clinical_values(client, clinician, demo):
     client.force_login(clinician)
     response = client.get(reverse("analytics:patient-profile", args=[demo.slug, "IIM-0010"]))
     assert response.status_code == 200
@@ -96,7 +116,7 @@ def test_patient_profile_shows_group_scores_and_clinical_values(client, clinicia
     assert "group score" in content and 'id="clinical-values"' in content
 
 
-def test_freshness_poll_says_fresh_without_reading_the_results_json(client, clinician, demo):  # noqa: ANN001
+def test_freshness_poll_says_fresh_without_reading_the_results_json(client, clinician, demo):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def demo_read_ids(transactional_db) -> list[int]:  # noqa: ANN001
+def demo_read_ids(transactional_db) -> list[int]:
     call_command("seed_demo", "--no-images", stdout=StringIO())
     return list(
         Read.objects.filter(study__patient__cohort__slug="demo-iim")
@@ -29,7 +29,7 @@ def demo_read_ids(transactional_db) -> list[int]:  # noqa: ANN001
     )
 
 
-def test_prefetched_chunks_are_the_grades_read_in_turn(demo_read_ids, monkeypatch):  # noqa: ANN001
+def test_prefetched_chunks_are_the_grades_read_in_turn(demo_read_ids, monkeypatch):
     chunks = [demo_read_ids[start : start + 7] for start in range(0, len(demo_read_ids), 7)]
     assert len(chunks) > 2
     threads: set[str] = set()
@@ -58,8 +58,8 @@ def _cell_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_read_scores_stored_from_prefetched_chunks_equal_those_read_in_one(
-    demo_read_ids,  # noqa: ANN001
-    monkeypatch,  # noqa: ANN001
+    demo_read_ids,
+    monkeypatch,
 ):
     cohort = Cohort.objects.get(slug="demo-iim")
     ReadScores.objects.all().delete()

@@ -28,20 +28,20 @@ class Queued(list):
 
 
 @pytest.fixture
-def queued(monkeypatch) -> Queued:  # noqa: ANN001
+def queued(monkeypatch) -> Queued:
     calls = Queued()
     monkeypatch.setattr(services, "_queue", calls)
     return calls
 
 
-def _change(cohort_id: int, capture) -> None:  # noqa: ANN001
+def _change(cohort_id: int, capture) -> None:
     with capture(execute=True):
         services.results_mark_stale(cohort_id=cohort_id)
 
 
 def test_a_burst_of_changes_queues_one_recomputation(
     cohort, queued, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     for _ in range(5):
         _change(cohort.pk, django_capture_on_commit_callbacks)
     assert queued == [cohort.pk]
@@ -51,7 +51,7 @@ def test_a_burst_of_changes_queues_one_recomputation(
 
 def test_a_change_after_the_task_claimed_the_cohort_queues_the_next_one(
     cohort, queued, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     _change(cohort.pk, django_capture_on_commit_callbacks)
     assert cohort_analyses_recompute(cohort_id=cohort.pk) == "empty"  # no patients yet
     assert CohortAnalyticsState.objects.get(cohort=cohort).queued_at is None
@@ -61,7 +61,7 @@ def test_a_change_after_the_task_claimed_the_cohort_queues_the_next_one(
 
 def test_a_lone_change_waits_the_debounce_and_a_busy_cohort_the_minimum_interval(
     cohort, queued, settings, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     settings.ANALYTICS_DEBOUNCE_SECONDS = 0.25
     settings.ANALYTICS_MIN_INTERVAL_SECONDS = 5.0
     _change(cohort.pk, django_capture_on_commit_callbacks)
@@ -79,7 +79,7 @@ def test_a_lone_change_waits_the_debounce_and_a_busy_cohort_the_minimum_interval
 
 def test_a_task_queued_long_ago_and_never_started_no_longer_holds_changes_back(
     cohort, queued, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     _change(cohort.pk, django_capture_on_commit_callbacks)
     CohortAnalyticsState.objects.filter(cohort=cohort).update(
         queued_at=timezone.now() - services.QUEUED_TASK_LOST_AFTER - timedelta(seconds=1)
@@ -90,10 +90,10 @@ def test_a_task_queued_long_ago_and_never_started_no_longer_holds_changes_back(
 
 def test_a_refused_queue_leaves_the_cohort_stale_and_lets_the_next_change_try_again(
     cohort, monkeypatch, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     from analytics import tasks
 
-    def broker_down(**kwargs) -> None:  # noqa: ANN003
+    def broker_down(**kwargs) -> None:
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(tasks.recompute_cohort, "apply_async", broker_down)
@@ -109,7 +109,7 @@ def test_a_refused_queue_leaves_the_cohort_stale_and_lets_the_next_change_try_ag
     assert not CohortAnalyticsState.objects.get(cohort=cohort).queue_failed
 
 
-def test_a_cohort_without_patients_recomputes_to_fresh_without_error(cohort):  # noqa: ANN001
+def test_a_cohort_without_patients_recomputes_to_fresh_without_error(cohort):
     assert cohort_analyses_recompute(cohort_id=cohort.pk) == "empty"
     state = CohortAnalyticsState.objects.get(cohort=cohort)
     assert not state.stale and state.last_error == "" and not state.recomputing

@@ -27,12 +27,12 @@ READ_BACK_SQL = (
 
 
 @pytest.fixture
-def demo(db):  # noqa: ANN001
+def demo(db):
     call_command("seed_demo", "--no-images", stdout=StringIO())
     return Cohort.objects.get(slug="demo-iim")
 
 
-def test_scores_handed_to_the_analyses_are_those_postgres_gives_back(demo, monkeypatch):  # noqa: ANN001
+def test_scores_handed_to_the_analyses_are_those_postgres_gives_back(demo, monkeypatch):
     monkeypatch.setattr(recompute, "COPY_MIN_READS", 0)  # the demo's few reads take the COPY path
     handed: dict = {}
 
@@ -78,7 +78,7 @@ def _stored_rows(result: AnalysisResult) -> dict[tuple[str, int], tuple[int, str
         return {(scope, position): (pk, text) for scope, position, pk, text in cursor.fetchall()}
 
 
-def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):  # noqa: ANN001
+def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):
     assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
     key = recompute.parameters_key(recompute.analysis_parameters())
     stored = AnalysisResult.objects.get(cohort=demo, analysis="patient_scores", parameters_key=key)
@@ -151,7 +151,7 @@ def _forget_everything() -> None:
     recompute._stored_memo.clear()
 
 
-def test_a_warmed_worker_patches_its_first_change_in(demo, monkeypatch):  # noqa: ANN001
+def test_a_warmed_worker_patches_its_first_change_in(demo, monkeypatch):
     monkeypatch.setattr("analytics.services._queue", lambda *args, **kwargs: True)
     assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
     key = recompute.parameters_key(recompute.analysis_parameters())
@@ -168,7 +168,7 @@ def test_a_warmed_worker_patches_its_first_change_in(demo, monkeypatch):  # noqa
     assert changed == {read.study.patient.pseudonym}
 
 
-def test_a_warm_up_after_an_unrecomputed_change_takes_no_rows_as_known(demo, monkeypatch):  # noqa: ANN001
+def test_a_warm_up_after_an_unrecomputed_change_takes_no_rows_as_known(demo, monkeypatch):
     monkeypatch.setattr("analytics.services._queue", lambda *args, **kwargs: True)
     assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
     _amend_one_stir_grade(demo)

@@ -131,18 +131,18 @@ def build_scored_cohort(*, slug: str, readers: dict[str, object]) -> Cohort:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):  # noqa: ANN001
+def _fast_password_hashing(settings):
     # Personas are made per test; Argon2 would spend most of the suite hashing one password.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
-def consensus_reader(db):  # noqa: ANN001
+def consensus_reader(db):
     return factories.user_with_role("radiologist", username="consensus_reader")
 
 
 @pytest.fixture
-def readers(radiologist, other_radiologist, consensus_reader):  # noqa: ANN001
+def readers(radiologist, other_radiologist, consensus_reader):
     return {
         "radiologist": radiologist,
         "other_radiologist": other_radiologist,
@@ -151,7 +151,7 @@ def readers(radiologist, other_radiologist, consensus_reader):  # noqa: ANN001
 
 
 @pytest.fixture
-def scored_cohort(readers, statistician, clinician, coordinator) -> Cohort:  # noqa: ANN001
+def scored_cohort(readers, statistician, clinician, coordinator) -> Cohort:
     """The cohort of this module's docstring; the clinical personas are its members."""
     built = build_scored_cohort(slug="scored", readers=readers)
     for user in (statistician, clinician, coordinator):
@@ -159,7 +159,7 @@ def scored_cohort(readers, statistician, clinician, coordinator) -> Cohort:  # n
     return built
 
 
-def token_client(user) -> APIClient:  # noqa: ANN001
+def token_client(user) -> APIClient:
     token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -167,16 +167,16 @@ def token_client(user) -> APIClient:  # noqa: ANN001
 
 
 @pytest.fixture
-def statistician_client(statistician) -> APIClient:  # noqa: ANN001
+def statistician_client(statistician) -> APIClient:
     return token_client(statistician)
 
 
 @pytest.fixture
-def radiologist_client(radiologist) -> APIClient:  # noqa: ANN001
+def radiologist_client(radiologist) -> APIClient:
     return token_client(radiologist)
 
 
-def body(response) -> bytes:  # noqa: ANN001
+def body(response) -> bytes:
     """The bytes of a response, streamed or not."""
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content)

@@ -10,12 +10,12 @@ import yaml
 pytestmark = pytest.mark.django_db
 
 
-def script_src(response) -> str:  # noqa: ANN001
+def script_src(response) -> str:
     policy = response["Content-Security-Policy"]
     return next(p for p in policy.split(";") if p.strip().startswith("script-src"))
 
 
-def test_schema_describes_every_v1_endpoint(client):  # noqa: ANN001
+def test_schema_describes_every_v1_endpoint(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
@@ -35,7 +35,7 @@ def test_schema_describes_every_v1_endpoint(client):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
-def test_docs_pages_use_only_local_files_and_no_inline_script(client, url):  # noqa: ANN001
+def test_docs_pages_use_only_local_files_and_no_inline_script(client, url):
     response = client.get(url)
     assert response.status_code == 200
     html = response.content.decode()
@@ -45,7 +45,7 @@ def test_docs_pages_use_only_local_files_and_no_inline_script(client, url):  # n
     assert "'unsafe-inline'" not in script_src(response)
 
 
-def test_swagger_init_script_is_served_as_javascript_from_the_site(client):  # noqa: ANN001
+def test_swagger_init_script_is_served_as_javascript_from_the_site(client):
     html = client.get("/api/docs/").content.decode()
     init = re.search(r'<script src="([^"]*script[^"]*)"', html).group(1).replace("&amp;", "&")
     response = client.get(init)

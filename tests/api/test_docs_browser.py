@@ -22,8 +22,8 @@ pytestmark = pytest.mark.browser
 SITE = "http://testserver"
 
 
-def _serve(client: Client, foreign: list[str]):  # noqa: ANN202
-    def handle(route, request) -> None:  # noqa: ANN001
+def _serve(client: Client, foreign: list[str]):
+    def handle(route, request) -> None:
         url = urlsplit(request.url)
         if f"{url.scheme}://{url.netloc}" != SITE:
             foreign.append(request.url)
@@ -51,7 +51,7 @@ def _serve(client: Client, foreign: list[str]):  # noqa: ANN202
 
 
 @pytest.fixture
-def docs_page(browser):  # noqa: ANN001, ANN201
+def docs_page(browser):
     client = Client()
     foreign: list[str] = []
     console: list[str] = []
@@ -64,7 +64,7 @@ def docs_page(browser):  # noqa: ANN001, ANN201
     context.close()
 
 
-def test_swagger_ui_renders_the_schema_offline_under_the_csp(docs_page):  # noqa: ANN001
+def test_swagger_ui_renders_the_schema_offline_under_the_csp(docs_page):
     page, foreign, console = docs_page
     page.goto(f"{SITE}/api/docs/")
     page.wait_for_selector(".opblock", timeout=20_000)
@@ -74,7 +74,7 @@ def test_swagger_ui_renders_the_schema_offline_under_the_csp(docs_page):  # noqa
     assert not [m for m in console if "Content Security Policy" in m], console
 
 
-def test_redoc_renders_the_schema_offline_under_the_csp(docs_page):  # noqa: ANN001
+def test_redoc_renders_the_schema_offline_under_the_csp(docs_page):
     page, foreign, console = docs_page
     page.goto(f"{SITE}/api/redoc/")
     page.wait_for_selector("h1:has-text('iim-scoring API')", timeout=20_000)

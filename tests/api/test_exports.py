@@ -13,10 +13,10 @@ import pyreadstat
 import pytest
 from django.http import StreamingHttpResponse
 
-from analytics import export_formats
-from analytics.codebook import GRADE_SPSS_CODES, atlas_vocabulary, export_variables
-from analytics.export_formats import ExportTable, csv_chunks, json_chunks
-from analytics.grade_export import GradesExport
+from exports import formats as export_formats
+from exports.codebook import GRADE_SPSS_CODES, atlas_vocabulary, export_variables
+from exports.formats import ExportTable, csv_chunks, json_chunks
+from exports.grades import GradesExport
 from tests.api.conftest import body
 
 pytestmark = pytest.mark.django_db
@@ -106,18 +106,18 @@ COLUMNS = {
 }
 
 
-def get_csv(client, name: str, query: str = "") -> pd.DataFrame:  # noqa: ANN001
+def get_csv(client, name: str, query: str = "") -> pd.DataFrame:
     response = client.get(EXPORT.format(name=name) + query)
     assert response.status_code == 200, response.content
     return pd.read_csv(io.BytesIO(body(response)), dtype=str, keep_default_na=False)
 
 
 @pytest.mark.parametrize("name", list(COLUMNS))
-def test_export_columns_are_exactly_the_documented_ones(scored_cohort, statistician_client, name):  # noqa: ANN001
+def test_export_columns_are_exactly_the_documented_ones(scored_cohort, statistician_client, name):
     assert list(get_csv(statistician_client, name).columns) == COLUMNS[name]
 
 
-def test_codebook_covers_every_column_of_every_export(scored_cohort, statistician_client):  # noqa: ANN001
+def test_codebook_covers_every_column_of_every_export(scored_cohort, statistician_client):
     codebook = get_csv(statistician_client, "codebook")
     assert (codebook["type"] != "").all() and (codebook["meaning"] != "").all()
     for name in COLUMNS:
@@ -126,7 +126,7 @@ def test_codebook_covers_every_column_of_every_export(scored_cohort, statisticia
         assert documented == header, name
 
 
-def _canonical(value, variable) -> str:  # noqa: ANN001
+def _canonical(value, variable) -> str:
     """A cell of any reader as the CSV's text."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -141,12 +141,12 @@ def _canonical(value, variable) -> str:  # noqa: ANN001
     return str(value)
 
 
-def _rows(frame_records: list[dict], variables) -> list[list[str]]:  # noqa: ANN001
+def _rows(frame_records: list[dict], variables) -> list[list[str]]:
     return [[_canonical(record[v.name], v) for v in variables] for record in frame_records]
 
 
 @pytest.mark.parametrize("name", list(COLUMNS))
-def test_every_format_opens_in_its_reader_with_the_same_values(  # noqa: ANN001
+def test_every_format_opens_in_its_reader_with_the_same_values(
     scored_cohort, statistician_client, name
 ):
     variables = export_variables(name, atlas_vocabulary())
@@ -180,14 +180,14 @@ def test_every_format_opens_in_its_reader_with_the_same_values(  # noqa: ANN001
         assert meta.column_labels[0] == variables[0].meaning
 
 
-class open_sav:  # noqa: N801 - a context manager used like a function
+class open_sav:  # a context manager used like a function
     def __init__(self, content: bytes) -> None:
         self.content = content
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         import tempfile
 
-        self.file = tempfile.NamedTemporaryFile(suffix=".sav")  # noqa: SIM115
+        self.file = tempfile.NamedTemporaryFile(suffix=".sav")
         self.file.write(self.content)
         self.file.flush()
         return pyreadstat.read_sav(self.file.name, user_missing=True)
@@ -196,7 +196,7 @@ class open_sav:  # noqa: N801 - a context manager used like a function
         self.file.close()
 
 
-def test_spss_file_carries_value_labels_and_declares_na_missing(scored_cohort, statistician_client):  # noqa: ANN001
+def test_spss_file_carries_value_labels_and_declares_na_missing(scored_cohort, statistician_client):
     response = statistician_client.get(EXPORT.format(name="grades") + "?format=sav")
     with open_sav(body(response)) as (frame, meta):
         assert meta.variable_value_labels["grade"][9.0].startswith("NA")
@@ -207,13 +207,13 @@ def test_spss_file_carries_value_labels_and_declares_na_missing(scored_cohort, s
         assert meta.variable_measure["grade"] == "ordinal"
 
 
-def test_grades_csv_and_json_are_streamed(scored_cohort, statistician_client):  # noqa: ANN001
+def test_grades_csv_and_json_are_streamed(scored_cohort, statistician_client):
     for fmt in ("csv", "json"):
         response = statistician_client.get(EXPORT.format(name="grades") + f"?format={fmt}")
         assert isinstance(response, StreamingHttpResponse), fmt
 
 
-def test_grades_export_only_submitted_reads_unless_asked(scored_cohort, statistician_client):  # noqa: ANN001
+def test_grades_export_only_submitted_reads_unless_asked(scored_cohort, statistician_client):
     submitted = get_csv(statistician_client, "grades")
     assert len(submitted) == 4 * 240
     assert set(submitted["read_status"]) == {"submitted"}
@@ -226,7 +226,7 @@ def test_grades_export_only_submitted_reads_unless_asked(scored_cohort, statisti
     assert bad.status_code == 400 and "status" in bad.json()
 
 
-def test_every_grade_maps_to_its_study_and_series(scored_cohort, statistician_client):  # noqa: ANN001
+def test_every_grade_maps_to_its_study_and_series(scored_cohort, statistician_client):
     grades = get_csv(statistician_client, "grades")
     pairs = set(zip(grades["study"], grades["sequence"], grades["series"], strict=True))
     assert pairs == {
@@ -264,7 +264,7 @@ def test_every_grade_maps_to_its_study_and_series(scored_cohort, statistician_cl
 
 def test_muscle_scores_use_the_consensus_read_else_the_reader_mean(
     scored_cohort, statistician_client
-):  # noqa: ANN001
+):
     scores = get_csv(statistician_client, "muscle-scores")
     deltoid = scores[scores["muscle"] == "deltoid"].set_index("pseudonym")["score"].to_dict()
     # Deltoid grades by read seed s: side R: STIR s%3, T1 (s+2)%3; side L: STIR (s+1)%3,
@@ -279,7 +279,7 @@ def test_muscle_scores_use_the_consensus_read_else_the_reader_mean(
 
 def test_group_scores_are_one_row_per_visit_with_clinical_columns(
     scored_cohort, statistician_client
-):  # noqa: ANN001
+):
     groups = get_csv(statistician_client, "group-scores").set_index("pseudonym")
     assert list(groups.index) == ["IIM-0001", "IIM-0002"]
     first = groups.loc["IIM-0001"]
@@ -297,7 +297,7 @@ def test_group_scores_are_one_row_per_visit_with_clinical_columns(
     assert float(groups.loc["IIM-0002", "total"]) == pytest.approx(total)
 
 
-def test_patients_export_has_one_row_per_patient_and_timepoint(scored_cohort, statistician_client):  # noqa: ANN001
+def test_patients_export_has_one_row_per_patient_and_timepoint(scored_cohort, statistician_client):
     patients = get_csv(statistician_client, "patients")
     assert patients["pseudonym"].tolist() == ["IIM-0001", "IIM-0002", "IIM-0003", "IIM-0004"]
     first = patients.iloc[0]
@@ -306,7 +306,7 @@ def test_patients_export_has_one_row_per_patient_and_timepoint(scored_cohort, st
     assert (no_visit["timepoint"], no_visit["ck"], no_visit["mmt8"]) == ("", "", "")
 
 
-def test_fast_grades_text_equals_the_generic_writers(scored_cohort):  # noqa: ANN001
+def test_fast_grades_text_equals_the_generic_writers(scored_cohort):
     export = GradesExport(cohort=scored_cohort, status="all", atlas=atlas_vocabulary())
     fast = ExportTable("grades", export.variables, export.rows, export.csv_text, export.json_text)
     generic = ExportTable("grades", export.variables, export.rows)
@@ -314,7 +314,7 @@ def test_fast_grades_text_equals_the_generic_writers(scored_cohort):  # noqa: AN
     assert "".join(json_chunks(fast)) == "".join(json_chunks(generic))
 
 
-def test_long_xlsx_continues_on_numbered_sheets(scored_cohort, statistician_client, monkeypatch):  # noqa: ANN001
+def test_long_xlsx_continues_on_numbered_sheets(scored_cohort, statistician_client, monkeypatch):
     monkeypatch.setattr(export_formats, "XLSX_ROWS_PER_SHEET", 300)
     response = statistician_client.get(EXPORT.format(name="grades") + "?format=xlsx")
     workbook = openpyxl.load_workbook(io.BytesIO(body(response)), read_only=True)
@@ -323,7 +323,7 @@ def test_long_xlsx_continues_on_numbered_sheets(scored_cohort, statistician_clie
     assert rows == 4 * 240
 
 
-def test_errors_are_json_whatever_format_was_asked(scored_cohort, statistician_client):  # noqa: ANN001
+def test_errors_are_json_whatever_format_was_asked(scored_cohort, statistician_client):
     missing = statistician_client.get("/api/v1/cohorts/nope/export/grades/?format=parquet")
     assert missing.status_code == 404
     assert missing["Content-Type"] == "application/json"
@@ -332,7 +332,7 @@ def test_errors_are_json_whatever_format_was_asked(scored_cohort, statistician_c
     assert unknown.status_code == 400 and "format" in unknown.json()
 
 
-def test_score_scope_selects_oedema_or_fat_subscores(scored_cohort, statistician_client):  # noqa: ANN001
+def test_score_scope_selects_oedema_or_fat_subscores(scored_cohort, statistician_client):
     stir = get_csv(statistician_client, "muscle-scores", "?scope=stir")
     deltoid = stir[(stir["muscle"] == "deltoid") & (stir["pseudonym"] == "IIM-0002")]
     assert deltoid["score"].tolist() == ["1.5"]  # STIR only, seed 1: R 1, L 2
@@ -343,7 +343,7 @@ def test_score_scope_selects_oedema_or_fat_subscores(scored_cohort, statistician
 
 def test_analytics_endpoint_gives_latest_results_with_provenance(
     scored_cohort, statistician_client
-):  # noqa: ANN001
+):
     response = statistician_client.get("/api/v1/cohorts/scored/analytics/")
     assert response.status_code == 200
     payload = response.json()
@@ -361,7 +361,7 @@ def test_analytics_endpoint_gives_latest_results_with_provenance(
 
 def test_analytics_endpoint_gives_every_patients_scores_per_scope(
     scored_cohort, statistician_client
-):  # noqa: ANN001
+):
     response = statistician_client.get("/api/v1/cohorts/scored/analytics/?analysis=patient_scores")
     (result,) = response.json()["results"]
     scopes = result["result"]

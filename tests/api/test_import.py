@@ -13,11 +13,12 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.urls import reverse
 
-from analytics import grade_import, patient_import
-from analytics.score_import import score_sheet_import
-from analytics.sheets import ImportRefused
 from cohorts.models import AuditEvent, ImagingStudy
 from scoring.models import Grade, Read, ScoringProtocol
+from sheets import grades as grade_import
+from sheets import patients as patient_import
+from sheets.files import ImportRefused
+from sheets.imports import score_sheet_import
 from tests import factories
 from tests.api.conftest import (
     add_studies,
@@ -50,7 +51,7 @@ def sheet(header: list[str], rows: list[list[object]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def refused(cohort, content: bytes, **options) -> list[tuple[int, str, str]]:  # noqa: ANN001, ANN003
+def refused(cohort, content: bytes, **options) -> list[tuple[int, str, str]]:
     before = (Grade.objects.count(), Read.objects.count(), AuditEvent.objects.count())
     with pytest.raises(ImportRefused) as caught:
         score_sheet_import(
@@ -71,7 +72,7 @@ def full_read_rows(pseudonym: str, reader: str, *, seed: int = 0) -> list[list[o
 # --- validation: each rule names the row, the column and the reason ---------------------------
 
 
-def test_unknown_muscle_grade_and_pseudonym_are_each_reported(scored_cohort):  # noqa: ANN001
+def test_unknown_muscle_grade_and_pseudonym_are_each_reported(scored_cohort):
     rows = full_read_rows("IIM-0004", "radiologist")
     rows[0][4] = "bicepz"  # row 2
     rows[5][7] = "3"  # row 7
@@ -82,14 +83,14 @@ def test_unknown_muscle_grade_and_pseudonym_are_each_reported(scored_cohort):  #
     assert (11, "pseudonym", grade_import.UNKNOWN_PSEUDONYM) in problems
 
 
-def test_duplicate_cell_names_both_rows(scored_cohort):  # noqa: ANN001
+def test_duplicate_cell_names_both_rows(scored_cohort):
     rows = full_read_rows("IIM-0004", "radiologist")
     rows.append(list(rows[3]))  # the cell of row 5 again, as row 242
     problems = refused(scored_cohort, sheet(GRADE_HEADER, rows))
     assert problems == [(242, "muscle", grade_import.DUPLICATE_CELL.format(row=5))]
 
 
-def test_reader_must_be_a_known_radiologist(scored_cohort):  # noqa: ANN001
+def test_reader_must_be_a_known_radiologist(scored_cohort):
     rows = full_read_rows("IIM-0004", "statistician")
     problems = refused(scored_cohort, sheet(GRADE_HEADER, rows))
     assert problems[0] == (2, "reader", grade_import.READER_NOT_RADIOLOGIST)
@@ -98,7 +99,7 @@ def test_reader_must_be_a_known_radiologist(scored_cohort):  # noqa: ANN001
     assert problems[0] == (2, "reader", grade_import.UNKNOWN_READER)
 
 
-def test_a_submitted_read_must_be_complete(scored_cohort):  # noqa: ANN001
+def test_a_submitted_read_must_be_complete(scored_cohort):
     rows = full_read_rows("IIM-0004", "radiologist")[:-3]
     problems = refused(scored_cohort, sheet(GRADE_HEADER, rows))
     assert len(problems) == 1
@@ -107,14 +108,14 @@ def test_a_submitted_read_must_be_complete(scored_cohort):  # noqa: ANN001
     assert reason.startswith("the read is submitted but 3 of 240 cells are missing")
 
 
-def test_a_read_with_grades_is_never_overwritten(scored_cohort):  # noqa: ANN001
+def test_a_read_with_grades_is_never_overwritten(scored_cohort):
     rows = full_read_rows("IIM-0002", "radiologist")
     problems = refused(scored_cohort, sheet(GRADE_HEADER, rows))
     label = Read.objects.get(study__patient__pseudonym="IIM-0002").blind_label
     assert problems == [(2, "reader", grade_import.READ_HAS_GRADES.format(label=label))]
 
 
-def test_study_and_series_must_belong_to_the_row(scored_cohort):  # noqa: ANN001
+def test_study_and_series_must_belong_to_the_row(scored_cohort):
     header = [*GRADE_HEADER, "study", "series"]
     rows = [[*r, "2.25.90001", ""] for r in full_read_rows("IIM-0002", "other_radiologist")]
     rows[0][9] = "2.25.90002.2"  # row 2: the T1 series given for a STIR grade
@@ -128,7 +129,7 @@ def test_study_and_series_must_belong_to_the_row(scored_cohort):  # noqa: ANN001
     ) in problems
 
 
-def test_patient_rules_mmt8_range_negative_ck_duplicates(scored_cohort):  # noqa: ANN001
+def test_patient_rules_mmt8_range_negative_ck_duplicates(scored_cohort):
     header = ["pseudonym", "timepoint", "subtype", "ck", "mmt8"]
     rows = [
         ["IIM-0001", 0, "DM", 1200, 151],
@@ -150,13 +151,13 @@ def test_patient_rules_mmt8_range_negative_ck_duplicates(scored_cohort):  # noqa
     assert (6, "timepoint", patient_import.TIMEPOINT_NEEDED) in problems
 
 
-def test_duplicate_visit_in_a_patients_sheet(scored_cohort):  # noqa: ANN001
+def test_duplicate_visit_in_a_patients_sheet(scored_cohort):
     header = ["pseudonym", "timepoint", "ck"]
     problems = refused(scored_cohort, sheet(header, [["IIM-0001", 0, 1], ["IIM-0001", 0, 2]]))
     assert problems == [(3, "timepoint", patient_import.DUPLICATE_VISIT.format(row=2))]
 
 
-def test_unknown_columns_and_unreadable_files_are_refused(scored_cohort):  # noqa: ANN001
+def test_unknown_columns_and_unreadable_files_are_refused(scored_cohort):
     problems = refused(scored_cohort, sheet([*GRADE_HEADER, "gradee"], []))
     assert problems == [(1, "gradee", "unknown column(s): gradee")]
     problems = refused(scored_cohort, b"\xff\xfe\x00garbage")
@@ -168,7 +169,7 @@ def test_unknown_columns_and_unreadable_files_are_refused(scored_cohort):  # noq
 
 def test_legacy_sheet_without_images_creates_study_read_and_audited_grades(
     scored_cohort, coordinator
-):  # noqa: ANN001
+):
     rows = full_read_rows("IIM-0004", "")
     summary = score_sheet_import(
         cohort=scored_cohort,
@@ -196,7 +197,7 @@ def test_legacy_sheet_without_images_creates_study_read_and_audited_grades(
     }
 
 
-def test_xlsx_sheets_import_like_csv(scored_cohort):  # noqa: ANN001
+def test_xlsx_sheets_import_like_csv(scored_cohort):
     workbook = openpyxl.Workbook()
     ws = workbook.active
     ws.append(GRADE_HEADER)
@@ -216,7 +217,7 @@ def test_xlsx_sheets_import_like_csv(scored_cohort):  # noqa: ANN001
     ) == {"0", "1", "2", "NA"}
 
 
-def test_import_command_reports_each_problem_and_imports_nothing(scored_cohort, tmp_path):  # noqa: ANN001
+def test_import_command_reports_each_problem_and_imports_nothing(scored_cohort, tmp_path):
     rows = full_read_rows("IIM-0004", "radiologist")
     rows[0][7] = "4"
     path = tmp_path / "sheet.csv"
@@ -248,13 +249,13 @@ class _Rollback(Exception):
     pass
 
 
-def _export(client, slug: str, name: str, query: str = "") -> bytes:  # noqa: ANN001
+def _export(client, slug: str, name: str, query: str = "") -> bytes:
     response = client.get(f"/api/v1/cohorts/{slug}/export/{name}/{query}")
     assert response.status_code == 200
     return body(response)
 
 
-def test_export_import_export_round_trips_to_identical_files(readers, statistician, coordinator):  # noqa: ANN001
+def test_export_import_export_round_trips_to_identical_files(readers, statistician, coordinator):
     client = token_client(statistician)
     # Export from one database state...
     with pytest.raises(_Rollback), transaction.atomic():
@@ -294,7 +295,7 @@ def test_export_import_export_round_trips_to_identical_files(readers, statistici
 @pytest.mark.urls("tests.api.urls")
 def test_upload_page_lists_every_problem_and_imports_a_good_sheet(
     scored_cohort, coordinator, client
-):  # noqa: ANN001
+):
     client.force_login(coordinator)
     url = reverse("imports:score-sheet", args=["scored"])
     page = client.get(url)
@@ -320,7 +321,7 @@ def test_upload_page_lists_every_problem_and_imports_a_good_sheet(
 
 @pytest.mark.urls("tests.api.urls")
 @pytest.mark.parametrize("role", ["statistician", "clinician", "radiologist"])
-def test_only_coordinators_may_upload(scored_cohort, client, role, request):  # noqa: ANN001
+def test_only_coordinators_may_upload(scored_cohort, client, role, request):
     client.force_login(request.getfixturevalue(role))
     url = reverse("imports:score-sheet", args=["scored"])
     assert client.get(url).status_code == 403
@@ -330,13 +331,13 @@ def test_only_coordinators_may_upload(scored_cohort, client, role, request):  # 
 
 
 @pytest.mark.urls("tests.api.urls")
-def test_coordinator_of_another_cohort_gets_404(scored_cohort, client):  # noqa: ANN001
+def test_coordinator_of_another_cohort_gets_404(scored_cohort, client):
     other = factories.user_with_role("coordinator", username="elsewhere", staff=True)
     client.force_login(other)
     assert client.get(reverse("imports:score-sheet", args=["scored"])).status_code == 404
 
 
-def _upload(content: bytes):  # noqa: ANN202
+def _upload(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("sheet.csv", content, content_type="text/csv")

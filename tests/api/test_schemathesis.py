@@ -19,7 +19,7 @@ MAX_EXAMPLES = 25
 
 
 @pytest.fixture
-def _one_connection():  # noqa: ANN202
+def _one_connection():
     # Like Django's test client: the WSGI app must not close the test's database connection
     # (and with it the test transaction) at the end of each request.
     signals.request_started.disconnect(close_old_connections)
@@ -33,7 +33,7 @@ _current_token: dict[str, str] = {}
 
 
 @pytest.fixture
-def statistician_token(statistician) -> str:  # noqa: ANN001
+def statistician_token(statistician) -> str:
     key = Token.objects.get_or_create(user=statistician)[0].key
     _current_token["key"] = key
     yield key
@@ -50,15 +50,15 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).
 class StatisticianToken:
     """The statistician's API token (schemathesis also probes each operation without it)."""
 
-    def get(self, case, ctx):  # noqa: ANN001, ANN201
+    def get(self, case, ctx):
         return _current_token.get("key")
 
-    def set(self, case, data, ctx) -> None:  # noqa: ANN001
+    def set(self, case, data, ctx) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
 
 
 @schema.hook("flatmap_path_parameters")
-def often_real_objects(context, path_parameters):  # noqa: ANN001, ANN201
+def often_real_objects(context, path_parameters):
     """Half the cases name objects that exist (the scored cohort's), so 200 responses and
     their bodies are checked too, not only 404s."""
     read_ids = list(
@@ -85,5 +85,5 @@ def often_real_objects(context, path_parameters):  # noqa: ANN001, ANN201
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_v1_conforms_to_its_schema(case, _one_connection, scored_cohort, statistician_token):  # noqa: ANN001
+def test_api_v1_conforms_to_its_schema(case, _one_connection, scored_cohort, statistician_token):
     case.call_and_validate()

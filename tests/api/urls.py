@@ -7,5 +7,5 @@ from iim_scoring.urls import urlpatterns as site_urlpatterns
 _wired = any(getattr(p, "namespace", None) == "imports" for p in site_urlpatterns)
 urlpatterns = [
     *site_urlpatterns,
-    *([] if _wired else [path("imports/", include("analytics.import_urls"))]),
+    *([] if _wired else [path("imports/", include("sheets.urls"))]),
 ]

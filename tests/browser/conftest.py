@@ -23,7 +23,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 
 
 @pytest.fixture(scope="session")
-def live_server(request, django_db_setup) -> Iterator[object]:  # noqa: ANN001
+def live_server(request, django_db_setup) -> Iterator[object]:
     """pytest-django's live server.
 
     It depends on `django_db_setup` so that it starts on the test database: created before it,
@@ -42,7 +42,7 @@ def live_server(request, django_db_setup) -> Iterator[object]:  # noqa: ANN001
 
 
 @pytest.fixture
-def browser_context(browser) -> Iterator[object]:  # noqa: ANN001
+def browser_context(browser) -> Iterator[object]:
     """A fresh profile per test: no cookies or localStorage carried over."""
     context = browser.new_context(viewport=VIEWPORT)
     yield context
@@ -50,11 +50,11 @@ def browser_context(browser) -> Iterator[object]:  # noqa: ANN001
 
 
 @pytest.fixture
-def browser_page(browser_context) -> object:  # noqa: ANN001
+def browser_page(browser_context) -> object:
     return browser_context.new_page()
 
 
-def log_in(page, live_server, username: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+def log_in(page, live_server, username: str, password: str = PASSWORD) -> None:
     """Sign in through the real login form, as a person would."""
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", username)

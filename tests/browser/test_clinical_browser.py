@@ -31,7 +31,7 @@ SCORES = [9, 10, 9, 10, 10, 8, 7, 8, 9, 9, 10, 10, 10, 9, 9]
 
 
 @pytest.fixture
-def clinic(transactional_db):  # noqa: ANN001, ANN201
+def clinic(transactional_db):
     """A cohort with one site, a clinician in it, and a patient without clinical data yet."""
     site = factories.SiteFactory(code="uh-north", name="University Hospital North")
     cohort = factories.CohortFactory(slug="browser-iim", title="Browser IIM cohort")
@@ -43,11 +43,11 @@ def clinic(transactional_db):  # noqa: ANN001, ANN201
     return cohort, patient
 
 
-def _watch_console(page) -> list[str]:  # noqa: ANN001
+def _watch_console(page) -> list[str]:
     """Errors the page logs (a CSP violation, a script error) make the test fail at the end."""
     problems: list[str] = []
 
-    def on_console(message) -> None:  # noqa: ANN001
+    def on_console(message) -> None:
         # The site has no favicon; the browser asking for one is not the page's fault.
         if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             problems.append(message.text)
@@ -57,14 +57,14 @@ def _watch_console(page) -> list[str]:  # noqa: ANN001
     return problems
 
 
-def _focused(page) -> str:  # noqa: ANN001
+def _focused(page) -> str:
     return page.evaluate("document.activeElement.name || document.activeElement.id")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_clinician_scores_mmt8_per_muscle_group_by_keyboard_and_the_total_is_stored(
     browser_page, live_server, login, clinic
-):  # noqa: ANN001
+):
     need_chromium()
     cohort, patient = clinic
     page = browser_page
@@ -132,7 +132,7 @@ def test_clinician_scores_mmt8_per_muscle_group_by_keyboard_and_the_total_is_sto
 @pytest.mark.django_db(transaction=True)
 def test_a_complete_new_patient_is_entered_by_keyboard_alone(
     browser_page, live_server, login, clinic
-):  # noqa: ANN001
+):
     need_chromium()
     cohort, _ = clinic
     page = browser_page
@@ -199,7 +199,7 @@ def test_a_complete_new_patient_is_entered_by_keyboard_alone(
 
 
 @pytest.fixture
-def demo_clinic(transactional_db):  # noqa: ANN001, ANN201
+def demo_clinic(transactional_db):
     """The synthetic demo cohort (IIM-0004 has no MMT-8 yet) and a clinician of it."""
     call_command("seed_demo", "--no-images", stdout=StringIO())
     cohort = Cohort.objects.get(slug="demo-iim")
@@ -207,14 +207,14 @@ def demo_clinic(transactional_db):  # noqa: ANN001, ANN201
     return cohort
 
 
-def _mmt8_fit_title(page) -> str:  # noqa: ANN001
+def _mmt8_fit_title(page) -> str:
     return page.evaluate("document.getElementById('fig-scatter_mmt8').layout.title.text")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_mmt8_entered_by_the_clinician_changes_the_dashboards_correlation(
     browser_page, live_server, login, demo_clinic
-):  # noqa: ANN001
+):
     need_chromium()
     page = browser_page
     page.set_default_timeout(TIMEOUT_MS)

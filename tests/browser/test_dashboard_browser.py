@@ -22,18 +22,18 @@ FIGURES = ["heatmap", "scatter_mmt8", "scatter_ck", "dunn", "limbs"]
 
 
 @pytest.fixture
-def demo_clinician(transactional_db):  # noqa: ANN001
+def demo_clinician(transactional_db):
     call_command("seed_demo", "--no-images", stdout=StringIO())
     clinician = user_with_role("clinician", username="dash-clinician")
     CohortMembership.objects.create(cohort=Cohort.objects.get(slug="demo-iim"), user=clinician)
     return clinician
 
 
-def _heatmap_z(page) -> list:  # noqa: ANN001
+def _heatmap_z(page) -> list:
     return page.evaluate("document.getElementById('fig-heatmap').data[0].z")
 
 
-def _until(page, expression: str, arg=None, timeout: float = 30.0):  # noqa: ANN001, ANN202
+def _until(page, expression: str, arg=None, timeout: float = 30.0):
     """Poll `expression` from the test: the page's CSP forbids the eval wait_for_function uses."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -44,16 +44,16 @@ def _until(page, expression: str, arg=None, timeout: float = 30.0):  # noqa: ANN
     raise AssertionError(f"timed out waiting for {expression}")
 
 
-def _wait_drawn(page, count: int) -> None:  # noqa: ANN001
+def _wait_drawn(page, count: int) -> None:
     _until(page, f"() => Number(document.body.dataset.dashboardDrawn || 0) >= {count}")
 
 
 def test_every_figure_renders_and_filters_change_the_heatmap(
     browser_page,
     live_server,
-    login,  # noqa: ANN001
+    login,
     demo_clinician,
-):  # noqa: ANN001
+):
     page = browser_page
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -123,9 +123,9 @@ def test_every_figure_renders_and_filters_change_the_heatmap(
 def test_a_radiologists_amended_grade_changes_the_dashboard(
     browser_page,
     live_server,
-    login,  # noqa: ANN001
+    login,
     demo_clinician,
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "dash-clinician")
     page.goto(f"{live_server.url}/dashboards/demo-iim/")

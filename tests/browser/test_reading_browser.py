@@ -64,17 +64,17 @@ def _restore_reference_data() -> None:
 
 
 @pytest.fixture
-def reader(transactional_db):  # noqa: ANN001, ANN201
+def reader(transactional_db):
     _restore_reference_data()
     return factories.user_with_role("radiologist", username="radiologist")
 
 
 @pytest.fixture
-def imaged_read(reader) -> Read:  # noqa: ANN001
+def imaged_read(reader) -> Read:
     """A thigh-only read of a study imported through the real DICOM pipeline (8 slices each)."""
-    from cohorts.dicom.deid import dicom_bytes
-    from cohorts.dicom.synthetic import synthetic_study
-    from cohorts.importing import dicom_import
+    from cohorts.imaging.dicom.deid import dicom_bytes
+    from cohorts.imaging.dicom.synthetic import synthetic_study
+    from cohorts.imaging.ingest import dicom_import
 
     site = factories.SiteFactory(code=SITE_CODE, name=SITE_NAME)
     patient = factories.PatientFactory(pseudonym=PSEUDONYM, subtype=SUBTYPE, site=site)
@@ -111,7 +111,7 @@ class Received:
     dicom: list[tuple[str, bytes]] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # the page went away mid-response
 
-    def record(self, response) -> None:  # noqa: ANN001
+    def record(self, response) -> None:
         if 300 <= response.status < 400:
             return  # a redirect has no body
         kind = response.headers.get("content-type", "")
@@ -122,7 +122,7 @@ class Received:
                 self.json.append((response.url, response.text()))
             elif "application/dicom" in kind:
                 self.dicom.append((response.url, response.body()))
-        except Exception as exc:  # noqa: BLE001 - a page closed mid-response
+        except Exception as exc:  # a page closed mid-response
             if "closed" not in str(exc) and "unavailable" not in str(exc):
                 raise
             self.unreadable.append(response.url)
@@ -139,7 +139,7 @@ class Received:
 
 
 @pytest.fixture
-def received(browser_context) -> Received:  # noqa: ANN001
+def received(browser_context) -> Received:
     """Every response of every tab; each test checks at its end that nothing unblinded came."""
     seen = Received()
     browser_context.on("response", seen.record)
@@ -147,14 +147,14 @@ def received(browser_context) -> Received:  # noqa: ANN001
 
 
 @pytest.fixture(autouse=True)
-def _no_script_errors(browser_context) -> Iterator[None]:  # noqa: ANN001
+def _no_script_errors(browser_context) -> Iterator[None]:
     """A script error or a blocked resource (CSP) on any tab fails the test that caused it.
 
     Answers the page expects (409, a refused submit, a lost connection) are not errors here.
     """
     errors: list[str] = []
 
-    def watch(page) -> None:  # noqa: ANN001
+    def watch(page) -> None:
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
         page.on(
             "console",
@@ -175,12 +175,12 @@ def _no_script_errors(browser_context) -> Iterator[None]:  # noqa: ANN001
 # -- helpers --------------------------------------------------------------------------------
 
 
-def open_read(page, live_server, read: Read, *, viewer: bool = True) -> None:  # noqa: ANN001
+def open_read(page, live_server, read: Read, *, viewer: bool = True) -> None:
     page.goto(f"{live_server.url}/reading/reads/{read.pk}/")
     wait_ready(page, viewer=viewer)
 
 
-def wait_ready(page, *, viewer: bool = True) -> None:  # noqa: ANN001
+def wait_ready(page, *, viewer: bool = True) -> None:
     page.wait_for_selector("body[data-grading-ready]", state="attached", timeout=TIMEOUT_MS)
     if viewer:
         page.wait_for_selector(
@@ -190,16 +190,16 @@ def wait_ready(page, *, viewer: bool = True) -> None:  # noqa: ANN001
         assert error is None, f"the viewer failed: {error}"
 
 
-def wait_saved(page) -> None:  # noqa: ANN001
+def wait_saved(page) -> None:
     page.wait_for_selector("body[data-unsaved='0']", state="attached", timeout=TIMEOUT_MS)
     assert page.text_content("#save-status") == "All changes saved"
 
 
-def viewer_state(page) -> dict:  # noqa: ANN001
+def viewer_state(page) -> dict:
     return page.evaluate("window.iimViewer.state()")
 
 
-def wait_for(page, js: str, arg=None) -> None:  # noqa: ANN001
+def wait_for(page, js: str, arg=None) -> None:
     page.wait_for_function(js, arg=arg, timeout=TIMEOUT_MS)
 
 
@@ -207,7 +207,7 @@ def cell_selector(muscle: str, side: str, sequence: str) -> str:
     return f"td.cell[data-muscle='{muscle}'][data-side='{side}'][data-sequence='{sequence}']"
 
 
-def focused_cell(page) -> tuple[str, str, str] | None:  # noqa: ANN001
+def focused_cell(page) -> tuple[str, str, str] | None:
     found = page.evaluate(
         "(() => { const c = document.activeElement;"
         " return c && c.matches('td.cell') ?"
@@ -216,7 +216,7 @@ def focused_cell(page) -> tuple[str, str, str] | None:  # noqa: ANN001
     return tuple(found) if found else None
 
 
-def grid_values(page) -> dict[tuple[str, str, str], str]:  # noqa: ANN001
+def grid_values(page) -> dict[tuple[str, str, str], str]:
     rows = page.eval_on_selector_all(
         "td.cell",
         "cells => cells.map(c => [c.dataset.muscle, c.dataset.side, c.dataset.sequence,"
@@ -232,12 +232,12 @@ def db_grades(read: Read) -> dict[tuple[str, str, str], str]:
     }
 
 
-def screenshot(page, name: str) -> None:  # noqa: ANN001
+def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def drag(page, selector: str, dx: int, dy: int) -> None:  # noqa: ANN001
+def drag(page, selector: str, dx: int, dy: int) -> None:
     box = page.locator(selector).bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
@@ -251,7 +251,7 @@ def drag(page, selector: str, dx: int, dy: int) -> None:  # noqa: ANN001
 
 def test_reader_scrolls_both_series_together_and_windows_each_one(
     browser_page, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     page.goto(f"{live_server.url}/reading/")
@@ -307,7 +307,7 @@ def test_reader_scrolls_both_series_together_and_windows_each_one(
 
 def test_reader_grades_by_keyboard_keeps_grades_over_a_reload_submits_and_amends(
     browser_page, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     open_read(page, live_server, imaged_read)
@@ -401,7 +401,7 @@ def test_reader_grades_by_keyboard_keeps_grades_over_a_reload_submits_and_amends
 
 def test_changes_made_offline_are_kept_and_saved_when_the_connection_returns(
     browser_page, browser_context, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     open_read(page, live_server, imaged_read)
@@ -426,7 +426,7 @@ def test_changes_made_offline_are_kept_and_saved_when_the_connection_returns(
 
 def test_changes_made_offline_survive_closing_the_tab(
     browser_page, browser_context, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     # The viewer ready first: no slice is on its way when the connection drops.
@@ -451,7 +451,7 @@ def test_changes_made_offline_survive_closing_the_tab(
 
 def test_a_second_tab_gets_the_conflict_banner_and_the_first_tabs_grade_stays(
     browser_page, browser_context, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     first = browser_page
     login(first, live_server, "radiologist")
     open_read(first, live_server, imaged_read, viewer=False)
@@ -483,7 +483,7 @@ def test_a_second_tab_gets_the_conflict_banner_and_the_first_tabs_grade_stays(
 
 def test_nothing_the_readers_browser_receives_names_the_patient(
     browser_page, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     page.goto(f"{live_server.url}/reading/")
@@ -513,11 +513,11 @@ def test_nothing_the_readers_browser_receives_names_the_patient(
     received.assert_blind()
 
 
-def _lose_first_answer(page) -> list[str]:  # noqa: ANN001
+def _lose_first_answer(page) -> list[str]:
     """The first grades save reaches the server, but its answer never reaches the page."""
     lost: list[str] = []
 
-    def handle(route) -> None:  # noqa: ANN001
+    def handle(route) -> None:
         if lost:
             route.continue_()
             return
@@ -531,7 +531,7 @@ def _lose_first_answer(page) -> list[str]:  # noqa: ANN001
 
 def test_a_save_whose_answer_was_lost_is_not_taken_for_a_conflict(
     browser_page, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     open_read(page, live_server, imaged_read, viewer=False)
@@ -551,7 +551,7 @@ def test_a_save_whose_answer_was_lost_is_not_taken_for_a_conflict(
 
 def test_a_reload_before_a_saves_answer_keeps_the_next_change_without_a_conflict(
     browser_page, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     open_read(page, live_server, imaged_read, viewer=False)
@@ -574,7 +574,7 @@ def test_a_reload_before_a_saves_answer_keeps_the_next_change_without_a_conflict
 
 def test_findings_and_the_note_are_saved_and_shown_again_after_a_reload(
     browser_page, live_server, login, imaged_read, received
-):  # noqa: ANN001
+):
     page = browser_page
     login(page, live_server, "radiologist")
     open_read(page, live_server, imaged_read, viewer=False)

@@ -43,7 +43,7 @@ GROUPS = {key: (8 if key == "neck_flexors" else 9) for key in MMT8_GROUP_KEYS}
 GROUPS_TOTAL = 134
 
 
-def _patient_form(cohort, **data: Any) -> PatientForm:  # noqa: ANN001
+def _patient_form(cohort, **data: Any) -> PatientForm:
     values = {"sex": "F", "subtype": "DM", "emg_myopathic": "not-done", "pseudonym": "IIM-0900"}
     return PatientForm({**values, **data}, cohort=cohort)
 
@@ -56,7 +56,7 @@ def _group_data(groups: dict[str, Any]) -> dict[str, Any]:
     return {mmt8_field_name(key): value for key, value in groups.items()}
 
 
-def _errors(form) -> dict[str, list[str]]:  # noqa: ANN001
+def _errors(form) -> dict[str, list[str]]:
     assert not form.is_valid()
     return form.errors
 
@@ -66,26 +66,26 @@ def _errors(form) -> dict[str, list[str]]:  # noqa: ANN001
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("age", [-1, 121, 200])
-def test_age_outside_0_to_120_is_refused_next_to_the_age(cohort, age):  # noqa: ANN001
+def test_age_outside_0_to_120_is_refused_next_to_the_age(cohort, age):
     assert _errors(_patient_form(cohort, age_at_mri=age))["age_at_mri"] == [AGE_OUT_OF_RANGE]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("age", [0, 45, 120])
-def test_age_from_0_to_120_is_accepted(cohort, age):  # noqa: ANN001
+def test_age_from_0_to_120_is_accepted(cohort, age):
     form = _patient_form(cohort, age_at_mri=age)
     assert form.is_valid(), form.errors
     assert form.patient_fields()["age_at_mri"] == age
 
 
 @pytest.mark.django_db
-def test_seronegative_with_a_positive_antibody_is_refused(cohort):  # noqa: ANN001
+def test_seronegative_with_a_positive_antibody_is_refused(cohort):
     form = _patient_form(cohort, seronegative="on", antibodies=["Jo-1"])
     assert _errors(form)["seronegative"] == [SERONEGATIVE_WITH_ANTIBODY]
 
 
 @pytest.mark.django_db
-def test_antibodies_and_criteria_are_stored_as_their_codes(cohort):  # noqa: ANN001
+def test_antibodies_and_criteria_are_stored_as_their_codes(cohort):
     form = _patient_form(
         cohort, antibodies=["TIF1-γ", "PM-Scl"], classification_criteria=["eular-acr-2017"]
     )
@@ -97,19 +97,19 @@ def test_antibodies_and_criteria_are_stored_as_their_codes(cohort):  # noqa: ANN
 
 
 @pytest.mark.django_db
-def test_a_pseudonym_already_in_the_cohort_is_refused(cohort):  # noqa: ANN001
+def test_a_pseudonym_already_in_the_cohort_is_refused(cohort):
     factories.PatientFactory(cohort=cohort, pseudonym="IIM-0900")
     assert _errors(_patient_form(cohort))["pseudonym"] == [PSEUDONYM_TAKEN]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("pseudonym", ["IIM 0900", "IIM/0900", "-IIM"])
-def test_a_pseudonym_that_cannot_be_part_of_a_url_is_refused(cohort, pseudonym):  # noqa: ANN001
+def test_a_pseudonym_that_cannot_be_part_of_a_url_is_refused(cohort, pseudonym):
     assert _errors(_patient_form(cohort, pseudonym=pseudonym))["pseudonym"] == [PSEUDONYM_INVALID]
 
 
 @pytest.mark.django_db
-def test_a_new_patient_form_offers_the_next_free_pseudonym(cohort):  # noqa: ANN001
+def test_a_new_patient_form_offers_the_next_free_pseudonym(cohort):
     factories.PatientFactory(cohort=cohort, pseudonym="IIM-0001")
     assert PatientForm(cohort=cohort).fields["pseudonym"].initial == "IIM-0002"
 
@@ -118,12 +118,12 @@ def test_a_new_patient_form_offers_the_next_free_pseudonym(cohort):  # noqa: ANN
 
 
 @pytest.mark.parametrize("total", [-1, 151])
-def test_mmt8_total_outside_0_to_150_is_refused(total):  # noqa: ANN001
+def test_mmt8_total_outside_0_to_150_is_refused(total):
     assert _errors(_assessment_form(mmt8_total=total))["mmt8_total"] == [MMT8_TOTAL_OUT_OF_RANGE]
 
 
 @pytest.mark.parametrize("score", [-1, 11])
-def test_an_mmt8_group_outside_0_to_10_is_refused_on_that_group(score):  # noqa: ANN001
+def test_an_mmt8_group_outside_0_to_10_is_refused_on_that_group(score):
     data = _group_data({**GROUPS, "deltoid_left": score})
     errors = _errors(_assessment_form(mmt8_mode="groups", **data))
     assert errors[mmt8_field_name("deltoid_left")] == [MMT8_GROUP_OUT_OF_RANGE]
@@ -168,7 +168,7 @@ def test_implausibly_high_ck_is_refused():
 
 
 @pytest.mark.parametrize("uln", [0, -5, 10_001])
-def test_ck_upper_limit_of_normal_outside_1_to_10000_is_refused(uln):  # noqa: ANN001
+def test_ck_upper_limit_of_normal_outside_1_to_10000_is_refused(uln):
     assert _errors(_assessment_form(ck_uln=uln))["ck_uln"] == [CK_ULN_OUT_OF_RANGE]
 
 
@@ -219,7 +219,7 @@ def test_ck_times_uln_is_rounded_half_up_to_one_decimal():
 
 
 @pytest.mark.django_db
-def test_service_refuses_seronegative_with_antibody_and_saves_nothing(cohort):  # noqa: ANN001
+def test_service_refuses_seronegative_with_antibody_and_saves_nothing(cohort):
     with pytest.raises(ValidationError) as excinfo:
         patient_create(cohort=cohort, actor=None, antibodies=["SRP"], seronegative=True)
     assert excinfo.value.message_dict["seronegative"] == [SERONEGATIVE_WITH_ANTIBODY]
@@ -227,7 +227,7 @@ def test_service_refuses_seronegative_with_antibody_and_saves_nothing(cohort):  
 
 
 @pytest.mark.django_db
-def test_service_refuses_age_above_120_with_the_rule_message(cohort):  # noqa: ANN001
+def test_service_refuses_age_above_120_with_the_rule_message(cohort):
     patient = factories.PatientFactory(cohort=cohort, age_at_mri=70)
     with pytest.raises(ValidationError) as excinfo:
         patient_update(patient=patient, actor=None, age_at_mri=130)
@@ -267,7 +267,7 @@ def test_service_refuses_a_total_that_is_not_the_sum_of_the_groups():
         ({**GROUPS, "little_toe": 3}, MMT8_GROUPS_INCOMPLETE),
     ],
 )
-def test_service_refuses_an_incomplete_or_out_of_range_mmt8_sheet(groups, message):  # noqa: ANN001
+def test_service_refuses_an_incomplete_or_out_of_range_mmt8_sheet(groups, message):
     patient = factories.PatientFactory()
     with pytest.raises(ValidationError) as excinfo:
         assessment_save(patient=patient, timepoint=0, actor=None, mmt8_groups=groups)
@@ -299,7 +299,7 @@ def test_a_total_alone_cannot_contradict_stored_groups_but_can_replace_them():
          TREATMENT_NAIVE_WITH_IMMUNOSUPPRESSION),
     ],
 )  # fmt: skip
-def test_service_refuses_each_assessment_rule_with_its_message(fields, field, message):  # noqa: ANN001
+def test_service_refuses_each_assessment_rule_with_its_message(fields, field, message):
     patient = factories.PatientFactory()
     with pytest.raises(ValidationError) as excinfo:
         assessment_save(patient=patient, timepoint=0, actor=None, **fields)
@@ -308,7 +308,7 @@ def test_service_refuses_each_assessment_rule_with_its_message(fields, field, me
 
 
 @pytest.mark.django_db
-def test_a_new_patient_with_an_invalid_baseline_is_not_saved_at_all(cohort, clinician):  # noqa: ANN001
+def test_a_new_patient_with_an_invalid_baseline_is_not_saved_at_all(cohort, clinician):
     with pytest.raises(ValidationError):
         patient_create_with_baseline(cohort=cohort, actor=clinician, sex="F", baseline={"ck": -1})
     assert not Patient.objects.filter(cohort=cohort).exists()
@@ -319,7 +319,7 @@ def test_a_new_patient_with_an_invalid_baseline_is_not_saved_at_all(cohort, clin
 
 
 @pytest.mark.django_db
-def test_a_patient_change_is_audited_with_who_and_old_and_new_values(cohort, clinician):  # noqa: ANN001
+def test_a_patient_change_is_audited_with_who_and_old_and_new_values(cohort, clinician):
     patient = factories.PatientFactory(cohort=cohort, age_at_mri=70, antibodies=[])
     patient_update(patient=patient, actor=clinician, age_at_mri=71, antibodies=["Jo-1"])
     event = AuditEvent.objects.get(action="patient.update", target_id=str(patient.pk))
@@ -330,7 +330,7 @@ def test_a_patient_change_is_audited_with_who_and_old_and_new_values(cohort, cli
 
 
 @pytest.mark.django_db
-def test_an_assessment_change_is_audited_with_old_and_new_mmt8(cohort, clinician):  # noqa: ANN001
+def test_an_assessment_change_is_audited_with_old_and_new_mmt8(cohort, clinician):
     patient = factories.PatientFactory(cohort=cohort)
     assessment = assessment_save(patient=patient, timepoint=0, actor=clinician, mmt8_total=120)
     assessment_save(patient=patient, timepoint=0, actor=clinician, mmt8_groups=GROUPS)
@@ -343,14 +343,14 @@ def test_an_assessment_change_is_audited_with_old_and_new_mmt8(cohort, clinician
 
 
 @pytest.mark.django_db
-def test_an_unchanged_save_writes_no_audit_row(cohort, clinician):  # noqa: ANN001
+def test_an_unchanged_save_writes_no_audit_row(cohort, clinician):
     patient = factories.PatientFactory(cohort=cohort, age_at_mri=70)
     patient_update(patient=patient, actor=clinician, age_at_mri=70)
     assert not AuditEvent.objects.filter(action="patient.update").exists()
 
 
 @pytest.mark.django_db
-def test_clinical_changes_ask_analytics_for_fresh_results(cohort, clinician, monkeypatch):  # noqa: ANN001
+def test_clinical_changes_ask_analytics_for_fresh_results(cohort, clinician, monkeypatch):
     import analytics.services
 
     asked: list[dict[str, Any]] = []
@@ -362,7 +362,7 @@ def test_clinical_changes_ask_analytics_for_fresh_results(cohort, clinician, mon
 
 
 @pytest.mark.django_db
-def test_seed_style_calls_of_the_services_still_work(cohort):  # noqa: ANN001
+def test_seed_style_calls_of_the_services_still_work(cohort):
     site = factories.SiteFactory()
     patient = patient_create(
         cohort=cohort,

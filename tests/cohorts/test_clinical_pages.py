@@ -27,7 +27,7 @@ GROUPS = {key: (8 if key == "neck_flexors" else 9) for key in MMT8_GROUP_KEYS}  
 
 
 @pytest.fixture
-def patient(cohort):  # noqa: ANN001, ANN201
+def patient(cohort):
     site = factories.SiteFactory(code="uh-a", name="University Hospital A")
     cohort.sites.add(site)
     patient = factories.PatientFactory(
@@ -40,7 +40,7 @@ def patient(cohort):  # noqa: ANN001, ANN201
     return patient
 
 
-def _urls(cohort, patient) -> dict[str, str]:  # noqa: ANN001
+def _urls(cohort, patient) -> dict[str, str]:
     slug, pseudonym = cohort.slug, patient.pseudonym
     return {
         "list": reverse("cohorts:patient-list", args=[slug]),
@@ -82,11 +82,11 @@ def _assessment_post(**data: Any) -> dict[str, Any]:
     return {"mmt8_mode": "total", "mmt8_total": "130", "ck": "1200", **data}
 
 
-def _text(response) -> str:  # noqa: ANN001
+def _text(response) -> str:
     return response.content.decode()
 
 
-def _has_message(response, message: str) -> bool:  # noqa: ANN001
+def _has_message(response, message: str) -> bool:
     return html.escape(message) in _text(response)
 
 
@@ -94,7 +94,7 @@ def _has_message(response, message: str) -> bool:  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_radiologist_gets_403_on_every_clinical_page_and_post(client, radiologist, cohort, patient):  # noqa: ANN001
+def test_radiologist_gets_403_on_every_clinical_page_and_post(client, radiologist, cohort, patient):
     client.force_login(radiologist)
     for name, url in _urls(cohort, patient).items():
         assert client.get(url).status_code == 403, name
@@ -103,7 +103,7 @@ def test_radiologist_gets_403_on_every_clinical_page_and_post(client, radiologis
 
 
 @pytest.mark.django_db
-def test_radiologist_gets_403_even_for_a_cohort_they_do_not_belong_to(client, radiologist):  # noqa: ANN001
+def test_radiologist_gets_403_even_for_a_cohort_they_do_not_belong_to(client, radiologist):
     other = factories.PatientFactory()
     client.force_login(radiologist)
     for name, url in _urls(other.cohort, other).items():
@@ -111,7 +111,7 @@ def test_radiologist_gets_403_even_for_a_cohort_they_do_not_belong_to(client, ra
 
 
 @pytest.mark.django_db
-def test_clinician_of_another_cohort_gets_404_on_every_clinical_page(client, clinician, patient):  # noqa: ANN001
+def test_clinician_of_another_cohort_gets_404_on_every_clinical_page(client, clinician, patient):
     other_cohort = factories.CohortFactory(slug="elsewhere")
     outsider = factories.user_with_role("clinician", username="outsider", cohort=other_cohort)
     client.force_login(outsider)
@@ -122,10 +122,10 @@ def test_clinician_of_another_cohort_gets_404_on_every_clinical_page(client, cli
 
 
 @pytest.mark.django_db
-def test_a_patient_of_another_cohort_is_404_even_under_a_cohort_the_clinician_is_in(  # noqa: ANN201
-    client,  # noqa: ANN001
-    clinician,  # noqa: ANN001
-    cohort,  # noqa: ANN001
+def test_a_patient_of_another_cohort_is_404_even_under_a_cohort_the_clinician_is_in(
+    client,
+    clinician,
+    cohort,
 ):
     elsewhere = factories.PatientFactory(pseudonym="IIM-0500")
     client.force_login(clinician)
@@ -134,14 +134,14 @@ def test_a_patient_of_another_cohort_is_404_even_under_a_cohort_the_clinician_is
 
 
 @pytest.mark.django_db
-def test_anonymous_user_is_sent_to_login_from_every_clinical_page(client, cohort, patient):  # noqa: ANN001
+def test_anonymous_user_is_sent_to_login_from_every_clinical_page(client, cohort, patient):
     for name, url in _urls(cohort, patient).items():
         response = client.get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], name
 
 
 @pytest.mark.django_db
-def test_statistician_can_view_but_not_edit(client, statistician, cohort, patient):  # noqa: ANN001
+def test_statistician_can_view_but_not_edit(client, statistician, cohort, patient):
     client.force_login(statistician)
     urls = _urls(cohort, patient)
     assert client.get(urls["list"]).status_code == 200
@@ -158,12 +158,12 @@ def test_statistician_can_view_but_not_edit(client, statistician, cohort, patien
 
 
 @pytest.mark.django_db
-def test_history_is_shown_to_clinicians_and_coordinators_but_not_statisticians(  # noqa: ANN201
-    client,  # noqa: ANN001
-    clinician,  # noqa: ANN001
-    coordinator,  # noqa: ANN001
-    statistician,  # noqa: ANN001
-    patient,  # noqa: ANN001
+def test_history_is_shown_to_clinicians_and_coordinators_but_not_statisticians(
+    client,
+    clinician,
+    coordinator,
+    statistician,
+    patient,
 ):
     url = _urls(patient.cohort, patient)["detail"]
     for user, shown in [(clinician, True), (coordinator, True), (statistician, False)]:
@@ -172,11 +172,11 @@ def test_history_is_shown_to_clinicians_and_coordinators_but_not_statisticians( 
 
 
 @pytest.mark.django_db
-def test_coordinator_enrols_patients_but_clinical_measures_are_the_clinicians(  # noqa: ANN201
-    client,  # noqa: ANN001
-    coordinator,  # noqa: ANN001
-    cohort,  # noqa: ANN001
-    patient,  # noqa: ANN001
+def test_coordinator_enrols_patients_but_clinical_measures_are_the_clinicians(
+    client,
+    coordinator,
+    cohort,
+    patient,
 ):
     client.force_login(coordinator)
     urls = _urls(cohort, patient)
@@ -193,18 +193,18 @@ def test_coordinator_enrols_patients_but_clinical_measures_are_the_clinicians(  
 
 
 @pytest.mark.django_db
-def test_cohort_page_links_to_the_patient_list(client, clinician, cohort):  # noqa: ANN001
+def test_cohort_page_links_to_the_patient_list(client, clinician, cohort):
     client.force_login(clinician)
     response = client.get(reverse("cohorts:cohort-detail", args=[cohort.slug]))
     assert reverse("cohorts:patient-list", args=[cohort.slug]) in _text(response)
 
 
 @pytest.mark.django_db
-def test_patient_list_shows_completeness_with_missing_items_and_study_and_read_counts(  # noqa: ANN201
-    client,  # noqa: ANN001
-    clinician,  # noqa: ANN001
-    cohort,  # noqa: ANN001
-    patient,  # noqa: ANN001
+def test_patient_list_shows_completeness_with_missing_items_and_study_and_read_counts(
+    client,
+    clinician,
+    cohort,
+    patient,
 ):
     bare = factories.PatientFactory(cohort=cohort, pseudonym="IIM-0008", sex="U", age_at_mri=None)
     study = factories.StudyFactory(patient=bare)
@@ -225,11 +225,11 @@ def test_patient_list_shows_completeness_with_missing_items_and_study_and_read_c
 
 
 @pytest.mark.django_db
-def test_patient_list_searches_pseudonyms_and_filters_by_site_subtype_and_completeness(  # noqa: ANN201
-    client,  # noqa: ANN001
-    clinician,  # noqa: ANN001
-    cohort,  # noqa: ANN001
-    patient,  # noqa: ANN001
+def test_patient_list_searches_pseudonyms_and_filters_by_site_subtype_and_completeness(
+    client,
+    clinician,
+    cohort,
+    patient,
 ):
     other_site = factories.SiteFactory(code="uh-b", name="University Hospital B")
     cohort.sites.add(other_site)
@@ -259,7 +259,7 @@ def test_patient_list_searches_pseudonyms_and_filters_by_site_subtype_and_comple
 
 
 @pytest.mark.django_db
-def test_clinician_creates_a_patient_with_baseline_in_one_save(client, clinician, cohort):  # noqa: ANN001
+def test_clinician_creates_a_patient_with_baseline_in_one_save(client, clinician, cohort):
     client.force_login(clinician)
     response = client.post(
         reverse("cohorts:patient-create", args=[cohort.slug]),
@@ -278,7 +278,7 @@ def test_clinician_creates_a_patient_with_baseline_in_one_save(client, clinician
 
 
 @pytest.mark.django_db
-def test_an_invalid_new_patient_saves_nothing_and_keeps_what_was_typed(client, clinician, cohort):  # noqa: ANN001
+def test_an_invalid_new_patient_saves_nothing_and_keeps_what_was_typed(client, clinician, cohort):
     client.force_login(clinician)
     data = {
         **_patient_post(age_at_mri="130", seronegative="on"),
@@ -298,7 +298,7 @@ def test_an_invalid_new_patient_saves_nothing_and_keeps_what_was_typed(client, c
 
 
 @pytest.mark.django_db
-def test_an_invalid_edit_keeps_the_saved_values_and_shows_the_error(client, clinician, patient):  # noqa: ANN001
+def test_an_invalid_edit_keeps_the_saved_values_and_shows_the_error(client, clinician, patient):
     client.force_login(clinician)
     url = _urls(patient.cohort, patient)["edit"]
     response = client.post(url, _patient_post(age_at_mri="121", subtype="IBM"))
@@ -310,7 +310,7 @@ def test_an_invalid_edit_keeps_the_saved_values_and_shows_the_error(client, clin
 
 
 @pytest.mark.django_db
-def test_editing_a_patient_records_old_and_new_in_the_history(client, clinician, patient):  # noqa: ANN001
+def test_editing_a_patient_records_old_and_new_in_the_history(client, clinician, patient):
     client.force_login(clinician)
     urls = _urls(patient.cohort, patient)
     response = client.post(urls["edit"], _patient_post(subtype="PM", age_at_mri="71"))
@@ -328,7 +328,7 @@ def test_editing_a_patient_records_old_and_new_in_the_history(client, clinician,
 
 
 @pytest.mark.django_db
-def test_mmt8_per_muscle_group_is_stored_with_the_server_computed_total(client, clinician, patient):  # noqa: ANN001
+def test_mmt8_per_muscle_group_is_stored_with_the_server_computed_total(client, clinician, patient):
     client.force_login(clinician)
     url = _urls(patient.cohort, patient)["baseline"]
     groups = {mmt8_field_name(key): str(value) for key, value in GROUPS.items()}
@@ -346,7 +346,7 @@ def test_mmt8_per_muscle_group_is_stored_with_the_server_computed_total(client, 
 
 
 @pytest.mark.django_db
-def test_a_browser_total_that_disagrees_with_the_groups_is_refused(client, clinician, patient):  # noqa: ANN001
+def test_a_browser_total_that_disagrees_with_the_groups_is_refused(client, clinician, patient):
     client.force_login(clinician)
     url = _urls(patient.cohort, patient)["baseline"]
     groups = {mmt8_field_name(key): str(value) for key, value in GROUPS.items()}
@@ -359,7 +359,7 @@ def test_a_browser_total_that_disagrees_with_the_groups_is_refused(client, clini
 @pytest.mark.django_db
 def test_a_group_out_of_range_is_listed_under_the_grid_and_nothing_is_saved(
     client, clinician, patient
-):  # noqa: ANN001
+):
     client.force_login(clinician)
     url = _urls(patient.cohort, patient)["baseline"]
     groups = {mmt8_field_name(key): str(value) for key, value in GROUPS.items()}
@@ -372,7 +372,7 @@ def test_a_group_out_of_range_is_listed_under_the_grid_and_nothing_is_saved(
 
 
 @pytest.mark.django_db
-def test_timepoints_are_added_one_after_the_other(client, clinician, patient):  # noqa: ANN001
+def test_timepoints_are_added_one_after_the_other(client, clinician, patient):
     client.force_login(clinician)
     urls = _urls(patient.cohort, patient)
     response = client.post(urls["new-timepoint"], _assessment_post(days_from_baseline="182"))
@@ -384,7 +384,7 @@ def test_timepoints_are_added_one_after_the_other(client, clinician, patient):  
 
 
 @pytest.mark.django_db
-def test_ck_times_uln_is_shown_on_the_page(client, clinician, patient):  # noqa: ANN001
+def test_ck_times_uln_is_shown_on_the_page(client, clinician, patient):
     client.force_login(clinician)
     urls = _urls(patient.cohort, patient)
     assert "50.0 × ULN" in _text(client.get(urls["baseline"]))  # 9000 / 180
@@ -395,7 +395,7 @@ def test_ck_times_uln_is_shown_on_the_page(client, clinician, patient):  # noqa:
 
 
 @pytest.mark.django_db
-def test_new_patient_fields_come_in_table_1_order_with_the_first_focused(client, clinician, cohort):  # noqa: ANN001
+def test_new_patient_fields_come_in_table_1_order_with_the_first_focused(client, clinician, cohort):
     client.force_login(clinician)
     text = _text(client.get(reverse("cohorts:patient-create", args=[cohort.slug])))
     order = [
@@ -424,7 +424,7 @@ def test_new_patient_fields_come_in_table_1_order_with_the_first_focused(client,
 @pytest.mark.django_db
 def test_clinical_pages_load_their_script_by_src_and_have_no_inline_code(
     client, clinician, patient
-):  # noqa: ANN001
+):
     client.force_login(clinician)
     urls = _urls(patient.cohort, patient)
     for name in ("create", "edit", "baseline"):
@@ -439,7 +439,7 @@ def test_clinical_pages_load_their_script_by_src_and_have_no_inline_code(
 @pytest.mark.django_db
 def test_a_patient_edit_by_service_appears_in_the_history_with_its_author(
     client, clinician, patient
-):  # noqa: ANN001
+):
     patient_update(patient=patient, actor=clinician, seronegative=False, antibodies=["SRP", "Ro52"])
     client.force_login(clinician)
     history = _text(client.get(_urls(patient.cohort, patient)["detail"])).split('id="history"')[1]

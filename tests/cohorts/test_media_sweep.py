@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from cohorts.importing import dicom_import
+from cohorts.imaging.ingest import dicom_import
 from cohorts.models import Instance, Patient
 from scoring.erasure import patient_erase
 from tests.dicom_import.conftest import synthetic_files
@@ -32,7 +32,7 @@ def _age(paths: set[Path], seconds: float) -> None:
         os.utime(path, (then, then))
 
 
-def test_files_left_by_an_erasure_killed_before_deleting_them_are_swept(cohort, coordinator):  # noqa: ANN001
+def test_files_left_by_an_erasure_killed_before_deleting_them_are_swept(cohort, coordinator):
     for number, source_id in enumerate(("SRC-A", "SRC-B"), start=1):
         dicom_import(
             cohort=cohort, files=synthetic_files(source_id, seed=number, slices=2), actor=None

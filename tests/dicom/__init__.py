@@ -1,1 +1,1 @@
-"""Tests of the pure DICOM layer (cohorts.dicom): no database, no Django settings."""
+"""Tests of the pure DICOM layer (cohorts.imaging.dicom): no database, no Django settings."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cohorts.dicom.archive import (
+from cohorts.imaging.dicom.archive import (
     BAD_ARCHIVE,
     NOT_FOUND,
     TOO_LARGE,

@@ -7,7 +7,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from cohorts.dicom.classify import (
+from cohorts.imaging.dicom.classify import (
     classify_sequence,
     orientation_label,
     series_geometry,

@@ -16,8 +16,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 
-from cohorts.dicom.annex_e_actions import ACTIONS, STANDARD_REVISIONS
-from cohorts.dicom.deid import (
+from cohorts.imaging.dicom.annex_e_actions import ACTIONS, STANDARD_REVISIONS
+from cohorts.imaging.dicom.deid import (
     deidentify,
     dicom_bytes,
     identifying_values,
@@ -282,13 +282,13 @@ def test_generated_table_matches_the_standard_files(tmp_path: Path) -> None:
     script = REPO / "scripts" / "generate_deid_table.py"
     # From the copy of the standard's table kept in scripts/dicom-standard/ (the default).
     subprocess.run([sys.executable, str(script), "--output", str(out)], check=True)
-    committed = (REPO / "cohorts" / "dicom" / "annex_e_actions.py").read_text()
+    committed = (REPO / "cohorts" / "imaging" / "dicom" / "annex_e_actions.py").read_text()
     assert out.read_text() == committed
     assert STANDARD_REVISIONS == ("2024e", "2026c")
 
 
 def test_table_resolves_combined_codes_for_mr_images() -> None:
-    table = importlib.import_module("cohorts.dicom.annex_e_actions").ACTIONS
+    table = importlib.import_module("cohorts.imaging.dicom.annex_e_actions").ACTIONS
     assert table[0x00100010] == "Z"  # Patient's Name: kept present, pseudonym written
     assert table[0x00100020] == "Z"  # Patient ID Z/D, type 2
     assert table[0x00080080] == "X"  # Institution Name X/Z/D, type 3

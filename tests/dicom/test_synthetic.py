@@ -14,9 +14,9 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from cohorts.dicom.classify import classify_sequence, series_geometry, slice_position
-from cohorts.dicom.deid import deidentify, dicom_bytes, identifying_values
-from cohorts.dicom.synthetic import (
+from cohorts.imaging.dicom.classify import classify_sequence, series_geometry, slice_position
+from cohorts.imaging.dicom.deid import deidentify, dicom_bytes, identifying_values
+from cohorts.imaging.dicom.synthetic import (
     LEVELS,
     level_of_slice,
     muscle_mask,
@@ -24,7 +24,7 @@ from cohorts.dicom.synthetic import (
     synthetic_study,
     write_series,
 )
-from cohorts.dicom.validate import read_mr_image
+from cohorts.imaging.dicom.validate import read_mr_image
 from scoring.atlas_data import atlas_muscles
 
 GRADES = {

@@ -11,7 +11,7 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate
 from pydicom.uid import MPEG2MPML, UID, MRImageStorage
 
-from cohorts.dicom.validate import (
+from cohorts.imaging.dicom.validate import (
     NO_PIXEL_DATA,
     NOT_DICOM,
     NOT_MR,

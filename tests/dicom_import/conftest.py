@@ -16,8 +16,8 @@ from django.core.management import call_command
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from cohorts.dicom.deid import dicom_bytes, identifying_values, remap_uid
-from cohorts.dicom.synthetic import synthetic_study
+from cohorts.imaging.dicom.deid import dicom_bytes, identifying_values, remap_uid
+from cohorts.imaging.dicom.synthetic import synthetic_study
 from cohorts.models import Instance
 
 # Real MR files no one here wrote, each with a patient id (a file without one is refused).
@@ -119,7 +119,7 @@ def _split_pixels(data: bytes) -> tuple[bytes, bytes]:
     """(every byte but the pixel data's value, the pixel data's value) of a stored file."""
     try:
         pixels = parse(data).get("PixelData") or b""
-    except Exception:  # noqa: BLE001 - not DICOM: every byte is "header"
+    except Exception:  # not DICOM: every byte is "header"
         return data, b""
     return data.replace(pixels, b"", 1) if pixels else data, pixels
 

@@ -36,7 +36,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_a_folder_is_imported_into_a_new_cohort(tmp_path):  # noqa: ANN001
+def test_a_folder_is_imported_into_a_new_cohort(tmp_path):
     files = real_files(["MR_small.dcm", "MR2_J2KR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"])
     files += synthetic_files()
     folder = write(tmp_path / "export", files)
@@ -51,7 +51,7 @@ def test_a_folder_is_imported_into_a_new_cohort(tmp_path):  # noqa: ANN001
         assert_pixels_unchanged(data)
 
 
-def test_a_zip_and_a_single_file_are_imported_and_a_rerun_adds_nothing(tmp_path, cohort):  # noqa: ANN001
+def test_a_zip_and_a_single_file_are_imported_and_a_rerun_adds_nothing(tmp_path, cohort):
     files = synthetic_files(slices=2)
     archive = tmp_path / "series.zip"
     with zipfile.ZipFile(archive, "w") as handle:
@@ -67,7 +67,7 @@ def test_a_zip_and_a_single_file_are_imported_and_a_rerun_adds_nothing(tmp_path,
 
 def test_rejected_files_are_named_with_their_reason_and_the_exit_status_is_not_zero(
     tmp_path,
-    cohort,  # noqa: ANN001
+    cohort,
 ):
     files = synthetic_files(slices=1) + [
         ("CT_small.dcm", real_file("CT_small.dcm").read_bytes()),
@@ -83,14 +83,14 @@ def test_rejected_files_are_named_with_their_reason_and_the_exit_status_is_not_z
     assert Instance.objects.count() == 2  # the good series are stored all the same
 
 
-def test_an_unknown_cohort_needs_create(tmp_path):  # noqa: ANN001
+def test_an_unknown_cohort_needs_create(tmp_path):
     path = write(tmp_path, real_files(["MR_small.dcm"])) / "MR_small.dcm"
     with pytest.raises(CommandError, match="pass --create"):
         run(str(path), "--cohort", "nowhere")
     assert not Cohort.objects.exists()
 
 
-def test_a_zip_past_the_limit_or_with_an_unsafe_path_imports_nothing(tmp_path, cohort, settings):  # noqa: ANN001
+def test_a_zip_past_the_limit_or_with_an_unsafe_path_imports_nothing(tmp_path, cohort, settings):
     settings.DICOM_MAX_ARCHIVE_BYTES = 100_000
     big = tmp_path / "big.zip"
     with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as handle:
@@ -107,6 +107,6 @@ def test_a_zip_past_the_limit_or_with_an_unsafe_path_imports_nothing(tmp_path, c
     assert not Patient.objects.exists()
 
 
-def test_a_missing_path_is_a_clear_error(tmp_path, cohort):  # noqa: ANN001
+def test_a_missing_path_is_a_clear_error(tmp_path, cohort):
     with pytest.raises(CommandError, match="There is no file or folder"):
         run(str(tmp_path / "nothing-here"), "--cohort", cohort.slug)

@@ -14,7 +14,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from cohorts.dicomweb import DicomwebPullFailed, dicomweb_pull
+from cohorts.imaging.dicomweb import DicomwebPullFailed, dicomweb_pull
 from cohorts.models import ImagingStudy, Instance
 from tests.dicom_import.conftest import (
     assert_nothing_identifying_stored,
@@ -35,7 +35,7 @@ AUTH = ("iim-test", "orthanc-test-password")
 
 
 @pytest.fixture
-def orthanc(tmp_path) -> Iterator[SimpleNamespace]:  # noqa: ANN001
+def orthanc(tmp_path) -> Iterator[SimpleNamespace]:
     binary = need_program("Orthanc", "orthanc")
     need(PLUGIN.exists(), f"the DICOMweb plugin {PLUGIN} (Debian package orthanc-dicomweb)")
     http_port, dicom_port = free_port(), free_port()
@@ -85,7 +85,7 @@ def orthanc(tmp_path) -> Iterator[SimpleNamespace]:  # noqa: ANN001
         log.close()
 
 
-def test_every_mr_study_is_pulled_de_identified_and_a_second_pull_adds_nothing(orthanc, cohort):  # noqa: ANN001
+def test_every_mr_study_is_pulled_de_identified_and_a_second_pull_adds_nothing(orthanc, cohort):
     files = real_files(
         ["MR_small_jp2klossless.dcm", "MR2_J2KI.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"]
     )
@@ -101,7 +101,7 @@ def test_every_mr_study_is_pulled_de_identified_and_a_second_pull_adds_nothing(o
     assert again.count("duplicate") == len(files) and again.instances_created == 0
 
 
-def test_the_command_pulls_one_study(orthanc, cohort):  # noqa: ANN001
+def test_the_command_pulls_one_study(orthanc, cohort):
     first, second = synthetic_files(seed=1), synthetic_files(seed=2, patient_id="SRC-0043")
     orthanc.upload(first + second)
     study_uid = str(parse(second[0][1]).StudyInstanceUID)
@@ -126,7 +126,7 @@ def test_the_command_pulls_one_study(orthanc, cohort):  # noqa: ANN001
     assert_nothing_identifying_stored(second)
 
 
-def test_a_wrong_password_is_a_clear_error_and_stores_nothing(orthanc, cohort):  # noqa: ANN001
+def test_a_wrong_password_is_a_clear_error_and_stores_nothing(orthanc, cohort):
     orthanc.upload(synthetic_files(slices=1))
     with pytest.raises(DicomwebPullFailed, match="401"):
         dicomweb_pull(cohort=cohort, url=orthanc.url, auth=(AUTH[0], "wrong"), actor=None)

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
-from cohorts.importing import dicom_import
+from cohorts.imaging.ingest import dicom_import
 from cohorts.models import Instance, Series
 from tests.dicom_import.conftest import real_files, synthetic_files
 
@@ -56,7 +56,7 @@ def _stored_files() -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
-def test_mutated_mr_files_are_imported_or_rejected_with_a_reason(cohort):  # noqa: ANN001
+def test_mutated_mr_files_are_imported_or_rejected_with_a_reason(cohort):
     seeds = real_files(["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm"])
     seeds += synthetic_files(slices=2)
     rng = random.Random(SEED)

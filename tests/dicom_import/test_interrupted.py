@@ -22,7 +22,7 @@ import pytest
 from django.conf import settings
 from django.db.models import Count
 
-from cohorts.dicom.deid import remap_uid
+from cohorts.imaging.dicom.deid import remap_uid
 from cohorts.models import ImagingStudy, Instance, Patient, Series
 from tests.dicom_import.conftest import parse, synthetic_files
 from tests.services import database_url

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
-from cohorts.dicom.deid import dicom_bytes
-from cohorts.listener import DicomListener
+from cohorts.imaging.dicom.deid import dicom_bytes
+from cohorts.imaging.listener import DicomListener
 from cohorts.models import Instance, Series
 from tests.dicom_import.conftest import (
     assert_nothing_identifying_stored,
@@ -33,7 +33,7 @@ AE_TITLE = "IIMTEST"
 
 
 @pytest.fixture
-def listener(cohort) -> Iterator[SimpleNamespace]:  # noqa: ANN001
+def listener(cohort) -> Iterator[SimpleNamespace]:
     need_program("storescu", "dcmtk")
     reports: queue.Queue = queue.Queue()
     port = free_port()
@@ -65,7 +65,7 @@ def on_disk(tmp_path: Path, files: list[tuple[str, bytes]]) -> list[Path]:
     return paths
 
 
-def test_files_sent_in_one_association_are_imported_as_one_batch(listener, tmp_path):  # noqa: ANN001
+def test_files_sent_in_one_association_are_imported_as_one_batch(listener, tmp_path):
     files = real_files(["MR_small.dcm", "MR2_UNCR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"])
     files += synthetic_files()
     sent = storescu(listener.port, on_disk(tmp_path, files))
@@ -88,7 +88,7 @@ def test_files_sent_in_one_association_are_imported_as_one_batch(listener, tmp_p
 )
 def test_compressed_transfer_syntaxes_are_accepted_as_sent(
     listener, tmp_path, option, name, syntax
-):  # noqa: ANN001
+):
     files = real_files([name])
     sent = storescu(listener.port, on_disk(tmp_path, files), option)
     assert sent.returncode == 0, sent.stderr
@@ -101,7 +101,7 @@ def test_compressed_transfer_syntaxes_are_accepted_as_sent(
 
 def test_a_file_the_import_rejects_gets_a_failure_status_and_takes_its_series_down(
     listener,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ):
     files = synthetic_files(slices=3)
     headless = parse(files[1][1])  # a STIR image without its pixels
@@ -114,7 +114,7 @@ def test_a_file_the_import_rejects_gets_a_failure_status_and_takes_its_series_do
     assert list(Series.objects.values_list("sequence", flat=True)) == ["T1"]
 
 
-def test_an_undecodable_image_gets_cannot_understand(listener, tmp_path):  # noqa: ANN001
+def test_an_undecodable_image_gets_cannot_understand(listener, tmp_path):
     ds = parse(real_file("MR_small.dcm").read_bytes())
     ds.Rows = 128  # the pixel data is now half what the image size needs
     sent = storescu(listener.port, on_disk(tmp_path, [("short.dcm", dicom_bytes(ds))]))
@@ -123,7 +123,7 @@ def test_an_undecodable_image_gets_cannot_understand(listener, tmp_path):  # noq
     assert not Instance.objects.exists()
 
 
-def test_a_sender_calling_another_ae_title_is_refused(listener, tmp_path):  # noqa: ANN001
+def test_a_sender_calling_another_ae_title_is_refused(listener, tmp_path):
     sent = storescu(listener.port, on_disk(tmp_path, synthetic_files(slices=1)), called="SOMEONE")
     assert sent.returncode != 0 and "Called AE Title Not Recognized" in sent.stderr
     assert listener.reports.empty() and not Instance.objects.exists()

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from cohorts.dicom.deid import dicom_bytes
-from cohorts.importing import dicom_import
+from cohorts.imaging.dicom.deid import dicom_bytes
+from cohorts.imaging.ingest import dicom_import
 from cohorts.models import Series
 from scoring.models import ScoringProtocol
 from scoring.selectors import read_series_for_viewer
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def mr_small_series(cohort) -> Series:  # noqa: ANN001
+def mr_small_series(cohort) -> Series:
     dicom_import(cohort=cohort, files=real_files(["MR_small.dcm"]), actor=None)
     return Series.objects.get()
 
 
-def png_url(cohort, series, index: int = 0) -> str:  # noqa: ANN001
+def png_url(cohort, series, index: int = 0) -> str:
     return reverse("cohorts:series-slice-png", args=[cohort.slug, series.pk, index])
 
 
@@ -38,7 +38,7 @@ def test_a_slice_comes_as_a_lossless_16_bit_png_with_its_window(
     cohort,
     mr_small_series,
     persona,
-    request,  # noqa: ANN001
+    request,
 ):
     client.force_login(request.getfixturevalue(persona))
     response = client.get(png_url(cohort, mr_small_series))
@@ -52,14 +52,14 @@ def test_a_slice_comes_as_a_lossless_16_bit_png_with_its_window(
     assert np.array_equal(values, original)
 
 
-def test_an_unchanged_slice_is_not_sent_again(client, clinician, cohort, mr_small_series):  # noqa: ANN001
+def test_an_unchanged_slice_is_not_sent_again(client, clinician, cohort, mr_small_series):
     client.force_login(clinician)
     first = client.get(png_url(cohort, mr_small_series))
     again = client.get(png_url(cohort, mr_small_series), HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 304 and again["ETag"] == first["ETag"]
 
 
-def test_a_multiframe_file_serves_the_asked_frame(client, clinician, cohort):  # noqa: ANN001
+def test_a_multiframe_file_serves_the_asked_frame(client, clinician, cohort):
     patient = factories.PatientFactory(cohort=cohort, source_key="e" * 64)
     files = real_files(["emri_small.dcm"])
     dicom_import(cohort=cohort, files=files, actor=None, patient=patient)
@@ -72,7 +72,7 @@ def test_a_multiframe_file_serves_the_asked_frame(client, clinician, cohort):  #
     assert client.get(png_url(cohort, series) + "?frame=10").status_code == 404
 
 
-def test_a_slice_past_the_end_is_404(client, clinician, cohort, mr_small_series):  # noqa: ANN001
+def test_a_slice_past_the_end_is_404(client, clinician, cohort, mr_small_series):
     client.force_login(clinician)
     assert client.get(png_url(cohort, mr_small_series, 1)).status_code == 404
 
@@ -84,7 +84,7 @@ def test_radiologists_and_statisticians_get_403(
     mr_small_series,
     persona,
     request,
-    thigh_protocol,  # noqa: ANN001
+    thigh_protocol,
 ):
     user = request.getfixturevalue(persona)
     if persona == "radiologist":  # even the reader of this very study: reads have their own door
@@ -93,7 +93,7 @@ def test_radiologists_and_statisticians_get_403(
     assert client.get(png_url(cohort, mr_small_series)).status_code == 403
 
 
-def test_a_clinician_of_another_cohort_gets_404(client, cohort, mr_small_series):  # noqa: ANN001
+def test_a_clinician_of_another_cohort_gets_404(client, cohort, mr_small_series):
     other = factories.CohortFactory()
     outsider = factories.user_with_role("clinician", username="outsider", cohort=other)
     client.force_login(outsider)
@@ -101,7 +101,7 @@ def test_a_clinician_of_another_cohort_gets_404(client, cohort, mr_small_series)
     assert client.get(png_url(other, mr_small_series)).status_code == 404
 
 
-def test_the_coordinator_previews_a_studys_series(client, coordinator, cohort):  # noqa: ANN001
+def test_the_coordinator_previews_a_studys_series(client, coordinator, cohort):
     dicom_import(cohort=cohort, files=synthetic_files(slices=3), actor=None)
     study = Series.objects.first().study
     client.force_login(coordinator)
@@ -116,7 +116,7 @@ def test_the_coordinator_previews_a_studys_series(client, coordinator, cohort): 
     assert reverse("cohorts:study-series", args=[cohort.slug, study.pk]) in listing
 
 
-def test_the_preview_page_is_for_coordinators(client, clinician, cohort):  # noqa: ANN001
+def test_the_preview_page_is_for_coordinators(client, clinician, cohort):
     dicom_import(cohort=cohort, files=synthetic_files(slices=1), actor=None)
     study = Series.objects.first().study
     client.force_login(clinician)
@@ -126,7 +126,7 @@ def test_the_preview_page_is_for_coordinators(client, clinician, cohort):  # noq
 
 
 @pytest.fixture
-def thigh_protocol(db) -> ScoringProtocol:  # noqa: ANN001
+def thigh_protocol(db) -> ScoringProtocol:
     return ScoringProtocol.objects.get(slug="thigh-only")
 
 
@@ -135,7 +135,7 @@ def test_a_sequence_corrected_in_the_admin_is_what_the_viewer_shows(
     coordinator,
     radiologist,
     cohort,
-    thigh_protocol,  # noqa: ANN001
+    thigh_protocol,
 ):
     files = synthetic_files(slices=3)
     t1_files = []

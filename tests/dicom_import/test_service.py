@@ -8,8 +8,8 @@ import pydicom
 import pytest
 from django.conf import settings
 
-from cohorts.dicom.deid import dicom_bytes
-from cohorts.importing import SERIES_REJECTED, dicom_import
+from cohorts.imaging.dicom.deid import dicom_bytes
+from cohorts.imaging.ingest import SERIES_REJECTED, dicom_import
 from cohorts.models import AuditEvent, ImagingStudy, Instance, Patient, Series
 from tests import factories
 from tests.dicom_import.conftest import (
@@ -27,11 +27,11 @@ from tests.dicom_import.conftest import (
 pytestmark = pytest.mark.django_db
 
 
-def statuses(report) -> dict[str, str]:  # noqa: ANN001
+def statuses(report) -> dict[str, str]:
     return {f.name: f.status for f in report.files}
 
 
-def test_real_mr_files_are_stored_without_identifying_values_and_with_their_pixels(cohort):  # noqa: ANN001
+def test_real_mr_files_are_stored_without_identifying_values_and_with_their_pixels(cohort):
     files = real_files() + synthetic_files()
     report = dicom_import(cohort=cohort, files=files, actor=None)
     got = statuses(report)
@@ -47,7 +47,7 @@ def test_real_mr_files_are_stored_without_identifying_values_and_with_their_pixe
 
 
 @pytest.mark.parametrize("name", ENHANCED_MR_FILES)
-def test_enhanced_mr_multiframe_is_stored_on_a_pinned_patient(cohort, name):  # noqa: ANN001
+def test_enhanced_mr_multiframe_is_stored_on_a_pinned_patient(cohort, name):
     patient = factories.PatientFactory(cohort=cohort, source_key="k" * 64)
     files = real_files([name])
     report = dicom_import(cohort=cohort, files=files, actor=None, patient=patient)
@@ -57,7 +57,7 @@ def test_enhanced_mr_multiframe_is_stored_on_a_pinned_patient(cohort, name):  # 
     assert ImagingStudy.objects.get().patient == patient
 
 
-def test_a_file_without_patient_id_is_rejected_when_no_patient_is_pinned(cohort):  # noqa: ANN001
+def test_a_file_without_patient_id_is_rejected_when_no_patient_is_pinned(cohort):
     report = dicom_import(cohort=cohort, files=real_files(["emri_small.dcm"]), actor=None)
     (file_report,) = report.files
     assert file_report.status == "rejected" and file_report.reason_code == "no_patient_id"
@@ -65,7 +65,7 @@ def test_a_file_without_patient_id_is_rejected_when_no_patient_is_pinned(cohort)
     assert_nothing_written()
 
 
-def test_sex_and_age_come_from_the_original_and_no_date_is_kept(cohort):  # noqa: ANN001
+def test_sex_and_age_come_from_the_original_and_no_date_is_kept(cohort):
     dicom_import(cohort=cohort, files=synthetic_files(), actor=None)
     patient = Patient.objects.get(cohort=cohort)
     original = parse(synthetic_files()[0][1])
@@ -74,7 +74,7 @@ def test_sex_and_age_come_from_the_original_and_no_date_is_kept(cohort):  # noqa
     assert patient.pseudonym == "IIM-0001" and len(patient.source_key) == 64
 
 
-def test_sequences_are_classified_from_the_tags(cohort):  # noqa: ANN001
+def test_sequences_are_classified_from_the_tags(cohort):
     dicom_import(cohort=cohort, files=synthetic_files(slices=3), actor=None)
     assert sorted(Series.objects.values_list("sequence", "sequence_detected", "slice_count")) == [
         ("STIR", "STIR", 3),
@@ -82,7 +82,7 @@ def test_sequences_are_classified_from_the_tags(cohort):  # noqa: ANN001
     ]
 
 
-def test_reimporting_the_same_files_adds_nothing(cohort):  # noqa: ANN001
+def test_reimporting_the_same_files_adds_nothing(cohort):
     files = real_files(["MR_small.dcm", "MR2_UNCR.dcm"]) + synthetic_files()
     first = dicom_import(cohort=cohort, files=files, actor=None)
     counts = (Patient.objects.count(), ImagingStudy.objects.count(), Series.objects.count())
@@ -94,7 +94,7 @@ def test_reimporting_the_same_files_adds_nothing(cohort):  # noqa: ANN001
     assert Instance.objects.count() == instances and AuditEvent.objects.count() == events
 
 
-def test_a_second_study_of_a_known_patient_is_a_later_timepoint(cohort):  # noqa: ANN001
+def test_a_second_study_of_a_known_patient_is_a_later_timepoint(cohort):
     dicom_import(cohort=cohort, files=synthetic_files(seed=1, study_date="20200310"), actor=None)
     later = synthetic_files(seed=2, study_date="20200618")  # same patient id, new study
     report = dicom_import(cohort=cohort, files=later, actor=None)
@@ -106,7 +106,7 @@ def test_a_second_study_of_a_known_patient_is_a_later_timepoint(cohort):  # noqa
     assert follow_up.study_date_shifted.isoformat() != "2020-06-18"  # shifted, not the original
 
 
-def test_the_same_patient_in_two_cohorts_gets_two_pseudonyms(cohort):  # noqa: ANN001
+def test_the_same_patient_in_two_cohorts_gets_two_pseudonyms(cohort):
     other = factories.CohortFactory()
     dicom_import(cohort=cohort, files=synthetic_files(seed=1), actor=None)
     report = dicom_import(cohort=other, files=synthetic_files(seed=3), actor=None)
@@ -122,7 +122,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
-def test_bad_files_get_a_clear_reason_and_leave_nothing(cohort, name):  # noqa: ANN001
+def test_bad_files_get_a_clear_reason_and_leave_nothing(cohort, name):
     code, payload = BAD_INPUTS[name]
     data = payload if payload is not None else real_file(name).read_bytes()
     report = dicom_import(cohort=cohort, files=[(name, data)], actor=None)
@@ -132,7 +132,7 @@ def test_bad_files_get_a_clear_reason_and_leave_nothing(cohort, name):  # noqa: 
     assert_nothing_written()
 
 
-def test_an_mr_file_without_pixel_data_is_rejected(cohort):  # noqa: ANN001
+def test_an_mr_file_without_pixel_data_is_rejected(cohort):
     ds = parse(real_file("MR_small.dcm").read_bytes())
     del ds.PixelData
     report = dicom_import(cohort=cohort, files=[("header.dcm", dicom_bytes(ds))], actor=None)
@@ -141,7 +141,7 @@ def test_an_mr_file_without_pixel_data_is_rejected(cohort):  # noqa: ANN001
     assert_nothing_written()
 
 
-def test_a_series_with_one_bad_file_is_stored_not_at_all(cohort):  # noqa: ANN001
+def test_a_series_with_one_bad_file_is_stored_not_at_all(cohort):
     files = synthetic_files(slices=4)
     stir = [f for f in files if f[0].startswith("003/")]
     t1 = [f for f in files if f[0].startswith("004/")]
@@ -158,7 +158,7 @@ def test_a_series_with_one_bad_file_is_stored_not_at_all(cohort):  # noqa: ANN00
     assert len(list(Path(settings.MEDIA_ROOT).rglob("*.dcm"))) == len(t1)
 
 
-def test_a_series_split_over_two_patients_is_refused(cohort):  # noqa: ANN001
+def test_a_series_split_over_two_patients_is_refused(cohort):
     files = synthetic_files(slices=2)
     impostor = parse(files[1][1])
     impostor.PatientID = "SOMEONE-ELSE"
@@ -168,7 +168,7 @@ def test_a_series_split_over_two_patients_is_refused(cohort):  # noqa: ANN001
     assert not Series.objects.filter(sequence="STIR").exists()
 
 
-def test_each_stored_file_is_marked_deidentified(cohort):  # noqa: ANN001
+def test_each_stored_file_is_marked_deidentified(cohort):
     dicom_import(cohort=cohort, files=real_files(["MR-SIEMENS-DICOM-WithOverlays.dcm"]), actor=None)
     instance = Instance.objects.get()
     with instance.file.open("rb") as handle:
@@ -183,7 +183,8 @@ def test_every_import_path_module_goes_through_dicom_import() -> None:
     """The upload task, the CLI, the listener and the DICOMweb pull all call dicom_import."""
     import inspect
 
-    from cohorts import dicomweb, import_jobs, listener
+    from cohorts.imaging import dicomweb, listener
+    from cohorts.imaging import jobs as import_jobs
     from cohorts.management.commands import import_dicom
 
     for module in (import_jobs, import_dicom, listener, dicomweb):

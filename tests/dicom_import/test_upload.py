@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from cohorts.import_jobs import UPLOAD_ROOT, UPLOAD_TOO_LARGE, import_job_run
+from cohorts.imaging.jobs import UPLOAD_ROOT, UPLOAD_TOO_LARGE, import_job_run
 from cohorts.models import DicomImportJob, Instance, Series
 from tests import factories
 from tests.dicom_import.conftest import (
@@ -36,7 +36,7 @@ def zipped(files: list[tuple[str, bytes]], *, name: str = "study.zip") -> Simple
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/zip")
 
 
-def upload(client, cohort, uploads, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+def upload(client, cohort, uploads, django_capture_on_commit_callbacks):
     url = reverse("cohorts:dicom-import", args=[cohort.slug])
     with django_capture_on_commit_callbacks(execute=True):
         return client.post(url, {"files": uploads})
@@ -54,7 +54,7 @@ def test_a_zip_is_imported_with_a_report_per_file(
     client,
     coordinator,
     cohort,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     files = real_files(["MR_small.dcm", "MR2_UNCR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"])
     files += synthetic_files()
@@ -93,7 +93,7 @@ def test_many_dicom_files_can_be_uploaded_at_once(
     client,
     coordinator,
     cohort,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     files = synthetic_files(slices=3)
     uploads = [SimpleUploadedFile(name.replace("/", "-"), data) for name, data in files]
@@ -109,7 +109,7 @@ def test_the_status_endpoint_reports_progress_as_json(
     client,
     coordinator,
     cohort,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     client.force_login(coordinator)
     upload(client, cohort, [zipped(synthetic_files(slices=2))], django_capture_on_commit_callbacks)
@@ -133,7 +133,7 @@ def test_the_status_endpoint_reports_progress_as_json(
 def test_a_queued_job_shows_a_progress_bar_polled_by_a_static_script(
     client,
     coordinator,
-    cohort,  # noqa: ANN001
+    cohort,
 ):
     # Without running the on-commit callback the job stays queued, as behind a busy worker.
     client.force_login(coordinator)
@@ -159,7 +159,7 @@ def test_a_queued_job_shows_a_progress_bar_polled_by_a_static_script(
 def test_the_task_is_idempotent_and_a_redelivered_task_resumes_its_own_job(
     client,
     coordinator,
-    cohort,  # noqa: ANN001
+    cohort,
 ):
     client.force_login(coordinator)
     client.post(
@@ -175,7 +175,7 @@ def test_the_task_is_idempotent_and_a_redelivered_task_resumes_its_own_job(
     assert Instance.objects.count() == 4 and only_job().imported == 4
 
 
-def test_the_celery_task_runs_the_job_from_its_id(client, coordinator, cohort):  # noqa: ANN001
+def test_the_celery_task_runs_the_job_from_its_id(client, coordinator, cohort):
     from cohorts.tasks import run_dicom_import_job
 
     client.force_login(coordinator)
@@ -199,7 +199,7 @@ def test_a_zip_with_an_unsafe_path_is_refused_whole(
     cohort,
     member,
     words,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     files = synthetic_files(slices=1) + [(member, real_file("MR_small.dcm").read_bytes())]
     client.force_login(coordinator)
@@ -217,7 +217,7 @@ def test_a_zip_that_unpacks_past_the_limit_is_refused_whole(
     coordinator,
     cohort,
     settings,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     settings.DICOM_MAX_ARCHIVE_BYTES = 200_000
     files = synthetic_files(slices=1) + [("padding.dcm", b"\0" * 400_000)]  # deflates to ~1 KB
@@ -233,7 +233,7 @@ def test_an_upload_past_the_limit_is_refused_before_anything_is_kept(
     coordinator,
     cohort,
     settings,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     settings.DICOM_MAX_ARCHIVE_BYTES = 1000
     client.force_login(coordinator)
@@ -248,7 +248,7 @@ def test_an_upload_past_the_limit_is_refused_before_anything_is_kept(
     assert_nothing_written()
 
 
-def test_an_empty_form_asks_for_files(client, coordinator, cohort):  # noqa: ANN001
+def test_an_empty_form_asks_for_files(client, coordinator, cohort):
     client.force_login(coordinator)
     response = client.post(reverse("cohorts:dicom-import", args=[cohort.slug]), {})
     assert response.status_code == 200 and not DicomImportJob.objects.exists()
@@ -265,7 +265,7 @@ def test_other_roles_cannot_upload_or_see_imports(
     coordinator,
     persona,
     request,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     client.force_login(coordinator)
     upload(client, cohort, [zipped(synthetic_files(slices=1))], django_capture_on_commit_callbacks)
@@ -286,7 +286,7 @@ def test_a_coordinator_of_another_cohort_gets_404(
     client,
     cohort,
     coordinator,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     client.force_login(coordinator)
     upload(client, cohort, [zipped(synthetic_files(slices=1))], django_capture_on_commit_callbacks)
@@ -303,6 +303,6 @@ def test_a_coordinator_of_another_cohort_gets_404(
         assert client.get(reverse(name, args=[other.slug, job.pk])).status_code == 404
 
 
-def test_anonymous_users_are_sent_to_log_in(client, cohort):  # noqa: ANN001
+def test_anonymous_users_are_sent_to_log_in(client, cohort):
     response = client.get(reverse("cohorts:dicom-import", args=[cohort.slug]))
     assert response.status_code == 302 and "login" in response["Location"]

@@ -71,7 +71,7 @@ def start_worker(
 
 
 @pytest.fixture
-def broker_queue(settings) -> Iterator[tuple[str, str]]:  # noqa: ANN001
+def broker_queue(settings) -> Iterator[tuple[str, str]]:
     """The app under test sends tasks to Redis on a private queue instead of running them."""
     from iim_scoring.celery import app
 
@@ -104,7 +104,7 @@ def broker_queue(settings) -> Iterator[tuple[str, str]]:  # noqa: ANN001
         reset_broker_connections(app)
 
 
-def reset_broker_connections(app) -> None:  # noqa: ANN001
+def reset_broker_connections(app) -> None:
     """Drop pooled broker connections so the next send uses the current broker_url (what
     Celery itself does after a fork)."""
     from kombu import pools
@@ -117,7 +117,7 @@ def reset_broker_connections(app) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
-def celery_worker_process(tmp_path, settings, broker_queue) -> Iterator[Worker]:  # noqa: ANN001
+def celery_worker_process(tmp_path, settings, broker_queue) -> Iterator[Worker]:
     """A real worker on the private queue."""
     broker, queue = broker_queue
     worker = start_worker(tmp_path, broker, queue, Path(settings.MEDIA_ROOT))
@@ -127,7 +127,7 @@ def celery_worker_process(tmp_path, settings, broker_queue) -> Iterator[Worker]:
         worker.kill()
 
 
-def wait_for(condition, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001, ANN201
+def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

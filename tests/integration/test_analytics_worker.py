@@ -37,7 +37,7 @@ THIGH = [
 ]
 
 
-def _cohort_with_submitted_reads(n: int = 4):  # noqa: ANN202
+def _cohort_with_submitted_reads(n: int = 4):
     cohort = factories.CohortFactory()
     reader = factories.user_with_role("radiologist", username=f"reader-{cohort.slug}")
     protocol = ScoringProtocol.objects.get(slug="thigh-only")
@@ -58,7 +58,7 @@ def _cohort_with_submitted_reads(n: int = 4):  # noqa: ANN202
     return cohort, reader, reads
 
 
-def _total_of(cohort, pseudonym: str) -> float | None:  # noqa: ANN001
+def _total_of(cohort, pseudonym: str) -> float | None:
     result = AnalysisResult.objects.filter(
         cohort=cohort, analysis="patient_scores", status="done"
     ).first()
@@ -68,7 +68,7 @@ def _total_of(cohort, pseudonym: str) -> float | None:  # noqa: ANN001
     return next((r["total"] for r in rows if r["pseudonym"] == pseudonym), None)
 
 
-def test_a_grade_amended_over_http_changes_the_stored_analysis(client, celery_worker_process):  # noqa: ANN001
+def test_a_grade_amended_over_http_changes_the_stored_analysis(client, celery_worker_process):
     cohort, reader, reads = _cohort_with_submitted_reads()
     read = reads[0]  # every cell 0: total 0
     pseudonym = read.study.patient.pseudonym
@@ -97,7 +97,7 @@ def test_a_grade_amended_over_http_changes_the_stored_analysis(client, celery_wo
 def test_a_worker_killed_mid_recompute_is_redelivered_and_finishes_once(
     tmp_path,
     settings,
-    broker_queue,  # noqa: ANN001
+    broker_queue,
 ):
     broker, queue = broker_queue
     # The worker first: it declares the queue the setup's requests are routed to.
@@ -164,7 +164,7 @@ def test_grades_save_while_the_broker_is_down_and_recompute_when_it_is_back(
     client,
     settings,
     broker_queue,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ):
     from iim_scoring.celery import app
 
@@ -216,7 +216,7 @@ def test_grades_save_while_the_broker_is_down_and_recompute_when_it_is_back(
         worker.kill()
 
 
-def _row_ids(cohort) -> dict[tuple[str, int], int]:  # noqa: ANN001
+def _row_ids(cohort) -> dict[tuple[str, int], int]:
     rows = PatientScoreRow.objects.filter(
         result__cohort=cohort, result__analysis="patient_scores"
     ).values_list("scope", "position", "pk")
@@ -226,7 +226,7 @@ def _row_ids(cohort) -> dict[tuple[str, int], int]:  # noqa: ANN001
 def test_a_starting_worker_warms_up_and_patches_its_first_change_in(
     tmp_path,
     settings,
-    broker_queue,  # noqa: ANN001
+    broker_queue,
 ):
     broker, queue = broker_queue
     cohort, _reader, reads = _cohort_with_submitted_reads()

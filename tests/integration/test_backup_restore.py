@@ -30,7 +30,7 @@ def _manage(env: dict, *args: str) -> str:
     return result.stdout
 
 
-def test_backup_then_restore_returns_rows_and_images(tmp_path):  # noqa: ANN001
+def test_backup_then_restore_returns_rows_and_images(tmp_path):
     base = postgres_server_url()
     name = f"iim_backup_{uuid.uuid4().hex[:8]}"
     url = postgres_server_url(name)
@@ -48,9 +48,10 @@ def test_backup_then_restore_returns_rows_and_images(tmp_path):  # noqa: ANN001
             "shell",
             "-c",
             (
-                "from cohorts.models import Patient; from cohorts.importing import dicom_import; "
-                "from cohorts.dicom.synthetic import synthetic_study; "
-                "from cohorts.dicom.deid import dicom_bytes; p = Patient.objects.first(); "
+                "from cohorts.models import Patient; "
+                "from cohorts.imaging.ingest import dicom_import; "
+                "from cohorts.imaging.dicom.synthetic import synthetic_study; "
+                "from cohorts.imaging.dicom.deid import dicom_bytes; p = Patient.objects.first(); "
                 "ds = synthetic_study(patient_id='SRC-9', patient_name='Doe^John', "
                 "birth_date='19500101', grades={}, slices=4, size=64); "
                 "dicom_import(cohort=p.cohort, patient=p, actor=None, "

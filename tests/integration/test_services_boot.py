@@ -58,7 +58,7 @@ def test_app_boots_and_migrates_on_a_fresh_postgres_database():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_executes_a_task_end_to_end(celery_worker_process):  # noqa: ANN001
+def test_a_real_worker_executes_a_task_end_to_end(celery_worker_process):
     from iim_scoring.celery import ping
 
     result = ping.apply_async(kwargs={"value": "hello worker"})
@@ -67,7 +67,7 @@ def test_a_real_worker_executes_a_task_end_to_end(celery_worker_process):  # noq
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_recomputes_a_cohort_in_the_shared_database(celery_worker_process):  # noqa: ANN001
+def test_a_real_worker_recomputes_a_cohort_in_the_shared_database(celery_worker_process):
     from analytics.models import AnalysisResult
     from analytics.tasks import recompute_cohort
     from tests.factories import AssessmentFactory, CohortFactory, PatientFactory
@@ -87,7 +87,7 @@ def test_a_real_worker_recomputes_a_cohort_in_the_shared_database(celery_worker_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_coordinators_see_which_workers_answer(celery_worker_process, settings):  # noqa: ANN001
+def test_coordinators_see_which_workers_answer(celery_worker_process, settings):
     from iim_scoring.health import check_workers
     from tests.integration.conftest import wait_for
 
@@ -100,7 +100,7 @@ def test_coordinators_see_which_workers_answer(celery_worker_process, settings):
 
 
 @pytest.mark.django_db
-def test_the_waiting_count_includes_the_recomputations_own_queue(broker_queue, settings):  # noqa: ANN001
+def test_the_waiting_count_includes_the_recomputations_own_queue(broker_queue, settings):
     import redis
 
     from iim_scoring.health import check_workers

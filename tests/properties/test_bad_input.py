@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from analytics.score_import import score_sheet_import
-from analytics.sheets import ImportRefused
 from cohorts.forms import AssessmentForm, PatientForm
 from cohorts.models import AuditEvent, ClinicalAssessment, Patient
 from scoring.models import Grade, Read
 from scoring.services import read_assign
+from sheets.files import ImportRefused
+from sheets.imports import score_sheet_import
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def _counts() -> tuple[int, ...]:
     )
 
 
-def _import_or_refusal(cohort, content: bytes, filename: str) -> None:  # noqa: ANN001
+def _import_or_refusal(cohort, content: bytes, filename: str) -> None:
     before = _counts()
     with transaction.atomic():
         try:
@@ -77,7 +77,7 @@ def _import_or_refusal(cohort, content: bytes, filename: str) -> None:  # noqa: 
 
 
 @pytest.fixture
-def cohort_with_patient(db):  # noqa: ANN001
+def cohort_with_patient(db):
     cohort = factories.CohortFactory()
     factories.PatientFactory(cohort=cohort, pseudonym="IIM-0001")
     return cohort
@@ -99,7 +99,7 @@ def cohort_with_patient(db):  # noqa: ANN001
         max_size=8,
     )
 )
-def test_any_grades_sheet_is_imported_or_refused_with_its_rows_named(cohort_with_patient, rows):  # noqa: ANN001
+def test_any_grades_sheet_is_imported_or_refused_with_its_rows_named(cohort_with_patient, rows):
     header = ["pseudonym", "timepoint", "reader", "read_status", "muscle", "side", "sequence",
               "grade"]  # fmt: skip
     _import_or_refusal(cohort_with_patient, _csv(header, rows), "grades.csv")
@@ -120,14 +120,14 @@ def test_any_grades_sheet_is_imported_or_refused_with_its_rows_named(cohort_with
         max_size=6,
     )
 )
-def test_any_patients_sheet_is_imported_or_refused_with_its_rows_named(cohort_with_patient, rows):  # noqa: ANN001
+def test_any_patients_sheet_is_imported_or_refused_with_its_rows_named(cohort_with_patient, rows):
     header = ["pseudonym", "subtype", "sex", "age", "ck", "mmt8", "disease_duration_months"]
     _import_or_refusal(cohort_with_patient, _csv(header, rows), "patients.csv")
 
 
 @PROPERTY_SETTINGS
 @given(content=st.binary(max_size=600), name=st.sampled_from(["a.csv", "a.xlsx", "a.txt", ""]))
-def test_any_bytes_uploaded_as_a_sheet_are_refused_or_read(cohort_with_patient, content, name):  # noqa: ANN001
+def test_any_bytes_uploaded_as_a_sheet_are_refused_or_read(cohort_with_patient, content, name):
     _import_or_refusal(cohort_with_patient, content, name)
 
 
@@ -148,7 +148,7 @@ def test_any_bytes_uploaded_as_a_sheet_are_refused_or_read(cohort_with_patient, 
         },
     )
 )
-def test_the_assessment_form_accepts_only_values_within_the_rules(data):  # noqa: ANN001
+def test_the_assessment_form_accepts_only_values_within_the_rules(data):
     form = AssessmentForm(data=data, timepoint=0)
     if form.is_valid():
         cleaned = form.cleaned_data
@@ -174,7 +174,7 @@ def test_the_assessment_form_accepts_only_values_within_the_rules(data):  # noqa
         },
     )
 )
-def test_the_patient_form_accepts_only_values_within_the_rules(cohort_with_patient, data):  # noqa: ANN001
+def test_the_patient_form_accepts_only_values_within_the_rules(cohort_with_patient, data):
     form = PatientForm(data=data, cohort=cohort_with_patient)
     if form.is_valid():
         cleaned = form.cleaned_data
@@ -185,7 +185,7 @@ def test_the_patient_form_accepts_only_values_within_the_rules(cohort_with_patie
 
 
 @pytest.fixture
-def reader_and_read(db):  # noqa: ANN001
+def reader_and_read(db):
     from scoring.models import ScoringProtocol
 
     reader = factories.user_with_role("radiologist", username="property-reader")
@@ -230,7 +230,7 @@ json_values = st.recursive(
         ),
     )
 )
-def test_any_grade_save_body_gets_a_clear_answer_and_never_a_server_error(reader_and_read, body):  # noqa: ANN001
+def test_any_grade_save_body_gets_a_clear_answer_and_never_a_server_error(reader_and_read, body):
     reader, read = reader_and_read
     api = APIClient()
     api.force_authenticate(reader)

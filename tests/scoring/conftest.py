@@ -10,12 +10,12 @@ from tests import factories
 
 
 @pytest.fixture
-def thigh_protocol(db):  # noqa: ANN001
+def thigh_protocol(db):
     return ScoringProtocol.objects.get(slug="thigh-only")
 
 
 @pytest.fixture
-def case(db, cohort):  # noqa: ANN001
+def case(db, cohort):
     """A patient with telling details that must never reach a reader."""
     site = factories.SiteFactory(code="zz-secret-site", name="Secret Site Hospital")
     patient = factories.PatientFactory(
@@ -26,5 +26,5 @@ def case(db, cohort):  # noqa: ANN001
 
 
 @pytest.fixture
-def read(case, radiologist, thigh_protocol):  # noqa: ANN001
+def read(case, radiologist, thigh_protocol):
     return read_assign(study=case, protocol=thigh_protocol, reader=radiologist, actor=None)

@@ -22,7 +22,7 @@ def _assert_blind(payload: bytes | str, where: str) -> None:
         assert secret not in text, f"{secret!r} leaked in {where}"
 
 
-def test_worklist_read_page_and_json_carry_only_blind_fields(client, radiologist, read):  # noqa: ANN001
+def test_worklist_read_page_and_json_carry_only_blind_fields(client, radiologist, read):
     client.force_login(radiologist)
     pages = {
         "home": client.get(reverse("home")),
@@ -40,12 +40,12 @@ def test_worklist_read_page_and_json_carry_only_blind_fields(client, radiologist
 def test_served_image_carries_the_blind_label_not_the_pseudonym(
     client,
     radiologist,
-    read,  # noqa: ANN001
+    read,
     settings,
-):  # noqa: ANN001
-    from cohorts.dicom.deid import dicom_bytes
-    from cohorts.dicom.synthetic import synthetic_study
-    from cohorts.importing import dicom_import
+):
+    from cohorts.imaging.dicom.deid import dicom_bytes
+    from cohorts.imaging.dicom.synthetic import synthetic_study
+    from cohorts.imaging.ingest import dicom_import
 
     datasets = synthetic_study(
         patient_id="SRC-1",

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def studies(cohort):  # noqa: ANN001
+def studies(cohort):
     return [
         factories.StudyFactory(patient=factories.PatientFactory(cohort=cohort)) for _ in range(10)
     ]
@@ -26,9 +26,9 @@ def studies(cohort):  # noqa: ANN001
 def test_bulk_assignment_with_double_reading_consensus_and_rereads(
     client,
     coordinator,
-    cohort,  # noqa: ANN001
+    cohort,
     studies,
-):  # noqa: ANN001
+):
     readers = [factories.user_with_role("radiologist", username=f"r{i}") for i in range(3)]
     client.force_login(coordinator)
     protocol = ScoringProtocol.objects.get(slug="thigh-only")
@@ -66,10 +66,10 @@ def test_bulk_assignment_with_double_reading_consensus_and_rereads(
 
 def test_assignment_form_refuses_a_consensus_reader_without_double_reading(
     client,
-    coordinator,  # noqa: ANN001
+    coordinator,
     cohort,
     studies,
-):  # noqa: ANN001
+):
     reader = factories.user_with_role("radiologist", username="solo")
     other = factories.user_with_role("radiologist", username="other")
     client.force_login(coordinator)
@@ -91,10 +91,10 @@ def test_assignment_form_refuses_a_consensus_reader_without_double_reading(
 def test_read_audit_trail_and_amendments_are_for_coordinators(
     client,
     coordinator,
-    clinician,  # noqa: ANN001
+    clinician,
     radiologist,
     cohort,
-):  # noqa: ANN001
+):
     from scoring.models import Muscle
     from scoring.services import CellChange, read_amend, read_assign, read_record_complete
 

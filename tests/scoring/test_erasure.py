@@ -16,7 +16,7 @@ from analytics.beyond import cohort_beyond_recompute
 from analytics.models import AnalysisResult
 from analytics.recompute import cohort_analyses_recompute
 from analytics.result_rows import stored_result_value
-from cohorts.importing import dicom_import
+from cohorts.imaging.ingest import dicom_import
 from cohorts.models import AuditEvent, ClinicalAssessment, ImagingStudy, Instance, Patient, Series
 from scoring.erasure import ERASURE_CONFIRMATION_MISMATCH, ERASURE_REASON_REQUIRED
 from scoring.models import Grade, Read, ScoringProtocol
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def imaged_cohort(cohort, coordinator, radiologist):  # noqa: ANN001
+def imaged_cohort(cohort, coordinator, radiologist):
     """Two patients imported from generated DICOM, each with a submitted read and clinical
     data; the cohort's analyses stored."""
     protocol = ScoringProtocol.objects.get(slug="thigh-only")
@@ -56,14 +56,14 @@ def _stored_files() -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
 
-def _erase(client, cohort, pseudonym: str, **form) -> object:  # noqa: ANN001
+def _erase(client, cohort, pseudonym: str, **form) -> object:
     url = reverse("scoring:patient-erase", args=[cohort.slug, pseudonym])
     return client.post(url, data=form)
 
 
 def test_the_record_holds_clinical_values_grades_and_audit_but_no_source_key(
     client, coordinator, imaged_cohort
-):  # noqa: ANN001
+):
     patient = Patient.objects.filter(cohort=imaged_cohort).order_by("pseudonym").first()
     client.force_login(coordinator)
     response = client.get(
@@ -84,7 +84,7 @@ def test_the_record_holds_clinical_values_grades_and_audit_but_no_source_key(
 
 def test_erasure_removes_the_patient_everywhere_and_keeps_the_other(
     client, coordinator, imaged_cohort, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     erased, kept = Patient.objects.filter(cohort=imaged_cohort).order_by("pseudonym")
     erased_files = {
         Path(settings.MEDIA_ROOT) / name
@@ -140,7 +140,7 @@ def test_erasure_removes_the_patient_everywhere_and_keeps_the_other(
 )
 def test_erasure_without_a_reason_or_the_typed_pseudonym_erases_nothing(
     client, coordinator, imaged_cohort, form, message
-):  # noqa: ANN001
+):
     patient = Patient.objects.filter(cohort=imaged_cohort).first()
     files, events = _stored_files(), AuditEvent.objects.count()
     client.force_login(coordinator)
@@ -153,7 +153,7 @@ def test_erasure_without_a_reason_or_the_typed_pseudonym_erases_nothing(
 
 
 @pytest.mark.parametrize("role", ["clinician", "statistician", "radiologist"])
-def test_only_coordinators_may_export_or_erase_a_patient(client, imaged_cohort, role, request):  # noqa: ANN001
+def test_only_coordinators_may_export_or_erase_a_patient(client, imaged_cohort, role, request):
     patient = Patient.objects.filter(cohort=imaged_cohort).first()
     client.force_login(request.getfixturevalue(role))
     record = reverse("scoring:patient-record", args=[imaged_cohort.slug, patient.pseudonym])
@@ -165,7 +165,7 @@ def test_only_coordinators_may_export_or_erase_a_patient(client, imaged_cohort, 
     assert Patient.objects.filter(pk=patient.pk).exists()
 
 
-def test_coordinator_of_another_cohort_gets_404(client, imaged_cohort):  # noqa: ANN001
+def test_coordinator_of_another_cohort_gets_404(client, imaged_cohort):
     outsider = factories.user_with_role(
         "coordinator", username="outsider", cohort=factories.CohortFactory(), staff=True
     )
@@ -177,7 +177,7 @@ def test_coordinator_of_another_cohort_gets_404(client, imaged_cohort):  # noqa:
 
 def test_erasure_takes_the_patient_out_of_stored_results_before_any_recomputation(
     client, coordinator, imaged_cohort, monkeypatch, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     erased, kept = Patient.objects.filter(cohort=imaged_cohort).order_by("pseudonym")
     assert cohort_analyses_recompute(cohort_id=imaged_cohort.pk) == "done"
     cohort_beyond_recompute(cohort_id=imaged_cohort.pk)

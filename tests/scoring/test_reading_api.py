@@ -30,7 +30,7 @@ THIGH_MUSCLES = [
 ]
 
 
-def post(client, name, read, body):  # noqa: ANN001, ANN201
+def post(client, name, read, body):
     return client.post(
         reverse(f"scoring:{name}", args=[read.pk]),
         data=json.dumps(body),
@@ -38,15 +38,15 @@ def post(client, name, read, body):  # noqa: ANN001, ANN201
     )
 
 
-def cell(muscle="rectus-femoris", side="L", sequence="STIR", value="1"):  # noqa: ANN201
+def cell(muscle="rectus-femoris", side="L", sequence="STIR", value="1"):
     return {"muscle": muscle, "side": side, "sequence": sequence, "value": value}
 
 
-def all_cells(value="0"):  # noqa: ANN001, ANN201
+def all_cells(value="0"):
     return [cell(m, s, q, value) for m in THIGH_MUSCLES for s in "LR" for q in ("STIR", "T1")]
 
 
-def test_saving_a_grade_stores_it_audits_it_and_bumps_the_version(client, radiologist, read):  # noqa: ANN001
+def test_saving_a_grade_stores_it_audits_it_and_bumps_the_version(client, radiologist, read):
     client.force_login(radiologist)
     response = post(client, "api-grades", read, {"version": 0, "changes": [cell(value="2")]})
     assert response.status_code == 200, response.content
@@ -63,7 +63,7 @@ def test_saving_a_grade_stores_it_audits_it_and_bumps_the_version(client, radiol
     assert AuditEvent.objects.filter(action="read.status", new="in_progress").exists()
 
 
-def test_saving_a_cell_again_with_its_value_changes_nothing(client, radiologist, read):  # noqa: ANN001
+def test_saving_a_cell_again_with_its_value_changes_nothing(client, radiologist, read):
     client.force_login(radiologist)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 200
     events = AuditEvent.objects.count()
@@ -83,7 +83,7 @@ def test_saving_a_cell_again_with_its_value_changes_nothing(client, radiologist,
 
 def test_one_save_of_a_new_and_a_changed_cell_audits_each_against_its_own_grade(
     client, radiologist, read
-):  # noqa: ANN001
+):
     client.force_login(radiologist)
     post(client, "api-grades", read, {"version": 0, "changes": [cell(value="1")]})
     first = Grade.objects.get(read=read)
@@ -101,7 +101,7 @@ def test_one_save_of_a_new_and_a_changed_cell_audits_each_against_its_own_grade(
     }
 
 
-def test_a_second_tab_with_an_old_version_is_refused_and_told_to_reload(client, radiologist, read):  # noqa: ANN001
+def test_a_second_tab_with_an_old_version_is_refused_and_told_to_reload(client, radiologist, read):
     client.force_login(radiologist)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 200
     stale = post(client, "api-grades", read, {"version": 0, "changes": [cell(value="0")]})
@@ -110,7 +110,7 @@ def test_a_second_tab_with_an_old_version_is_refused_and_told_to_reload(client, 
     assert Grade.objects.get(read=read).value == "1"
 
 
-def test_grade_outside_the_scale_is_refused_with_a_clear_message(client, radiologist, read):  # noqa: ANN001
+def test_grade_outside_the_scale_is_refused_with_a_clear_message(client, radiologist, read):
     client.force_login(radiologist)
     response = post(client, "api-grades", read, {"version": 0, "changes": [cell(value="3")]})
     assert response.status_code == 400
@@ -126,7 +126,7 @@ def test_grade_outside_the_scale_is_refused_with_a_clear_message(client, radiolo
     assert not Grade.objects.exists()
 
 
-def test_submit_refuses_read_with_missing_cells_and_lists_them(client, radiologist, read):  # noqa: ANN001
+def test_submit_refuses_read_with_missing_cells_and_lists_them(client, radiologist, read):
     client.force_login(radiologist)
     cells = all_cells()[:-1]
     assert post(client, "api-grades", read, {"version": 0, "changes": cells}).status_code == 200
@@ -138,7 +138,7 @@ def test_submit_refuses_read_with_missing_cells_and_lists_them(client, radiologi
     assert Read.objects.get(pk=read.pk).status == "in_progress"
 
 
-def test_complete_read_submits_and_then_refuses_plain_changes(client, radiologist, read):  # noqa: ANN001
+def test_complete_read_submits_and_then_refuses_plain_changes(client, radiologist, read):
     client.force_login(radiologist)
     cells = all_cells()
     cells[0]["value"] = "NA"  # NA counts as graded
@@ -149,7 +149,7 @@ def test_complete_read_submits_and_then_refuses_plain_changes(client, radiologis
     assert refused.status_code == 409 and refused.json()["detail"] == READ_LOCKED
 
 
-def test_amendment_needs_a_reason_and_records_it(client, radiologist, read):  # noqa: ANN001
+def test_amendment_needs_a_reason_and_records_it(client, radiologist, read):
     client.force_login(radiologist)
     post(client, "api-grades", read, {"version": 0, "changes": all_cells()})
     post(client, "api-submit", read, {"version": 1})
@@ -171,7 +171,7 @@ def test_amendment_needs_a_reason_and_records_it(client, radiologist, read):  # 
     assert AuditEvent.objects.filter(action="read.amend", reason="missed oedema").exists()
 
 
-def test_another_radiologist_gets_404_for_someone_elses_read(client, other_radiologist, read):  # noqa: ANN001
+def test_another_radiologist_gets_404_for_someone_elses_read(client, other_radiologist, read):
     client.force_login(other_radiologist)
     assert client.get(reverse("scoring:read", args=[read.pk])).status_code == 404
     assert client.get(reverse("scoring:api-read", args=[read.pk])).status_code == 404
@@ -179,18 +179,18 @@ def test_another_radiologist_gets_404_for_someone_elses_read(client, other_radio
     assert not Grade.objects.exists()
 
 
-def test_a_read_id_beyond_any_stored_one_is_not_found(client, radiologist, read):  # noqa: ANN001
+def test_a_read_id_beyond_any_stored_one_is_not_found(client, radiologist, read):
     client.force_login(radiologist)
     assert client.get(reverse("scoring:api-read", args=[2**64])).status_code == 404
 
 
-def test_clinician_cannot_grade(client, clinician, read):  # noqa: ANN001
+def test_clinician_cannot_grade(client, clinician, read):
     client.force_login(clinician)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 404
     assert client.get(reverse("scoring:read", args=[read.pk])).status_code == 404
 
 
-def test_active_time_accumulates_and_one_report_is_capped(client, radiologist, read):  # noqa: ANN001
+def test_active_time_accumulates_and_one_report_is_capped(client, radiologist, read):
     client.force_login(radiologist)
     assert post(client, "api-activity", read, {"seconds": 30}).status_code == 204
     assert post(client, "api-activity", read, {"seconds": 5000}).status_code == 400
@@ -198,7 +198,7 @@ def test_active_time_accumulates_and_one_report_is_capped(client, radiologist, r
     assert Read.objects.get(pk=read.pk).active_seconds == 42
 
 
-def test_window_level_preferences_are_kept_per_reader(client, radiologist, other_radiologist):  # noqa: ANN001
+def test_window_level_preferences_are_kept_per_reader(client, radiologist, other_radiologist):
     client.force_login(radiologist)
     url = reverse("scoring:api-prefs")
     client.post(
@@ -215,7 +215,7 @@ def test_grade_changes_mark_results_stale_and_recompute(
     client,
     radiologist,
     read,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     from analytics.models import CohortAnalyticsState, ReadScores
 

@@ -15,13 +15,13 @@ from scoring.models import Grade, Read
 
 
 @pytest.fixture
-def seeded(db):  # noqa: ANN001
+def seeded(db):
     out = StringIO()
     call_command("seed_demo", "--no-images", stdout=out)
     return out.getvalue()
 
 
-def test_seed_demo_mirrors_the_papers_cohort(seeded):  # noqa: ANN001
+def test_seed_demo_mirrors_the_papers_cohort(seeded):
     patients = Patient.objects.filter(cohort__slug="demo-iim")
     assert Counter(patients.values_list("subtype", flat=True)) == {
         "IBM": 9,
@@ -38,7 +38,7 @@ def test_seed_demo_mirrors_the_papers_cohort(seeded):  # noqa: ANN001
     assert Grade.objects.filter(read__in=baseline).count() == 34 * 60 * 2 * 2
 
 
-def test_seed_demo_has_double_reads_rereads_and_follow_ups(seeded):  # noqa: ANN001
+def test_seed_demo_has_double_reads_rereads_and_follow_ups(seeded):
     """What reader agreement and change over time are computed from."""
     submitted = Read.objects.filter(study__patient__cohort__slug="demo-iim", status="submitted")
     second = submitted.filter(kind="second")
@@ -53,13 +53,13 @@ def test_seed_demo_has_double_reads_rereads_and_follow_ups(seeded):  # noqa: ANN
     assert all(r.study.patient.assessments.filter(timepoint=1).exists() for r in follow_ups)
 
 
-def test_seed_demo_prints_credentials_for_every_role(seeded):  # noqa: ANN001
+def test_seed_demo_prints_credentials_for_every_role(seeded):
     for username in ("demo-radiologist", "demo-clinician", "demo-statistician", "demo-coordinator"):
         assert username in seeded
     assert "iim-demo-2026" in seeded
 
 
-def test_seed_demo_is_idempotent(seeded):  # noqa: ANN001
+def test_seed_demo_is_idempotent(seeded):
     counts = (
         Patient.objects.count(),
         Read.objects.count(),
@@ -75,18 +75,18 @@ def test_seed_demo_is_idempotent(seeded):  # noqa: ANN001
     ) == counts
 
 
-def test_seed_demo_grades_are_audited(seeded):  # noqa: ANN001
+def test_seed_demo_grades_are_audited(seeded):
     assert AuditEvent.objects.filter(action="grade.set").count() == Grade.objects.count()
 
 
-def test_seed_demo_leaves_open_cases_for_the_demo_radiologist(seeded):  # noqa: ANN001
+def test_seed_demo_leaves_open_cases_for_the_demo_radiologist(seeded):
     open_reads = Read.objects.filter(reader__username="demo-radiologist").exclude(
         status="submitted"
     )
     assert open_reads.count() >= 5
 
 
-def test_seed_demo_results_show_the_papers_ordering(seeded):  # noqa: ANN001
+def test_seed_demo_results_show_the_papers_ordering(seeded):
     """DM has the highest and ASYS the lowest mean total; lower > upper extremity except DM."""
     result = AnalysisResult.objects.get(
         cohort__slug="demo-iim", analysis="group_profile", status="done"

@@ -8,12 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from analytics.stats.longitudinal import (
-    change_summary,
-    patient_rates,
-    records,
-    score_changes,
-)
+from analytics.stats import to_records
+from analytics.stats.longitudinal import change_summary, patient_rates, score_changes
 
 NA = float("nan")
 
@@ -99,4 +95,4 @@ def test_summary_gives_median_change_per_year_per_subtype_and_overall():
     # all, total: median of (-2.5, 2.0) = -0.25
     assert summary.loc[("all", "total"), "median_change_per_year"] == pytest.approx(-0.25)
     assert summary.loc[("all", "total"), "n_patients"] == 2
-    json.dumps(records(summary.reset_index()), allow_nan=False)
+    json.dumps(to_records(summary.reset_index()), allow_nan=False)

@@ -14,7 +14,7 @@ from scoring.models import Read
 class Command(BaseCommand):
     help = "Recompute the stored scores and analyses of a cohort now (what the worker does)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--cohort", required=True, help="Cohort slug.")
         parser.add_argument(
             "--force",
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             help="Recompute the analyses even if their input is unchanged.",
         )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         cohort = Cohort.objects.filter(slug=options["cohort"]).first()
         if cohort is None:
             raise CommandError(f"No cohort with slug {options['cohort']!r}.")

@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("directory", type=Path)
 
-    def handle(self, *args, directory: Path, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, directory: Path, **options) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"Backing up {database_server()} and {settings.MEDIA_ROOT}")
         subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cohorts.listener import DicomListener
+from cohorts.imaging.listener import DicomListener
 from cohorts.models import Cohort
 
 

@@ -7,7 +7,7 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from cohorts.dicomweb import DicomwebPullFailed, dicomweb_pull
+from cohorts.imaging.dicomweb import DicomwebPullFailed, dicomweb_pull
 from cohorts.models import Cohort
 
 

@@ -10,7 +10,7 @@ from iim_scoring.health import configuration_checks
 class Command(BaseCommand):
     help = "Check the configuration: database, broker, secrets, media, viewer, migrations."
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         failed = 0
         for check in configuration_checks():
             mark = self.style.SUCCESS("ok  ") if check.ok else self.style.ERROR("FAIL")

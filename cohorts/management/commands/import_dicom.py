@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from cohorts.dicom.archive import ArchiveLimits, ArchiveRejected, iter_files
-from cohorts.importing import ImportReport, dicom_import
+from cohorts.imaging.dicom.archive import ArchiveLimits, ArchiveRejected, iter_files
+from cohorts.imaging.ingest import ImportReport, dicom_import
 from cohorts.models import Cohort
 from cohorts.services import cohort_create
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from cohorts.media import SWEEP_MIN_AGE, media_orphans_sweep
+from cohorts.imaging.media import SWEEP_MIN_AGE, media_orphans_sweep
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="List the orphans, remove nothing."
         )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         sweep, orphans = media_orphans_sweep(
             min_age=timedelta(hours=options["min_age_hours"]), dry_run=options["dry_run"]
         )

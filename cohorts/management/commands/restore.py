@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("directory", type=Path)
 
-    def handle(self, *args, directory: Path, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, directory: Path, **options) -> None:
         dump, media_archive = directory / "db.dump", directory / "media.tar.gz"
         for path in (dump, media_archive):
             if not path.is_file():

@@ -14,7 +14,7 @@ from django.db import transaction
 from analytics.services import results_batch
 from cohorts.models import Cohort, CohortMembership, ImagingStudy, Patient, Site
 from cohorts.roles import CLINICIAN, COORDINATOR, RADIOLOGIST, STATISTICIAN, ensure_roles
-from cohorts.services import assessment_save, cohort_create, patient_create
+from cohorts.services import assessment_save, cohort_create, patient_create, study_create
 from scoring.demo import (
     FOLLOW_UP_EVERY,
     REREAD_EVERY,
@@ -28,7 +28,7 @@ from scoring.models import CohortProtocol, Read, ScoringProtocol
 from scoring.services import read_assign, read_record_complete
 
 DEMO_COHORT = "demo-iim"
-DEMO_PASSWORD = "iim-demo-2026"  # noqa: S105 - synthetic demo accounts, printed on purpose
+DEMO_PASSWORD = "iim-demo-2026"  # synthetic demo accounts, printed on purpose
 DEMO_USERS = [
     ("demo-radiologist", RADIOLOGIST, "Radiologist: grades blinded reads"),
     ("demo-expert", RADIOLOGIST, "Radiologist who read the demo cohort (reads are submitted)"),
@@ -44,14 +44,14 @@ OPEN_CASES_FOR_DEMO_RADIOLOGIST = 6
 class Command(BaseCommand):
     help = "Create the synthetic demo cohort (idempotent). Prints the demo accounts."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--no-images",
             action="store_true",
             help="Skip the synthetic DICOM series (faster; the reading page shows no images).",
         )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         ensure_roles()
         users = self._users()
         cohort, created = self._cohort(users)
@@ -172,14 +172,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {spec.pseudonym} {spec.subtype:<5} total {spec.total:5.1f}")
         self._second_opinions_and_follow_ups(primaries, users, protocol)
 
-    def _second_opinions_and_follow_ups(self, primaries, users, protocol) -> None:  # noqa: ANN001
+    def _second_opinions_and_follow_ups(self, primaries, users, protocol) -> None:
         """Double reads, re-reads and follow-up MRIs, so that reader agreement and change over
         time have something to show (the paper had one reader and one timepoint)."""
         rng = random.Random(20261129)
         expert, second = users["demo-expert"], users["demo-expert-2"]
         coordinator, clinician = users["demo-coordinator"], users["demo-clinician"]
 
-        def record(study, reader, grades, *, kind, rereads=None) -> None:  # noqa: ANN001
+        def record(study, reader, grades, *, kind, rereads=None) -> None:
             read = read_assign(
                 study=study,
                 protocol=protocol,
@@ -210,8 +210,10 @@ class Command(BaseCommand):
                 record(study, expert, grades, kind=Read.Kind.REREAD, rereads=read)
             if index % FOLLOW_UP_EVERY == 0:
                 days = rng.randint(300, 420)
-                follow_up = ImagingStudy.objects.create(
+                follow_up = study_create(
                     patient=patient,
+                    actor=None,
+                    source="demo",
                     timepoint=1,
                     days_from_baseline=days,
                     study_uid=_demo_uid(f"{spec.source_id}/follow-up"),
@@ -236,9 +238,11 @@ class Command(BaseCommand):
                     treatment_naive=False,
                 )
 
-    def _study_without_images(self, patient: Patient, spec) -> ImagingStudy:  # noqa: ANN001
-        return ImagingStudy.objects.create(
+    def _study_without_images(self, patient: Patient, spec) -> ImagingStudy:
+        return study_create(
             patient=patient,
+            actor=None,
+            source="demo",
             timepoint=0,
             study_uid=_demo_uid(spec.source_id),
             field_strength=1.5,
@@ -246,8 +250,8 @@ class Command(BaseCommand):
             description="Whole-body MRI",
         )
 
-    def _import_images(self, cohort, patient, spec, actor) -> ImagingStudy:  # noqa: ANN001
-        from cohorts.demo_images import import_demo_study
+    def _import_images(self, cohort, patient, spec, actor) -> ImagingStudy:
+        from cohorts.imaging.demo_images import import_demo_study
 
         return import_demo_study(cohort=cohort, patient=patient, spec=spec, actor=actor)
 

@@ -1,0 +1,240 @@
+"""Web uploads of DICOM: saved privately, imported by a Celery task, reported file by file.
+
+The coordinator's files wait in the default storage under `import-uploads/<random>/` (nothing
+under MEDIA_ROOT is ever served; on S3 a worker on another machine reads them the same way),
+named by number rather than by their uploaded names. Whatever the outcome, the uploaded files
+are deleted when the job ends: only the pseudonymized files the import stores remain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import Any, Final
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cohorts.audit import audit_record
+from cohorts.imaging.dicom.archive import ArchiveLimits, ArchiveRejected, iter_files
+from cohorts.imaging.ingest import ImportReport, dicom_import
+from cohorts.models import Cohort, DicomImportJob
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_ROOT: Final = "import-uploads"
+NO_FILES: Final = "Choose a .zip file or one or more DICOM files."
+UPLOAD_TOO_LARGE: Final = (
+    "The upload is {size:,} bytes; at most {limit:,} bytes can be imported at once."
+)
+NOT_QUEUED: Final = "The import could not be queued ({error}); upload the files again."
+STOPPED: Final = (
+    "The import stopped on an unexpected error ({error}); the series being stored was not "
+    "kept. Upload the files again or tell the administrator."
+)
+_PROGRESS_EVERY_S = 0.5  # how often a running job writes its progress for the page to poll
+
+
+def import_job_create(
+    *, cohort: Cohort, actor: AbstractBaseUser | None, uploads: Sequence[UploadedFile]
+) -> DicomImportJob:
+    """Keep the uploaded files privately and queue their import (after the commit)."""
+    if not uploads:
+        raise ValidationError(NO_FILES)
+    size = sum(upload.size or 0 for upload in uploads)
+    limit = settings.DICOM_MAX_ARCHIVE_BYTES
+    if size > limit:
+        raise ValidationError(UPLOAD_TOO_LARGE.format(size=size, limit=limit))
+    prefix = f"{UPLOAD_ROOT}/{secrets.token_hex(16)}"
+    saved: list[dict[str, Any]] = []
+    try:
+        for index, upload in enumerate(uploads):
+            path = default_storage.save(f"{prefix}/{index:05d}.upload", upload)
+            saved.append({"name": (upload.name or f"file {index + 1}")[:255], "path": path})
+        with transaction.atomic():
+            job = DicomImportJob.objects.create(
+                cohort=cohort,
+                created_by=actor if actor is not None and actor.is_authenticated else None,
+                upload_prefix=prefix,
+                uploads=saved,
+                files_total=len(saved),
+            )
+            audit_record(
+                actor=actor,
+                action="dicom.upload",
+                target=job,
+                cohort=cohort,
+                new={"files": len(saved), "bytes": size},
+            )
+            transaction.on_commit(partial(_queue, job.pk))
+    except BaseException:
+        _delete_files([item["path"] for item in saved], prefix)
+        raise
+    return job
+
+
+def _queue(job_id: int) -> None:
+    from cohorts.tasks import run_dicom_import_job
+
+    try:
+        run_dicom_import_job.delay(job_id=job_id)
+    except Exception as exc:  # a broker outage: say so on the page rather than wait forever
+        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            raise
+        logger.exception("dicom import job %s could not be queued", job_id)
+        job = DicomImportJob.objects.get(pk=job_id)
+        _finish(job, DicomImportJob.Status.FAILED, error=NOT_QUEUED.format(error=exc))
+
+
+def import_job_run(*, job_id: int, claim_token: str = "") -> str:
+    """Run a queued job once; a redelivered task (same token) takes its own job over.
+
+    Returns the job's final status, or "skipped" when another run holds or finished it.
+    """
+    claimable = Q(status=DicomImportJob.Status.QUEUED)
+    if claim_token:
+        claimable |= Q(status=DicomImportJob.Status.RUNNING, claimed_by=claim_token)
+    claimed = (
+        DicomImportJob.objects.filter(pk=job_id)
+        .filter(claimable)
+        .update(
+            status=DicomImportJob.Status.RUNNING, claimed_by=claim_token, started_at=timezone.now()
+        )
+    )
+    if not claimed:
+        return "skipped"
+    job = DicomImportJob.objects.select_related("cohort", "created_by").get(pk=job_id)
+    tracker = _ProgressTracker(job)
+    try:
+        total = _count_files(job)
+        DicomImportJob.objects.filter(pk=job.pk).update(files_total=total, files_done=0)
+        report = dicom_import(
+            cohort=job.cohort,
+            files=tracker.wrap(_uploaded_files(job, tracker)),
+            actor=job.created_by,
+        )
+    except ArchiveRejected as exc:
+        rows = [{"name": tracker.current_upload, "status": "rejected", "reason": exc.message}]
+        return _finish(job, DicomImportJob.Status.FAILED, error=exc.message, report_rows=rows)
+    except OperationalError:
+        raise  # the database went away: the task retries, the uploads stay for it
+    except Exception as exc:
+        logger.exception("dicom import job %s stopped", job.pk)
+        return _finish(job, DicomImportJob.Status.FAILED, error=STOPPED.format(error=exc))
+    return _finish(job, DicomImportJob.Status.DONE, report=report)
+
+
+class _ProgressTracker:
+    """Counts files as the import reads them and writes the count now and then."""
+
+    def __init__(self, job: DicomImportJob) -> None:
+        self.job_id = job.pk
+        self.done = 0
+        self.current_upload = ""
+        self._written_at = 0.0
+
+    def wrap(self, files: Iterator[tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
+        for item in files:
+            yield item
+            self.done += 1
+            now = time.monotonic()
+            if now - self._written_at >= _PROGRESS_EVERY_S:
+                self._written_at = now
+                DicomImportJob.objects.filter(pk=self.job_id).update(files_done=self.done)
+
+
+def _looks_like_zip(name: str, head: bytes) -> bool:
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return False
+    return name.lower().endswith(".zip") or head.startswith(b"PK\x03\x04")
+
+
+def _uploaded_files(job: DicomImportJob, tracker: _ProgressTracker) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every uploaded file, zips read member by member."""
+    limits = ArchiveLimits(max_total_bytes=settings.DICOM_MAX_ARCHIVE_BYTES)
+    for upload in job.uploads:
+        tracker.current_upload = upload["name"]
+        with default_storage.open(upload["path"], "rb") as handle:
+            head = handle.read(132)
+            handle.seek(0)
+            if _looks_like_zip(upload["name"], head):
+                for member, data in iter_files(handle, limits=limits):
+                    yield f"{upload['name']}/{member}", data
+            else:
+                yield upload["name"], handle.read()
+
+
+def _count_files(job: DicomImportJob) -> int:
+    """How many files the job will read (zip members counted from the directory)."""
+    total = 0
+    for upload in job.uploads:
+        with default_storage.open(upload["path"], "rb") as handle:
+            head = handle.read(132)
+            handle.seek(0)
+            if not _looks_like_zip(upload["name"], head):
+                total += 1
+                continue
+            try:
+                with zipfile.ZipFile(handle) as archive:
+                    total += sum(1 for info in archive.infolist() if not info.is_dir())
+            except (zipfile.BadZipFile, OSError):
+                total += 1  # the import itself reports the bad archive
+    return total
+
+
+def _finish(
+    job: DicomImportJob,
+    status: str,
+    *,
+    report: ImportReport | None = None,
+    report_rows: list[dict[str, str]] | None = None,
+    error: str = "",
+) -> str:
+    """Store the outcome and delete the uploaded files, whatever happened."""
+    rows = report_rows or []
+    if report is not None:
+        rows = [{"name": f.name, "status": f.status, "reason": f.reason} for f in report.files]
+    count = Counter(row["status"] for row in rows)
+    DicomImportJob.objects.filter(pk=job.pk).update(
+        status=status,
+        files_done=len(rows),
+        files_total=len(rows),
+        imported=count["imported"],
+        duplicates=count["duplicate"],
+        rejected=count["rejected"],
+        skipped=count["skipped"],
+        report=rows,
+        error=error[:4000],
+        claimed_by="",
+        finished_at=timezone.now(),
+    )
+    _delete_files([upload["path"] for upload in job.uploads], job.upload_prefix)
+    logger.info("dicom import job %s %s: %s", job.pk, status, report.summary() if report else error)
+    return status
+
+
+def _delete_files(paths: list[str], prefix: str) -> None:
+    for path in paths:
+        try:
+            default_storage.delete(path)
+        except OSError:
+            logger.exception("could not delete the uploaded file %s", path)
+    try:  # the local file system keeps the empty folder; object stores have none
+        folder = default_storage.path(prefix)
+    except NotImplementedError:
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)

@@ -1,0 +1,375 @@
+"""The codebook: every variable of every export, defined once.
+
+Exports take their column names and order from here, the codebook export lists it, and the SPSS
+writer takes its variable labels, value labels and numeric codes from it. Changing a name here
+changes the contract with statisticians' scripts: tests pin the column lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cohorts.choices import EmgFinding, Sex, Subtype
+from scoring.models import FunctionalGroup, GradeSequence, GradeValue, Muscle, Read, Region, Side
+
+STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
+EXPORT_NAMES = ("grades", "muscle-scores", "group-scores", "patients", "codebook")
+# The codebook also documents the analytics JSON, by path, under this name.
+ANALYTICS_SECTION = "analytics"
+LIST_SEPARATOR = ";"
+# SPSS: "not assessable" becomes a declared user-missing code, so grades stay numeric there.
+GRADE_SPSS_CODES = MappingProxyType({"0": 0, "1": 1, "2": 2, "NA": 9})
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: str
+    meaning: str
+    unit: str = ""
+    # A rule in words (a range, a format) when the values are not a labelled list.
+    allowed: str = ""
+    # Allowed values with their meaning (value -> label); also the SPSS value labels.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # String values written as numbers in SPSS (value -> code), and codes declared missing.
+    spss_codes: Mapping[str, int] = field(default_factory=dict)
+    spss_missing: tuple[int, ...] = ()
+    # SPSS measurement level: nominal, ordinal or scale.
+    measure: str = "nominal"
+
+    def allowed_values(self) -> str:
+        if self.labels:
+            return "; ".join(f"{value} = {label}" for value, label in self.labels.items())
+        if self.type == BOOLEAN and not self.allowed:
+            return "true; false; empty = unknown"
+        return self.allowed
+
+
+@dataclass(frozen=True)
+class AtlasVocabulary:
+    """The muscle atlas as the exports name it: slugs with display names, in atlas order."""
+
+    regions: tuple[tuple[str, str], ...]
+    groups: tuple[tuple[str, str], ...]
+    muscles: tuple[tuple[str, str], ...]
+
+
+def atlas_vocabulary() -> AtlasVocabulary:
+    return AtlasVocabulary(
+        regions=tuple(Region.objects.order_by("order").values_list("slug", "name")),
+        groups=tuple(
+            FunctionalGroup.objects.order_by("region__order", "order").values_list("slug", "name")
+        ),
+        muscles=tuple(
+            Muscle.objects.order_by("group__region__order", "group__order", "order").values_list(
+                "slug", "name"
+            )
+        ),
+    )
+
+
+def column_for_slug(prefix: str, slug: str) -> str:
+    """`group_ventral_thigh` for ("group", "ventral-thigh"): a valid name in SPSS, R and Stata."""
+    return f"{prefix}_{slug.replace('-', '_')}"
+
+
+def _choices(choices: list[tuple[str, str]]) -> dict[str, str]:
+    return dict(choices)
+
+
+PSEUDONYM = Variable(
+    "pseudonym", STRING, "Patient pseudonym, unique within the cohort.", allowed="e.g. IIM-0007"
+)
+SUBTYPE = Variable("subtype", STRING, "IIM subtype.", labels=_choices(Subtype.choices))
+SITE = Variable("site", STRING, "Code of the site (hospital) the patient was seen at.")
+TIMEPOINT = Variable(
+    "timepoint",
+    INTEGER,
+    "Timepoint of the visit (0 = baseline, 1 = first follow-up, ...).",
+    allowed="0, 1, 2, ...",
+    measure="ordinal",
+)
+SEX = Variable("sex", STRING, "Sex.", labels=_choices(Sex.choices))
+AGE = Variable("age", INTEGER, "Age at the MRI.", unit="years", allowed="0–120", measure="scale")
+DISEASE_DURATION = Variable(
+    "disease_duration_months",
+    NUMBER,
+    "Disease duration: symptom onset to diagnosis.",
+    unit="months",
+    allowed="≥ 0, one decimal",
+    measure="scale",
+)
+CK = Variable("ck", INTEGER, "Creatine kinase.", unit="U/L", allowed="≥ 0", measure="scale")
+MMT8 = Variable(
+    "mmt8",
+    INTEGER,
+    "Manual muscle testing of 8 muscle groups (MMT-8), total score.",
+    unit="points",
+    allowed="0–150",
+    measure="scale",
+)
+TREATMENT_NAIVE = Variable(
+    "treatment_naive", BOOLEAN, "No immunosuppressive treatment before the MRI."
+)
+
+
+def _atlas_labels(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return dict(pairs)
+
+
+def grades_variables(atlas: AtlasVocabulary) -> list[Variable]:
+    return [
+        PSEUDONYM,
+        SUBTYPE,
+        SITE,
+        TIMEPOINT,
+        Variable(
+            "study",
+            STRING,
+            "Pseudonymized StudyInstanceUID of the MRI study the grade was given on.",
+            allowed="DICOM UID",
+        ),
+        Variable(
+            "series",
+            STRING,
+            "Pseudonymized SeriesInstanceUID of the study's series of the grade's sequence (the "
+            "one with the most images if there are several); empty when the study has no such "
+            "series (e.g. a score sheet imported without images).",
+            allowed="DICOM UID or empty",
+        ),
+        Variable("reader", STRING, "Username of the radiologist who gave the grade."),
+        Variable(
+            "read_status", STRING, "Status of the read.", labels=_choices(Read.Status.choices)
+        ),
+        Variable(
+            "read_kind",
+            STRING,
+            "Kind of read: analyses use the consensus read when one exists, else the mean over "
+            "readers; re-reads measure intra-reader agreement.",
+            labels=_choices(Read.Kind.choices),
+        ),
+        Variable(
+            "region", STRING, "Body region of the muscle.", labels=_atlas_labels(atlas.regions)
+        ),
+        Variable("group", STRING, "Functional muscle group.", labels=_atlas_labels(atlas.groups)),
+        Variable("muscle", STRING, "Muscle.", labels=_atlas_labels(atlas.muscles)),
+        Variable("side", STRING, "Side graded.", labels=_choices(Side.choices)),
+        Variable(
+            "sequence",
+            STRING,
+            "MRI sequence graded: STIR shows oedema, T1 shows fatty replacement.",
+            labels=_choices(GradeSequence.choices),
+        ),
+        Variable(
+            "grade",
+            STRING,
+            "Grade of the muscle on this side and sequence. In SPSS: numeric, 9 = not "
+            "assessable, declared user-missing.",
+            labels=_choices(GradeValue.choices),
+            spss_codes=GRADE_SPSS_CODES,
+            spss_missing=(9,),
+            measure="ordinal",
+        ),
+    ]
+
+
+SCORE_SOURCE = Variable(
+    "score_source",
+    STRING,
+    "Where the scores of the visit come from.",
+    labels={
+        "consensus": "The consensus read of the visit",
+        "reader mean": "Mean over the readers' reads",
+    },
+)
+N_READS = Variable(
+    "n_reads", INTEGER, "Number of reads combined into the visit's scores.", measure="scale"
+)
+
+
+def muscle_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
+    grades = {v.name: v for v in grades_variables(atlas)}
+    return [
+        PSEUDONYM,
+        SUBTYPE,
+        TIMEPOINT,
+        grades["region"],
+        grades["group"],
+        grades["muscle"],
+        Variable(
+            "score",
+            NUMBER,
+            "Muscle score s(m): the unified grade per side (by default the maximum of STIR and "
+            "T1, NA ignored; the protocol decides) averaged over the available sides. Readers "
+            "combined: the consensus read if one exists, else the mean over readers. Empty when "
+            "every cell of the muscle was NA.",
+            allowed="0–2",
+            measure="scale",
+        ),
+    ]
+
+
+def group_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
+    groups = [
+        Variable(
+            column_for_slug("group", slug),
+            NUMBER,
+            f"Group score G of the functional group {name}: mean of the muscle scores of its "
+            "graded muscles. Readers combined as in score_source.",
+            allowed="0–2",
+            measure="scale",
+        )
+        for slug, name in atlas.groups
+    ]
+    regions = [
+        Variable(
+            column_for_slug("region", slug),
+            NUMBER,
+            f"Region score of the {name.lower()}: sum of the muscle scores of its graded "
+            "muscles. Readers combined as in score_source.",
+            allowed="0 – 2 × number of muscles",
+            measure="scale",
+        )
+        for slug, name in atlas.regions
+    ]
+    return [
+        PSEUDONYM,
+        SITE,
+        TIMEPOINT,
+        SUBTYPE,
+        SEX,
+        AGE,
+        DISEASE_DURATION,
+        CK,
+        MMT8,
+        TREATMENT_NAIVE,
+        SCORE_SOURCE,
+        N_READS,
+        *groups,
+        *regions,
+        Variable(
+            "total",
+            NUMBER,
+            "Total score (the MRI severity score): sum of the muscle scores of all graded "
+            "muscles. Readers combined as in score_source.",
+            allowed="≥ 0",
+            measure="scale",
+        ),
+        Variable(
+            "total_pct",
+            NUMBER,
+            "Total score as a percentage of the maximum possible for the muscles actually "
+            "graded (NA lowers the maximum).",
+            unit="%",
+            allowed="0–100",
+            measure="scale",
+        ),
+    ]
+
+
+def patient_variables() -> list[Variable]:
+    return [
+        PSEUDONYM,
+        SITE,
+        Variable(
+            "timepoint",
+            INTEGER,
+            TIMEPOINT.meaning + " Empty when the patient has no clinical assessment yet.",
+            allowed=TIMEPOINT.allowed,
+            measure="ordinal",
+        ),
+        Variable(
+            "days_from_baseline",
+            INTEGER,
+            "Days from the baseline visit (dates are never stored).",
+            unit="days",
+            measure="scale",
+        ),
+        SUBTYPE,
+        SEX,
+        AGE,
+        Variable(
+            "classification_criteria",
+            STRING,
+            "Classification criteria met, separated by ';'.",
+            allowed="eular-acr-2017; enmc-asys-2024; enmc-ibm-clinical; enmc-ibm-probable; "
+            "enmc-ibm-pathological",
+        ),
+        Variable(
+            "antibodies",
+            STRING,
+            "Myositis-specific and -associated antibodies found, separated by ';'.",
+            allowed="Jo-1; PL-7; PL-12; EJ; OJ; Mi-2; TIF1-γ; NXP2; MDA5; SAE; SRP; HMGCR; cN1A; "
+            "Ro52; PM-Scl; Ku",
+        ),
+        Variable("seronegative", BOOLEAN, "No myositis antibody found.", allowed="true; false"),
+        Variable("biopsy_done", BOOLEAN, "A muscle biopsy was done."),
+        Variable("emg_myopathic", STRING, "EMG finding.", labels=_choices(EmgFinding.choices)),
+        DISEASE_DURATION,
+        CK,
+        Variable(
+            "ck_uln",
+            INTEGER,
+            "The laboratory's upper limit of normal for CK.",
+            unit="U/L",
+            measure="scale",
+        ),
+        MMT8,
+        TREATMENT_NAIVE,
+        Variable(
+            "immunosuppression",
+            STRING,
+            "Current immunosuppressive treatment, separated by ';'.",
+        ),
+    ]
+
+
+def codebook_variables() -> list[Variable]:
+    return [
+        Variable(
+            "export",
+            STRING,
+            "Name of the export the variable belongs to (analytics: the analytics JSON).",
+            allowed=", ".join([*EXPORT_NAMES, ANALYTICS_SECTION]),
+        ),
+        Variable("variable", STRING, "Column name in the export."),
+        Variable("type", STRING, "Value type.", allowed="string; integer; number; boolean"),
+        Variable("unit", STRING, "Unit of measurement, if any."),
+        Variable("allowed_values", STRING, "Allowed values, with their meaning where coded."),
+        Variable("meaning", STRING, "What the variable means and how it is computed."),
+    ]
+
+
+def export_variables(name: str, atlas: AtlasVocabulary) -> list[Variable]:
+    """The columns of one export, in order."""
+    if name == "grades":
+        return grades_variables(atlas)
+    if name == "muscle-scores":
+        return muscle_score_variables(atlas)
+    if name == "group-scores":
+        return group_score_variables(atlas)
+    if name == "patients":
+        return patient_variables()
+    if name == "codebook":
+        return codebook_variables()
+    raise ValueError(f"No export named {name!r}; exports are {', '.join(EXPORT_NAMES)}.")
+
+
+def codebook_rows(atlas: AtlasVocabulary) -> Iterator[tuple[str, str, str, str, str, str]]:
+    """One row per variable of every export (the codebook export's rows), then the paths of
+    the analytics JSON under export = "analytics"."""
+    from exports.codebook_results import analytics_variables
+
+    sections = [(export, export_variables(export, atlas)) for export in EXPORT_NAMES]
+    for export, variables in [*sections, (ANALYTICS_SECTION, analytics_variables())]:
+        for variable in variables:
+            yield (
+                export,
+                variable.name,
+                variable.type,
+                variable.unit,
+                variable.allowed_values(),
+                variable.meaning,
+            )

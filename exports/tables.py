@@ -1,0 +1,326 @@
+"""The statisticians' exports of one cohort as tidy tables (columns from the codebook).
+
+The caller has already checked that the user may see the cohort (`cohort_get_for_user`); every
+query here is scoped to that cohort. Long tables are produced in batches so memory stays flat:
+the grades by batches of reads (grade_export), the scores by batches of patients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+from analytics import stats
+from analytics.models import ReadScores
+from cohorts.models import ClinicalAssessment, Cohort, Patient
+from exports.codebook import (
+    LIST_SEPARATOR,
+    atlas_vocabulary,
+    codebook_rows,
+    codebook_variables,
+    export_variables,
+    patient_variables,
+)
+from exports.formats import ExportTable
+from exports.grades import GRADE_STATUSES, atlas_muscles, grades_table
+from scoring.models import Read
+
+__all__ = ["GRADE_STATUSES", "SCORE_SCOPES", "analysis_results_latest", "export_table"]
+
+SCORE_SCOPES = ("unified", "stir", "t1")
+# Patients per stored-scores query.
+PATIENTS_PER_BATCH = 500
+SCORE_DECIMALS = 6
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _score(value: Any) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return round(float(value), SCORE_DECIMALS)
+
+
+# --- scores (from stored ReadScores, readers combined) ---------------------------------------
+
+
+def _cohort_patients(cohort: Cohort) -> list[tuple]:
+    rows = list(
+        Patient.objects.filter(cohort=cohort).values_list(
+            "pk", "pseudonym", "subtype", "site__code", "sex", "age_at_mri"
+        )
+    )
+    rows.sort(key=lambda r: r[1])
+    return rows
+
+
+def _stored_scores(patient_ids: Sequence[int]) -> list[tuple]:
+    """Stored scores of the submitted reads of these patients (re-reads left out, as in the
+    cohort analyses): (patient_id, timepoint, is_consensus, scores)."""
+    rows = (
+        ReadScores.objects.filter(
+            read__study__patient_id__in=list(patient_ids), read__status=Read.Status.SUBMITTED
+        )
+        .exclude(read__kind=Read.Kind.REREAD)
+        .values_list("read__study__patient_id", "read__study__timepoint", "read__kind", "scores")
+    )
+    return [(p, t, kind == Read.Kind.CONSENSUS, scores) for p, t, kind, scores in rows]
+
+
+def _combined(stored: list[tuple], scope: str, level: str) -> pd.DataFrame:
+    """One level of the stored scores with readers combined (consensus, else reader mean)."""
+    records = [
+        (patient_id, timepoint, consensus, label, value)
+        for patient_id, timepoint, consensus, scores in stored
+        if scope in scores
+        for label, value in scores[scope][level].items()
+    ]
+    frame = pd.DataFrame(
+        records, columns=["patient_id", "timepoint", "is_consensus", level, "score"]
+    ).astype({"score": float})
+    if frame.empty:
+        return pd.DataFrame(
+            columns=["patient_id", "timepoint", level, "score", "n_reads", "source"]
+        )
+    return stats.combine_reader_frame(frame, [level])
+
+
+def _combined_totals(stored: list[tuple], scope: str) -> pd.DataFrame:
+    records = [
+        (p, t, c, scores[scope]["total"], scores[scope]["total_pct"])
+        for p, t, c, scores in stored
+        if scope in scores
+    ]
+    frame = pd.DataFrame(
+        records, columns=["patient_id", "timepoint", "is_consensus", "score", "percent_of_max"]
+    ).astype({"score": float, "percent_of_max": float})
+    if frame.empty:
+        return pd.DataFrame(
+            columns=["patient_id", "timepoint", "score", "percent_of_max", "n_reads", "source"]
+        )
+    return stats.combine_reader_frame(frame, [])
+
+
+def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable:
+    if scope not in SCORE_SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
+    atlas = atlas_vocabulary()
+    by_slug = {m.slug: m for m in atlas_muscles().values()}
+
+    def rows() -> Iterator[tuple]:
+        patients = _cohort_patients(cohort)
+        for batch in _chunks(patients, PATIENTS_PER_BATCH):
+            info = {p[0]: (i, p[1], p[2]) for i, p in enumerate(batch)}
+            combined = _combined(_stored_scores(list(info)), scope, "muscle")
+            out = []
+            for patient_id, timepoint, muscle, score in combined[
+                ["patient_id", "timepoint", "muscle", "score"]
+            ].itertuples(index=False):
+                rank, pseudonym, subtype = info[patient_id]
+                m = by_slug[muscle]
+                out.append(
+                    (
+                        (rank, timepoint, m.rank),
+                        (
+                            pseudonym,
+                            subtype,
+                            int(timepoint),
+                            m.region,
+                            m.group,
+                            m.slug,
+                            _score(score),
+                        ),
+                    )
+                )
+            out.sort(key=lambda item: item[0])
+            for _key, row in out:
+                yield row
+
+    return ExportTable(
+        name="muscle-scores", variables=export_variables("muscle-scores", atlas), rows=rows
+    )
+
+
+def _assessments(cohort: Cohort) -> dict[int, list[dict[str, Any]]]:
+    by_patient: dict[int, list[dict[str, Any]]] = {}
+    for a in (
+        ClinicalAssessment.objects.filter(patient__cohort=cohort)
+        .order_by("patient_id", "timepoint")
+        .values()
+    ):
+        by_patient.setdefault(a["patient_id"], []).append(a)
+    return by_patient
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def group_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable:
+    if scope not in SCORE_SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
+    atlas = atlas_vocabulary()
+    variables = export_variables("group-scores", atlas)
+    group_slugs = [slug for slug, _name in atlas.groups]
+    region_slugs = [slug for slug, _name in atlas.regions]
+
+    def rows() -> Iterator[tuple]:
+        assessments = {
+            (a["patient_id"], a["timepoint"]): a
+            for visits in _assessments(cohort).values()
+            for a in visits
+        }
+        patients = _cohort_patients(cohort)
+        for batch in _chunks(patients, PATIENTS_PER_BATCH):
+            info = {p[0]: (i, p) for i, p in enumerate(batch)}
+            stored = _stored_scores(list(info))
+            groups = _combined(stored, scope, "group")
+            regions = _combined(stored, scope, "region")
+            totals = _combined_totals(stored, scope)
+            group_at = {
+                (p, t, g): s
+                for p, t, g, s in groups[["patient_id", "timepoint", "group", "score"]].itertuples(
+                    index=False
+                )
+            }
+            region_at = {
+                (p, t, r): s
+                for p, t, r, s in regions[
+                    ["patient_id", "timepoint", "region", "score"]
+                ].itertuples(index=False)
+            }
+            visits = sorted(
+                totals.itertuples(index=False), key=lambda v: (info[v.patient_id][0], v.timepoint)
+            )
+            for visit in visits:
+                _rank, (patient_id, pseudonym, subtype, site, sex, age) = info[visit.patient_id]
+                timepoint = int(visit.timepoint)
+                a = assessments.get((patient_id, timepoint), {})
+                yield (
+                    pseudonym,
+                    site,
+                    timepoint,
+                    subtype,
+                    sex,
+                    age,
+                    _float(a.get("disease_duration_months")),
+                    a.get("ck"),
+                    a.get("mmt8_total"),
+                    a.get("treatment_naive"),
+                    visit.source,
+                    int(visit.n_reads),
+                    *(_score(group_at.get((patient_id, timepoint, g))) for g in group_slugs),
+                    *(_score(region_at.get((patient_id, timepoint, r))) for r in region_slugs),
+                    _score(visit.score),
+                    _score(visit.percent_of_max),
+                )
+
+    return ExportTable(name="group-scores", variables=variables, rows=rows)
+
+
+# --- patients and codebook --------------------------------------------------------------------
+
+
+def _joined(values: Sequence[str] | None) -> str:
+    return LIST_SEPARATOR.join(values or [])
+
+
+def patients_table(*, cohort: Cohort) -> ExportTable:
+    """Clinical data: one row per patient and timepoint (one row with an empty timepoint for a
+    patient without any clinical assessment)."""
+
+    def rows() -> Iterator[tuple]:
+        assessments = _assessments(cohort)
+        patients = Patient.objects.filter(cohort=cohort).values(
+            "pk",
+            "pseudonym",
+            "site__code",
+            "subtype",
+            "sex",
+            "age_at_mri",
+            "classification_criteria",
+            "antibodies",
+            "seronegative",
+            "biopsy_done",
+            "emg_myopathic",
+        )
+        for p in sorted(patients, key=lambda p: p["pseudonym"]):
+            for a in assessments.get(p["pk"]) or [None]:
+                a = a or {}
+                yield (
+                    p["pseudonym"],
+                    p["site__code"],
+                    a.get("timepoint"),
+                    a.get("days_from_baseline"),
+                    p["subtype"],
+                    p["sex"],
+                    p["age_at_mri"],
+                    _joined(p["classification_criteria"]),
+                    _joined(p["antibodies"]),
+                    p["seronegative"],
+                    p["biopsy_done"],
+                    p["emg_myopathic"],
+                    _float(a.get("disease_duration_months")),
+                    a.get("ck"),
+                    a.get("ck_uln"),
+                    a.get("mmt8_total"),
+                    a.get("treatment_naive"),
+                    _joined(a.get("immunosuppression")),
+                )
+
+    return ExportTable(name="patients", variables=patient_variables(), rows=rows)
+
+
+def codebook_table() -> ExportTable:
+    atlas = atlas_vocabulary()
+    return ExportTable(
+        name="codebook", variables=codebook_variables(), rows=lambda: codebook_rows(atlas)
+    )
+
+
+def export_table(
+    name: str, *, cohort: Cohort, status: str = "submitted", scope: str = "unified"
+) -> ExportTable:
+    """One named export of the cohort (see codebook.EXPORT_NAMES)."""
+    if name == "grades":
+        return grades_table(cohort=cohort, status=status)
+    if name == "muscle-scores":
+        return muscle_scores_table(cohort=cohort, scope=scope)
+    if name == "group-scores":
+        return group_scores_table(cohort=cohort, scope=scope)
+    if name == "patients":
+        return patients_table(cohort=cohort)
+    if name == "codebook":
+        return codebook_table()
+    raise ValueError(f"No export named {name!r}.")
+
+
+def analysis_results_latest(*, cohort: Cohort, analysis: str | None = None) -> dict[str, Any]:
+    """The latest stored result of each analysis of the cohort, and whether they are current."""
+    from django.db.models import F
+
+    from analytics.models import AnalysisResult, CohortAnalyticsState
+    from analytics.result_rows import stored_result_value
+
+    results = AnalysisResult.objects.filter(cohort=cohort)
+    if analysis:
+        results = results.filter(analysis=analysis)
+    latest: dict[str, AnalysisResult] = {}
+    for result in results.order_by(
+        "analysis", F("computed_at").desc(nulls_last=True), "-updated_at"
+    ):
+        latest.setdefault(result.analysis, result)
+    for result in latest.values():  # per-patient rows are stored apart: the result as computed
+        result.result = stored_result_value(result)
+    state = CohortAnalyticsState.objects.filter(cohort=cohort).first()
+    return {
+        "cohort": cohort.slug,
+        "stale": state.stale if state is not None else True,
+        "recomputing": state.recomputing if state is not None else False,
+        "results": list(latest.values()),
+    }
