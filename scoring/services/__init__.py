@@ -1,0 +1,58 @@
+"""Writes of the scoring domain, by subdomain: assignment, grading, the read's life after
+assignment (submit, amend, notes), reader preferences; refusal messages in `messages`.
+
+Every function here runs in a transaction, writes its audit row in it, and marks the patient's
+results stale through analytics' one door. Callers import from `scoring.services`.
+"""
+
+from scoring.services.assignment import AssignmentPlan, read_assign, reads_assign_bulk
+from scoring.services.grading import (
+    CellChange,
+    grades_set,
+    read_missing_cells,
+    read_record_complete,
+)
+from scoring.services.messages import (
+    AMEND_NEEDS_REASON,
+    AMEND_NOT_SUBMITTED,
+    FINDING_INVALID,
+    GRADE_CELL_INVALID,
+    GRADE_VALUE_INVALID,
+    READ_INCOMPLETE,
+    READ_LOCKED,
+    READ_STALE,
+    READER_NOT_RADIOLOGIST,
+)
+from scoring.services.preferences import reader_preferences_update
+from scoring.services.reads import (
+    read_add_active_time,
+    read_amend,
+    read_audit_trail,
+    read_submit,
+    read_update_notes,
+)
+
+__all__ = [
+    "AMEND_NEEDS_REASON",
+    "AMEND_NOT_SUBMITTED",
+    "FINDING_INVALID",
+    "GRADE_CELL_INVALID",
+    "GRADE_VALUE_INVALID",
+    "READER_NOT_RADIOLOGIST",
+    "READ_INCOMPLETE",
+    "READ_LOCKED",
+    "READ_STALE",
+    "AssignmentPlan",
+    "CellChange",
+    "grades_set",
+    "read_add_active_time",
+    "read_amend",
+    "read_assign",
+    "read_audit_trail",
+    "read_missing_cells",
+    "read_record_complete",
+    "read_submit",
+    "read_update_notes",
+    "reader_preferences_update",
+    "reads_assign_bulk",
+]

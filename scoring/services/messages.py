@@ -1,0 +1,11 @@
+"""Messages of the reading services' refusals: tests assert on these constants."""
+
+READ_LOCKED = "This read is submitted; amend it with a reason."
+READ_STALE = "This read was changed elsewhere (another tab or device); reload to see the latest."
+READ_INCOMPLETE = "Every cell must be graded or marked NA before the read can be submitted."
+AMEND_NEEDS_REASON = "An amendment needs a reason."
+AMEND_NOT_SUBMITTED = "Only a submitted read can be amended."
+GRADE_VALUE_INVALID = "A grade is 0, 1, 2 or NA."
+GRADE_CELL_INVALID = "That muscle, side or sequence is not part of this read's protocol."
+READER_NOT_RADIOLOGIST = "Reads can only be assigned to users with the radiologist role."
+FINDING_INVALID = "That region-level finding is not part of this read's protocol."
