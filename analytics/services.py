@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from iim_scoring.rows import row_values
+
 from .models import CohortAnalyticsState
 
 logger = logging.getLogger(__name__)
@@ -91,11 +93,15 @@ def _request_recompute(cohort_id: int) -> None:
     counts as waiting. `queue_failed` is cleared with the claim and set again if the broker
     refuses the task."""
     now = timezone.now()
+    requested = CohortAnalyticsState(
+        cohort_id=cohort_id, stale=True, stale_since=now, requested_at=now, queued_at=now
+    )
+    columns, values = row_values(requested)
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO analytics_cohortanalyticsstate (cohort_id, stale, stale_since,"
-            " requested_at, queued_at, queue_failed, recomputing, claimed_by, last_error)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, '', '')"
+            # Only the model's own column names are put into the statement.
+            f"INSERT INTO analytics_cohortanalyticsstate ({columns})"  # noqa: S608
+            f" VALUES ({', '.join(['%s'] * len(values))})"
             " ON CONFLICT (cohort_id) DO UPDATE SET stale = EXCLUDED.stale,"
             " stale_since = COALESCE(analytics_cohortanalyticsstate.stale_since,"
             " EXCLUDED.stale_since),"
@@ -104,7 +110,7 @@ def _request_recompute(cohort_id: int) -> None:
             " WHERE analytics_cohortanalyticsstate.queued_at IS NULL"
             " OR analytics_cohortanalyticsstate.queued_at < %s"
             " RETURNING claimed_at",
-            [cohort_id, True, now, now, now, False, False, now - QUEUED_TASK_LOST_AFTER],
+            [*values, now - QUEUED_TASK_LOST_AFTER],
         )
         claimed = cursor.fetchone()
     if claimed is not None:

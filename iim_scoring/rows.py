@@ -16,7 +16,7 @@ from functools import cache
 
 import orjson
 from django.db import connection, models
-from django.db.models.fields import AutoFieldMixin
+from django.db.models.fields import NOT_PROVIDED, AutoFieldMixin
 
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -34,6 +34,25 @@ def _db_value(field: models.Field, obj: models.Model) -> object:
     return field.get_db_prep_save(value, connection)
 
 
+def written_fields(model: type[models.Model]) -> list[models.Field]:
+    """The columns an INSERT of `model` names, from its `_meta`: not the automatic key, and
+    not the columns the database fills itself (`db_default`, generated columns)."""
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not isinstance(f, AutoFieldMixin) and not f.generated and f.db_default is NOT_PROVIDED
+    ]
+
+
+def row_values(obj: models.Model) -> tuple[str, list[object]]:
+    """(quoted column list, values) of one unsaved instance, for a hand-written INSERT that
+    cannot be `insert_rows`: every column `written_fields` names, so a field added to the
+    model later (with its Python default) is written too."""
+    fields = written_fields(type(obj))
+    quote = connection.ops.quote_name
+    return ", ".join(quote(f.column) for f in fields), [_db_value(f, obj) for f in fields]
+
+
 @cache
 def _insert_parts(
     model: type[models.Model], unique_fields: tuple[str, ...], update_fields: tuple[str, ...]
@@ -41,7 +60,7 @@ def _insert_parts(
     """(head, one row's placeholders, tail, fields) of the INSERT for `model`."""
     quote = connection.ops.quote_name
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
+    fields = written_fields(model)
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = ""
