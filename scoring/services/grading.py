@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from analytics.services import results_mark_stale
@@ -62,30 +62,6 @@ class CellChange:
         return self.muscle if isinstance(self.muscle, str) else self.muscle.slug
 
 
-# The grade save's statements, written out: the grid saves after every keypress, and building
-# these through the ORM cost more Python time than Postgres takes to run them.
-# Bump the version first: the UPDATE takes the row lock, and one statement answers what the
-# save needs (the version before, the status, the cohort, the protocol's sequences, the graded
-# count).
-_BUMP_GRADING_SQL = (
-    "UPDATE scoring_read AS r SET version = r.version + 1"
-    " FROM cohorts_imagingstudy s, cohorts_patient p, scoring_scoringprotocol pr"
-    " WHERE r.id = %s AND s.id = r.study_id AND p.id = s.patient_id AND pr.id = r.protocol_id"
-    " RETURNING r.version - 1, r.status, p.cohort_id, pr.sequences,"
-    " (SELECT count(*) FROM scoring_grade g WHERE g.read_id = r.id)"
-)
-
-
-# The protocol's muscles among those named (by slug), each with the read's grades of it.
-_CELLS_SQL = (
-    "SELECT m.id, m.slug, m.paired, g.id, g.side, g.sequence, g.value"
-    " FROM scoring_muscle m"
-    " JOIN scoring_scoringprotocol_muscles pm ON pm.muscle_id = m.id"
-    " LEFT JOIN scoring_grade g ON g.muscle_id = m.id AND g.read_id = %s"
-    " WHERE pm.scoringprotocol_id = %s AND m.slug IN ({slugs})"
-)
-
-
 @dataclass(frozen=True)
 class _GradingLock:
     cohort_id: int
@@ -94,21 +70,24 @@ class _GradingLock:
 
 
 def _lock_grading(read: Read, expected_version: int | None) -> _GradingLock:
-    """Bump the read's version (which locks its row for this transaction), check the version
-    the page expected, set `read.version` and `read.status`, and return what the save needs.
+    """Lock the read's row for this transaction and bump its version, check the version the
+    page expected, set `read.version` and `read.status`, and return what the save needs.
     Every writer of a read's grades holds this lock, so the graded count stays true until
     commit; the caller rolls the bump back if nothing changes."""
-    with connection.cursor() as cursor:
-        cursor.execute(_BUMP_GRADING_SQL, [read.pk])
-        row = cursor.fetchone()
+    row = (
+        Read.objects.select_for_update(of=("self",))
+        .filter(pk=read.pk)
+        .values_list("version", "status", "study__patient__cohort_id", "protocol__sequences")
+        .first()
+    )
     if row is None:
         raise Read.DoesNotExist
-    version, status, cohort_id, sequences, n_graded = row
+    version, status, cohort_id, sequences = row
     if expected_version is not None and version != expected_version:
         raise ValidationError(READ_STALE, code="stale")
+    Read.objects.filter(pk=read.pk).update(version=F("version") + 1)
     read.version, read.status = version, status
-    # Django's psycopg setup hands JSON columns to a raw cursor as text.
-    sequences = json.loads(sequences) if isinstance(sequences, str) else sequences
+    n_graded = Grade.objects.filter(read_id=read.pk).count()
     return _GradingLock(cohort_id=cohort_id, sequences=sequences, n_graded=n_graded)
 
 
@@ -117,26 +96,16 @@ def _cells_named(
 ) -> tuple[dict[str, Muscle], dict[tuple[int, str, str], Grade]]:
     """The protocol's muscles named by `slugs` and the read's stored grades of them, keyed by
     (muscle id, side, sequence)."""
-    muscles: dict[str, Muscle] = {}
-    existing: dict[tuple[int, str, str], Grade] = {}
-    if not slugs:  # nothing named (SQL has no empty IN list)
-        return muscles, existing
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CELLS_SQL.format(slugs=", ".join(["%s"] * len(slugs))),
-            [read.pk, read.protocol_id, *slugs],
+    muscles = {
+        m.slug: m
+        for m in Muscle.objects.filter(protocols__pk=read.protocol_id, slug__in=slugs).only(
+            "id", "slug", "paired"
         )
-        for muscle_id, slug, paired, grade_id, side, sequence, value in cursor.fetchall():
-            muscles.setdefault(slug, Muscle(pk=muscle_id, slug=slug, paired=bool(paired)))
-            if grade_id is not None:
-                existing[(muscle_id, side, sequence)] = Grade(
-                    pk=grade_id,
-                    read_id=read.pk,
-                    muscle_id=muscle_id,
-                    side=side,
-                    sequence=sequence,
-                    value=value,
-                )
+    }
+    existing = {
+        (g.muscle_id, g.side, g.sequence): g
+        for g in Grade.objects.filter(read_id=read.pk, muscle__in=muscles.values())
+    }
     return muscles, existing
 
 
