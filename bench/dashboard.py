@@ -2,10 +2,11 @@
 
     python bench/dashboard.py [--patients 10000] [--requests 40] [--workers 2]
 
-Builds a throwaway Postgres database with one synthetic cohort (bench/support/synthetic_cohort.py),
-runs the full analytics recompute so every result is stored, creates a clinician who is a
-member of the cohort, and serves the project with gunicorn (sync workers, as docker-compose
-runs it). Signed in through the login form, one client then requests, in turn:
+Builds a throwaway Postgres database (bench/support/postgres.py) with one synthetic cohort
+(bench/support/synthetic_cohort.py), runs the full analytics recompute so every result is
+stored, creates a clinician who is a member of the cohort, and serves the project with gunicorn
+(sync workers, as docker-compose runs it). Signed in through the login form, one client then
+requests, in turn:
 
 - GET /dashboards/<slug>/data.json, the figures and tables of the dashboard, two ways:
   "rebuilt": each request asks for a combination of scope, statistic and functional group not
@@ -25,43 +26,25 @@ Everything started is stopped, and the database dropped, at the end.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import in_project_python
 
-
-def _in_project_python() -> None:
-    """Run again under the project's virtualenv when started by a bare python."""
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-
-
-_in_project_python()
+in_project_python()
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import secrets  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
-try:
-    import psycopg
-    import requests
-except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
-    sys.exit(f"bench/dashboard.py needs the project's packages ({exc}); run ./run.sh test once.")
+from bench.support.measure import percentile  # noqa: E402
+from bench.support.stack import Stack  # noqa: E402
+from bench.support.web import sign_in  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "bench-" + secrets.token_hex(8)
 TARGET_MS = 300.0
 LOG_FORMAT = "%(m)s %(U)s?%(q)s %(s)s %(D)s"
@@ -105,56 +88,6 @@ def child_setup(patients: int, seed: int, password: str) -> dict:
 # -- the orchestrating process -------------------------------------------------------------
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url(name: str) -> str:
-    return urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-
-
-@dataclass
-class Stack:
-    tmp: Path
-    env: dict[str, str]
-    db_name: str | None = None
-    processes: list[subprocess.Popen] = field(default_factory=list)
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.processes.clear()
-        if self.db_name:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            self.db_name = None
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
 def server_times(log: Path) -> dict[str, float]:
     """{"<path>?<query>": seconds} of every request in gunicorn's access log so far, in
     order (a path asked twice keeps its last time: the bench makes each URL unique)."""
@@ -175,116 +108,28 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     args = parser.parse_args()
 
-    parsed = urlparse(POSTGRES_URL)
-    if not reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
-        print(f"needs Postgres at {POSTGRES_URL} (BENCH_POSTGRES_URL)", file=sys.stderr)
-        return 2
-    tag = secrets.token_hex(4)
-    stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="iim-bench-")), env={})
-    db_name = f"iim_bench_dashboard_{tag}"
-    stack.env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_"))},
-        "DATABASE_URL": database_url(db_name),
-        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(stack.tmp / "media"),
-        "PYTHONPATH": str(REPO),
-    }
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-        stack.db_name = db_name
+    with Stack("dashboard") as stack:
+        db_name = f"iim_bench_dashboard_{secrets.token_hex(4)}"
         print(f"database {db_name}: migrating...", flush=True)
-        migrated = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=REPO,
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if migrated.returncode != 0:
-            raise RuntimeError(f"migrate failed:\n{migrated.stdout[-2000:]}{migrated.stderr}")
+        stack.env["DATABASE_URL"] = stack.migrated_database(db_name)
         print(
             f"building {args.patients} patients (bench/support/synthetic_cohort.py) and storing "
             "their results (cohort_analyses_recompute)...",
             flush=True,
         )
-        setup = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child-setup",
-                str(args.patients),
-                str(args.seed),
-                PASSWORD,
-            ],
-            cwd=REPO,
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if setup.returncode != 0:
-            raise RuntimeError(f"setup failed:\n{setup.stdout[-3000:]}\n{setup.stderr[-3000:]}")
-        data = json.loads(setup.stdout.strip().splitlines()[-1])
+        setup = [sys.executable, __file__, "--child-setup", str(args.patients), str(args.seed)]
+        data = stack.run_json([*setup, PASSWORD], "setup")
         print(
             f"  cohort {data['slug']}: built in {data['build_s']:.1f} s, results stored in "
             f"{data['recompute_s']:.1f} s ({data['outcome']})"
         )
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         access_log = stack.tmp / "access.log"
-        log = (stack.tmp / "gunicorn.log").open("w")
-        stack.processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "iim_scoring.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(args.workers),
-                    "--access-logfile",
-                    str(access_log),
-                    "--access-logformat",
-                    LOG_FORMAT,
-                    "--worker-tmp-dir",
-                    "/dev/shm" if Path("/dev/shm").is_dir() else str(stack.tmp),
-                ],
-                cwd=REPO,
-                env=stack.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        base = stack.start_gunicorn(
+            workers=args.workers,
+            options=["--access-logfile", str(access_log), "--access-logformat", LOG_FORMAT],
         )
-        deadline = time.monotonic() + 60
-        while not reachable("127.0.0.1", port):
-            if stack.processes[0].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "gunicorn did not start:\n" + (stack.tmp / "gunicorn.log").read_text()[-3000:]
-                )
-            time.sleep(0.2)
-
-        session = requests.Session()
-        session.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
-        session.post(
-            f"{base}/accounts/login/",
-            data={
-                "username": data["username"],
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            },
-            headers={"Referer": f"{base}/accounts/login/"},
-            timeout=30,
-        ).raise_for_status()
-        if "sessionid" not in session.cookies:
-            raise RuntimeError("the clinician could not sign in")
+        session = sign_in(base, data["username"], PASSWORD)
 
         slug = data["slug"]
         # Each rebuilt request asks for a combination not asked before: the figures are built.
@@ -365,9 +210,6 @@ def main() -> int:
             f"page_p95_ms={page_ms:.1f} trivial_p95_ms={trivial_ms:.1f}"
         )
         return 0
-    finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 
     python bench/export.py [--patients 10000] [--keep] [--reuse]
 
-A throwaway Postgres database gets a synthetic cohort (bench/support/synthetic_cohort.py): 10,000
-patients with one submitted whole-body read each, 60 muscles x 2 sides x 2 sequences = 2.4 M
-grades, plus a STIR and a T1 series per study so every grade maps to a series. It is written
-straight into the tables (benchmark setup only: no services, no audit rows). gunicorn (one sync
-worker, as docker-compose runs it) then serves the real endpoint
-GET /api/v1/cohorts/<slug>/export/grades/ (CSV, streamed) to a statistician's token, and the
-same rows are pulled with `COPY (<equivalent SELECT>) TO STDOUT WITH CSV` through psycopg in the
-same run. The server worker's memory is read from /proc before and after (peak).
+A throwaway Postgres database (bench/support/postgres.py) gets a synthetic cohort
+(bench/support/synthetic_cohort.py): 10,000 patients with one submitted whole-body read each,
+60 muscles x 2 sides x 2 sequences = 2.4 M grades, plus a STIR and a T1 series per study so
+every grade maps to a series. It is written straight into the tables (benchmark setup only: no
+services, no audit rows). gunicorn (one sync worker, as docker-compose runs it) then serves the
+real endpoint GET /api/v1/cohorts/<slug>/export/grades/ (CSV, streamed) to a statistician's
+token, and the same rows are pulled with `COPY (<equivalent SELECT>) TO STDOUT WITH CSV`
+through psycopg in the same run. The server worker's memory is read from /proc before and after
+(peak).
 
 Targets (issue 7): export rate >= 50 % of the COPY rate; server memory growth <= 200 MB.
 The last line is `RESULT name=export ratio=R export_rows_per_s=X copy_rows_per_s=Y
@@ -19,39 +20,25 @@ rss_growth_mb=Z`. Everything started is stopped and the database dropped at the 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import in_project_python
 
-
-def _in_project_python() -> None:
-    """Run again under the project's virtualenv when started by a bare python."""
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-
-
-_in_project_python()
+in_project_python()
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
-try:
-    import psycopg
-    import requests
-except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
-    sys.exit(f"bench/export.py needs the project's packages ({exc}); run ./run.sh test once.")
+import psycopg  # noqa: E402
+import requests  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+from bench.support.measure import memory_mb  # noqa: E402
+from bench.support.stack import Stack  # noqa: E402
+
 DB_NAME = "iim_bench_export"
 SLUG = "bench-export"
 STATISTICIAN = "bench-statistician"
@@ -99,53 +86,21 @@ COPY (
 """
 
 
-def database_url(name: str) -> str:
-    return urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def log(message: str) -> None:
     print(message, flush=True)
 
 
-def database_exists() -> bool:
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        return bool(
-            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
-        )
-
-
-def drop_database() -> None:
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
-def build(env: dict[str, str], patients: int) -> None:
+def build(stack: Stack, patients: int) -> None:
     """Create and migrate the database, then fill it (in a child process: Django's settings
     are read once, from this environment)."""
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True
-    )
-    subprocess.run(
-        [python, str(Path(__file__).resolve()), "--fill", "--patients", str(patients)],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
+    stack.migrated_database(DB_NAME)
+    fill = [sys.executable, str(Path(__file__).resolve()), "--fill", "--patients", str(patients)]
+    print(stack.run(fill, "filling the database", timeout=3600).stdout, end="", flush=True)
 
 
 def fill(patients: int) -> None:
     """Child process: the synthetic cohort, its series, a statistician with a token, and a tiny
     second cohort to warm the server up with."""
-    sys.path.insert(0, str(REPO))
     from bench.support.synthetic_cohort import build_cohort
 
     url = os.environ["DATABASE_URL"]
@@ -192,13 +147,6 @@ def worker_pid(master: int) -> int:
     return int(children[0])
 
 
-def memory_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/{pid}/status")
-
-
 def stream(url: str, token: str) -> tuple[int, int, float, str]:
     """GET the export, reading it as a client would; returns rows, bytes, seconds, sha256."""
     started = time.perf_counter()
@@ -236,28 +184,21 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="use a database a --keep run left")
     parser.add_argument("--fill", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    url = database_url(DB_NAME)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
-        "DEBUG": "false",  # DEBUG keeps every query in memory: not what production runs
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "0",
-    }
-    env.pop("CELERY_BROKER_URL", None)
     if args.fill:
         fill(args.patients)
         return
 
-    tmp = Path(tempfile.mkdtemp(prefix="iim-bench-export-"))
-    server: subprocess.Popen | None = None
-    reuse = args.reuse and database_exists()
-    try:
-        if not reuse:
-            drop_database()
+    with Stack("export") as stack:
+        url = stack.postgres.database_url(DB_NAME)
+        stack.env |= {"DATABASE_URL": url, "CONN_MAX_AGE": "0"}
+        if not (args.reuse and stack.postgres.exists(DB_NAME)):
+            stack.postgres.drop(DB_NAME)
             log(f"building {args.patients} patients x 240 grades in {DB_NAME} ...")
-            build(env, args.patients)
+            build(stack, args.patients)
+        if args.keep:
+            stack.postgres.keep(DB_NAME)
+        else:
+            stack.postgres.drop_at_end(DB_NAME)
         with psycopg.connect(url) as conn:
             cohort_id, n_grades = conn.execute(
                 "SELECT c.id, count(g.id) FROM cohorts_cohort c"
@@ -274,42 +215,18 @@ def main() -> None:
             ).fetchone()[0]
         log(f"cohort {SLUG}: {n_grades} grades")
 
-        port = free_port()
-        server_log = (tmp / "gunicorn.log").open("w")
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "iim_scoring.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--timeout",
-                "900",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=server_log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                requests.get(f"{base}/api/v1/", timeout=30)  # a JSON 404: the app answers
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        worker = worker_pid(server.pid)
+        base = stack.start_gunicorn(workers=1, options=["--timeout", "900"])
+        worker = worker_pid(stack.process("gunicorn").pid)
         # Warm up: the same code path on a two-patient cohort, then the full codebook.
         stream(f"{base}/api/v1/cohorts/{SLUG}-warmup/export/grades/", token)
         stream(f"{base}/api/v1/cohorts/{SLUG}/export/codebook/", token)
-        rss_before = memory_kb(worker, "VmRSS")
+        rss_before = memory_mb("VmRSS", worker)
 
         rows, size, seconds, export_sha = stream(
             f"{base}/api/v1/cohorts/{SLUG}/export/grades/", token
         )
-        peak = memory_kb(worker, "VmHWM")
-        rss_after = memory_kb(worker, "VmRSS")
+        peak = memory_mb("VmHWM", worker)
+        rss_after = memory_mb("VmRSS", worker)
         export_rate = rows / seconds
         log(f"export  : {rows} rows, {size / 1e6:.1f} MB in {seconds:.2f} s")
         log(f"          {export_rate:,.0f} rows/s through gunicorn")
@@ -328,11 +245,11 @@ def main() -> None:
         n_unordered, _size, unordered_seconds, _sha = copy_rows(url, unordered)
         log(f"(COPY without ORDER BY: {n_unordered / unordered_seconds:,.0f} rows/s)")
 
-        growth_mb = max(0, peak - rss_before) / 1024
+        growth_mb = max(0, peak - rss_before)
         ratio = export_rate / copy_rate
         log(
-            f"server worker memory: {rss_before / 1024:.0f} MB before, peak {peak / 1024:.0f} MB,"
-            f" {rss_after / 1024:.0f} MB after: growth {growth_mb:.1f} MB"
+            f"server worker memory: {rss_before:.0f} MB before, peak {peak:.0f} MB,"
+            f" {rss_after:.0f} MB after: growth {growth_mb:.1f} MB"
             f" (target <= {TARGET_RSS_MB:.0f})"
         )
         log(f"ratio export/COPY: {ratio:.2f} (target >= {TARGET_RATIO})")
@@ -341,23 +258,6 @@ def main() -> None:
             f" copy_rows_per_s={copy_rate:.0f} rss_growth_mb={growth_mb:.1f}",
             flush=True,
         )
-    except BaseException:
-        if (tmp / "gunicorn.log").exists():
-            print((tmp / "gunicorn.log").read_text(errors="replace")[-4000:], file=sys.stderr)
-        raise
-    finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(5)
-        if not args.keep:
-            drop_database()
-        for path in tmp.iterdir():
-            path.unlink()
-        tmp.rmdir()
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@
     python bench/grading.py [--readers 16] [--duration 20] [--pace 1] [--workers 4] [--eager]
 
 The bench starts what it needs and removes it at the end: a throwaway Postgres database
-(BENCH_POSTGRES_URL, default postgres@127.0.0.1:5432, trust), migrated, with 16 radiologists
-and their reads of the whole-body protocol (240 cells each); a Celery worker on Redis
-(BENCH_REDIS_URL, default db 13, its own queue; what the run adds there is deleted at the
+(bench/support/postgres.py: BENCH_POSTGRES_URL, the machine's server, or the embedded one),
+migrated, with 16 radiologists and their reads of the whole-body protocol (240 cells each); a
+Celery worker on Redis (bench/support/broker.py: BENCH_REDIS_URL, default db 13 of the
+machine's, or a private redis-server; its own queue; what the run adds there is deleted at the
 end) so that a save only queues the results recomputation, the product's design (--eager, or
-no Redis, runs it inside the request instead and says so); gunicorn with sync workers on a
-free loopback port, as docker-compose runs it.
+no Redis at all, runs it inside the request instead and says so); gunicorn with sync workers
+on a free loopback port, as docker-compose runs it.
 
 Readers sign in through the login form (CSRF and all), then each saves one cell per request,
 as the page's autosave does after a keypress: POST /reading/api/reads/<id>/grades/ with
@@ -30,46 +31,31 @@ save throughput / trivial throughput.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import in_project_python, setup_django
 
-
-def _in_project_python() -> None:
-    """Run again under the project's virtualenv when started by a bare python."""
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-
-
-_in_project_python()
+in_project_python()
 
 import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import secrets  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
-try:
-    import psycopg
-    import requests
-except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
-    sys.exit(f"bench/grading.py needs the project's packages ({exc}); run ./run.sh test once.")
+import psycopg  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+from bench.support.broker import bench_redis  # noqa: E402
+from bench.support.measure import CLOCK_TICKS, machine_busy, percentile  # noqa: E402
+from bench.support.stack import Stack  # noqa: E402
+from bench.support.web import session_headers, sign_in  # noqa: E402
+
 PASSWORD = "bench-" + secrets.token_hex(8)
 SAVE_PATH = "/reading/api/reads/{read_id}/grades/"
 TRIVIAL_PATH = "/reading/api/preferences/"
@@ -79,40 +65,19 @@ TARGET_P95_MS = 50.0
 TARGET_RATIO = 0.5
 
 
-# -- the server side: database, data, processes -----------------------------------------------
-
-
-def reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection(
-            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
-        ):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# -- the server side: the data ----------------------------------------------------------------
 
 
 def setup_data(readers: int, reads_each: int, password: str) -> dict:
     """Runs in a child process with the bench's environment: users, a cohort, studies, reads."""
-    import django
-
-    django.setup()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from cohorts.models import ImagingStudy
+    from bench.support.reading import protocol_cells, reads_assigned
     from cohorts.roles import RADIOLOGIST, ensure_roles
-    from cohorts.services import cohort_create, patient_create
-    from scoring.models import ScoringProtocol, Side
-    from scoring.selectors import protocol_muscles
-    from scoring.services import read_assign
+    from cohorts.services import cohort_create
+    from scoring.models import ScoringProtocol
 
     ensure_roles()
     protocol = ScoringProtocol.objects.get(slug="whole-body-iim")
@@ -120,124 +85,23 @@ def setup_data(readers: int, reads_each: int, password: str) -> dict:
         slug="bench-grading", title="Grading bench (synthetic)", actor=None, is_synthetic=True
     )
     group = Group.objects.get(name=RADIOLOGIST)
-    out = {"readers": [], "cells": []}
-    for muscle in protocol_muscles(protocol=protocol):
-        for side in (Side.RIGHT, Side.LEFT) if muscle.paired else (Side.MIDLINE,):
-            for sequence in protocol.sequences:
-                out["cells"].append([muscle.slug, str(side), sequence])
+    out = {"readers": [], "cells": protocol_cells(protocol)}
     for r in range(readers):
         user = get_user_model().objects.create_user(
             username=f"bench-reader-{r:02d}", password=password
         )
         user.groups.add(group)
-        read_ids = []
-        for k in range(reads_each):
-            patient = patient_create(
-                cohort=cohort,
-                actor=None,
-                pseudonym=f"BENCH-{r:02d}-{k:02d}",
-                is_synthetic=True,
-                sex="F",
-                age_at_mri=55,
-            )
-            study = ImagingStudy.objects.create(
-                patient=patient,
-                study_uid=f"2.25.{secrets.randbits(100)}",
-                field_strength=1.5,
-                description="Bench study",
-            )
-            read = read_assign(study=study, protocol=protocol, reader=user, actor=None)
-            read_ids.append(read.pk)
+        read_ids = reads_assigned(
+            cohort=cohort,
+            protocol=protocol,
+            reader=user,
+            pseudonyms=[f"BENCH-{r:02d}-{k:02d}" for k in range(reads_each)],
+            description="Bench study",
+            sex="F",
+            age_at_mri=55,
+        )
         out["readers"].append({"username": user.username, "reads": read_ids})
     return out
-
-
-@dataclass
-class Stack:
-    """The processes and resources the bench started, to be cleaned up in any case."""
-
-    tmp: Path
-    db_name: str
-    env: dict[str, str] = field(default_factory=dict)
-    created_db: bool = False
-    queue: str | None = None
-    redis_keys_before: set[bytes] | None = None
-    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
-
-    @property
-    def db_url(self) -> str:
-        return urlparse(POSTGRES_URL)._replace(path=f"/{self.db_name}").geturl()
-
-    def start(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = (self.tmp / f"{name}.log").open("w")
-        process = subprocess.Popen(
-            args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self.processes.append((name, process))
-        return process
-
-    def log(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop(self) -> None:
-        for _name, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _name, process in reversed(self.processes):
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.processes.clear()
-        if self.redis_keys_before is not None:
-            _redis_forget(self.redis_keys_before)
-        if self.created_db:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            self.created_db = False
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _redis_keys() -> set[bytes]:
-    import redis
-
-    return set(redis.Redis.from_url(REDIS_URL).scan_iter())
-
-
-def _redis_forget(before: set[bytes]) -> None:
-    """Delete what the run left in the bench's Redis database (its queue, bindings)."""
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = [key for key in client.scan_iter() if key not in before]
-        if keys:
-            client.delete(*keys)
-    except Exception as exc:  # noqa: BLE001 - cleanup must go on
-        print(f"note: could not clean Redis ({REDIS_URL}): {exc}")
-
-
-def run_checked(stack: Stack, args: list[str], what: str) -> str:
-    done = subprocess.run(
-        args, cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=600
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def wait_for(condition, what: str, timeout: float, stack: Stack, name: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    process = dict(stack.processes).get(name)
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{name} exited while {what}:\n{stack.log(name)[-3000:]}")
-        if condition():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out {what}:\n{stack.log(name)[-3000:]}")
 
 
 # -- the client side: readers ---------------------------------------------------------------
@@ -255,23 +119,9 @@ class Reader:
 
 def log_in(base: str, reader: Reader, password: str) -> None:
     """Through the login form, with its CSRF token, as a browser does."""
-    session = requests.Session()
-    session.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
-    response = session.post(
-        f"{base}/accounts/login/",
-        data={
-            "username": reader.username,
-            "password": password,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    if "sessionid" not in session.cookies:
-        raise RuntimeError(f"{reader.username} could not sign in")
-    reader.cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    reader.csrf = session.cookies["csrftoken"]
+    session = sign_in(base, reader.username, password)
+    headers = session_headers(session)
+    reader.cookie, reader.csrf = headers["Cookie"], headers["X-CSRFToken"]
     for read_id in reader.reads:
         state = session.get(f"{base}/reading/api/reads/{read_id}/", timeout=30)
         state.raise_for_status()
@@ -363,7 +213,7 @@ def hammer(clients: list[Client], kind: str, seconds: float, pace: float = 0.0) 
                 break
             try:
                 status, _ = call()
-            except Exception as exc:  # noqa: BLE001 - counted, shown, never hidden
+            except Exception as exc:  # counted, shown, never hidden
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 continue
             t1 = time.perf_counter()
@@ -400,14 +250,6 @@ def merged(samples: list[Sample]) -> Sample:
     return out
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
 def describe(name: str, sample: Sample) -> tuple[float, float]:
     n = len(sample.latencies)
     rps = n / sample.elapsed if sample.elapsed else 0.0
@@ -424,8 +266,6 @@ def describe(name: str, sample: Sample) -> tuple[float, float]:
 
 
 # -- where the CPU goes (Linux /proc) ---------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _proc_stats() -> dict[int, tuple[int, str, int]]:
@@ -444,7 +284,7 @@ def _proc_stats() -> dict[int, tuple[int, str, int]]:
     return out
 
 
-def cpu_by_part(stack: Stack) -> dict[str, float]:
+def cpu_by_part(stack: Stack, db_name: str) -> dict[str, float]:
     """CPU seconds used so far by the gunicorn workers, the Celery worker, our database's
     Postgres backends and this process (the simulated readers)."""
     procs = _proc_stats()
@@ -455,7 +295,7 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
             parts["gunicorn"] += ticks / CLOCK_TICKS
         elif pid == started.get("worker") or ppid == started.get("worker"):
             parts["celery"] += ticks / CLOCK_TICKS
-        elif cmdline.startswith("postgres:") and f" {stack.db_name} " in cmdline:
+        elif cmdline.startswith("postgres:") and f" {db_name} " in cmdline:
             parts["postgres"] += ticks / CLOCK_TICKS
     times = os.times()
     parts["readers"] = times.user + times.system
@@ -465,16 +305,6 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
 def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     # A Postgres backend that ended between the two looks negative: count it as nothing.
     return {k: max(0.0, after[k] - before.get(k, 0.0)) for k in after}
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU ticks of the whole machine so far."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except OSError:
-        return 0.0, 0.0
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return float(sum(values) - idle), float(sum(values))
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -519,29 +349,17 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def start_stack(stack: Stack, args: argparse.Namespace, eager: bool) -> tuple[str, dict]:
+def start_stack(
+    stack: Stack, args: argparse.Namespace, db_name: str, eager: bool
+) -> tuple[str, dict]:
     """Database, migrations, readers and reads, Celery worker, gunicorn: its base URL and data."""
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{stack.db_name}"')
-    stack.created_db = True
-    print(f"database {stack.db_name}: migrating, creating {args.readers} readers...", flush=True)
-    run_checked(stack, [sys.executable, "manage.py", "migrate", "--noinput"], "migrate")
+    print(f"database {db_name}: migrating, creating {args.readers} readers...", flush=True)
+    stack.env["DATABASE_URL"] = stack.migrated_database(db_name)
     setup = [sys.executable, __file__, "--setup-data"]
-    setup.append(json.dumps([args.readers, args.reads_each, PASSWORD]))
-    data = json.loads(run_checked(stack, setup, "creating the readers").splitlines()[-1])
+    data = stack.run_json([*setup, json.dumps([args.readers, args.reads_each, PASSWORD])], "setup")
     if not eager:
-        worker = [sys.executable, "-m", "celery", "-A", "iim_scoring", "worker", "--pool=solo"]
-        worker += ["--loglevel=INFO", "-Q", stack.queue, "--without-gossip", "--without-mingle"]
-        stack.start("worker", [*worker, "--without-heartbeat"])
-        wait_for(lambda: "ready." in stack.log("worker"), "starting", 60, stack, "worker")
-    port = free_port()
-    tmp = "/dev/shm" if Path("/dev/shm").is_dir() else str(stack.tmp)
-    server = [sys.executable, "-m", "gunicorn", "iim_scoring.wsgi:application"]
-    server += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
-    stack.start("gunicorn", [*server, "--worker-tmp-dir", tmp])
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: reachable(base, port), "starting", 60, stack, "gunicorn")
-    return base, data
+        stack.start_celery_worker("worker", queues=stack.env["CELERY_QUEUE"])
+    return stack.start_gunicorn(workers=args.workers), data
 
 
 @dataclass
@@ -555,11 +373,14 @@ class Measured:
     drains: list[float]
 
 
-def measure(clients: list[Client], stack: Stack, args: argparse.Namespace, eager: bool) -> Measured:
+def measure(
+    clients: list[Client], stack: Stack, args: argparse.Namespace, db_name: str, eager: bool
+) -> Measured:
     def wait_idle() -> float:
         began = time.monotonic()
         if not eager:
-            wait_for(lambda: recompute_idle(stack.db_url), "recomputing", 300, stack, "worker")
+            db_url = stack.env["DATABASE_URL"]
+            stack.wait_for(lambda: recompute_idle(db_url), "recomputing", 300)
         return time.monotonic() - began
 
     hammer(clients, "save", args.warmup)
@@ -574,12 +395,12 @@ def measure(clients: list[Client], stack: Stack, args: argparse.Namespace, eager
     busy_before = machine_busy()
     print("measuring: saves and trivial calls back to back, in turn...", flush=True)
     for _ in range(args.rounds):
-        before = cpu_by_part(stack)
+        before = cpu_by_part(stack, db_name)
         save_rounds.append(hammer(clients, "save", args.duration / args.rounds))
         drains.append(wait_idle())
-        middle = cpu_by_part(stack)
+        middle = cpu_by_part(stack, db_name)
         trivial_rounds.append(hammer(clients, "trivial", args.duration / args.rounds))
-        after = cpu_by_part(stack)
+        after = cpu_by_part(stack, db_name)
         for total, start, end in ((save_cpu, before, middle), (trivial_cpu, middle, after)):
             for part, used in cpu_spent(start, end).items():
                 total[part] = total.get(part, 0.0) + used
@@ -601,7 +422,7 @@ def measure(clients: list[Client], stack: Stack, args: argparse.Namespace, eager
     )
 
 
-def report(m: Measured, stack: Stack, args: argparse.Namespace, n_readers: int) -> None:
+def report(m: Measured, db_url: str, args: argparse.Namespace, n_readers: int) -> None:
     head = f"  {'endpoint':<38} {'answered':>7} {'errors':>6} {'req/s':>8}"
     print(head + "".join(f" {c:>8}" for c in ("p50 ms", "p95 ms", "p99 ms", "mean ms")))
     save_rps, save_p95 = describe("POST .../grades/ (back to back)", m.saves)
@@ -629,7 +450,7 @@ def report(m: Measured, stack: Stack, args: argparse.Namespace, n_readers: int) 
             f"machine during the rounds: {busy / total * 100:.0f} % busy, {others * 100:.0f} % "
             "of that by processes other than this bench's"
         )
-    grades, events = count_rows(stack.db_url)
+    grades, events = count_rows(db_url)
     caught_up = f"; the worker caught up {max(m.drains):.1f} s after a round" if m.drains else ""
     print(f"database: {grades} grades, {events} grade.set audit rows{caught_up}")
     ratio = save_rps / trivial_rps if trivial_rps else 0.0
@@ -646,33 +467,19 @@ def report(m: Measured, stack: Stack, args: argparse.Namespace, n_readers: int) 
 
 def main() -> int:
     args = parse_args()
-    if not reachable(POSTGRES_URL, 5432):
-        print(f"needs Postgres at {POSTGRES_URL} (BENCH_POSTGRES_URL)", file=sys.stderr)
-        return 2
-    eager = args.eager or not reachable(REDIS_URL, 6379)
-    tag = secrets.token_hex(4)
-    stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="iim-bench-")), db_name=f"iim_bench_{tag}")
-    stack.env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_"))},
-        "DATABASE_URL": stack.db_url,
-        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(stack.tmp / "media"),
-        "PYTHONPATH": str(REPO),
-    }
-    if not eager:
-        stack.queue = f"bench-grading-{tag}"
-        stack.env |= {
-            "CELERY_BROKER_URL": REDIS_URL,
-            # Nobody reads the tasks' results: keep them in the worker, not in Redis.
-            "CELERY_RESULT_BACKEND": "cache+memory://",
-            "CELERY_QUEUE": stack.queue,
-        }
-        stack.redis_keys_before = _redis_keys()
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        base, data = start_stack(stack, args, eager)
+    with Stack("grading") as stack:
+        redis_url = None if args.eager else bench_redis(stack, db=13)
+        eager = redis_url is None
+        tag = secrets.token_hex(4)
+        if not eager:
+            stack.env |= {
+                "CELERY_BROKER_URL": redis_url,
+                # Nobody reads the tasks' results: keep them in the worker, not in Redis.
+                "CELERY_RESULT_BACKEND": "cache+memory://",
+                "CELERY_QUEUE": f"bench-grading-{tag}",
+            }
+        db_name = f"iim_bench_{tag}"
+        base, data = start_stack(stack, args, db_name, eager)
         readers = [Reader(r["username"], r["reads"]) for r in data["readers"]]
         for reader in readers:
             log_in(base, reader, PASSWORD)
@@ -682,19 +489,17 @@ def main() -> int:
         mode = (
             "EAGER: no broker, the recomputation runs inside each save request"
             if eager
-            else f"Celery worker (solo) on {REDIS_URL}: a save only queues the recomputation"
+            else f"Celery worker (solo) on {redis_url}: a save only queues the recomputation"
         )
-        print(f"stack: gunicorn {args.workers} sync workers, Postgres {stack.db_name}; {mode}")
+        print(f"stack: gunicorn {args.workers} sync workers, Postgres {db_name}; {mode}")
         print(
             f"load: {len(clients)} readers x {args.reads_each} reads of {len(data['cells'])} "
             f"cells, one cell per save; {args.duration:g} s per endpoint in {args.rounds} rounds "
             f"after {args.warmup:g} s warm-up; {os.cpu_count()} CPUs for clients and server"
         )
-        report(measure(clients, stack, args, eager), stack, args, len(clients))
+        measured = measure(clients, stack, args, db_name, eager)
+        report(measured, stack.env["DATABASE_URL"], args, len(clients))
         return 0
-    finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ private tag, so de-identification does its full work. Then, in the same run:
 
 - ours: `dicom_import` (read, validate, de-identify, write the pseudonymized file, index in
   Postgres) in one process, one file after another, into a throwaway Postgres database
-  cloned from a migrated template, with MEDIA_ROOT in a temp folder;
+  (bench/support/postgres.py) cloned from a migrated template, with MEDIA_ROOT in a temp
+  folder;
 - Orthanc (Debian package, started here on loopback with a temp storage folder and its
   default built-in index): POST /instances of the same files, one request after another over
   one keep-alive HTTP connection.
@@ -24,44 +25,28 @@ Everything started is stopped, the databases dropped and the temp folder deleted
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import in_project_python, setup_django
 
-
-def _in_project_python() -> None:
-    """Run again under the project's virtualenv when started by a bare python."""
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-
-
-_in_project_python()
+in_project_python()
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
-try:
-    import numpy as np
-    import psycopg
-    import requests
-except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
-    sys.exit(f"bench/ingest.py needs the project's packages ({exc}); run ./run.sh test once.")
+import numpy as np  # noqa: E402
+import requests  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+from bench.support.measure import memory_mb  # noqa: E402
+from bench.support.stack import Stack, free_port  # noqa: E402
+
 ORTHANC = os.environ.get("BENCH_ORTHANC", "Orthanc")
 TARGET_RATIO = 1.5
 SIZE = 256
@@ -156,14 +141,6 @@ def generate(folder: Path, n: int, *, warmup: bool = False) -> list[Path]:
 # -- ours: one child process per run, Django on the bench database -----------------------------
 
 
-def _status_mb(field_name: str) -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field_name} in /proc/self/status")
-
-
 def _reset_peak_rss() -> None:
     """Start VmHWM (the peak RSS) afresh at the current RSS (Linux >= 4.0)."""
     with open("/proc/self/clear_refs", "w") as handle:
@@ -172,10 +149,8 @@ def _reset_peak_rss() -> None:
 
 def child_ingest(folder: Path, limit: int) -> dict:
     """Runs in a fresh process (DATABASE_URL and MEDIA_ROOT from the bench): warm up, import."""
-    import django
-
-    django.setup()
-    from cohorts.importing import dicom_import
+    setup_django()
+    from cohorts.imaging.ingest import dicom_import
     from cohorts.services import cohort_create
 
     files = sorted(folder.glob("bench-*.dcm"))[:limit]
@@ -184,96 +159,36 @@ def child_ingest(folder: Path, limit: int) -> dict:
     dicom_import(cohort=cohort, files=((p.name, p.read_bytes()) for p in warm), actor=None)
     gc.collect()
     _reset_peak_rss()
-    before = _status_mb("VmRSS")
+    before = memory_mb("VmRSS")
     started = time.perf_counter()
     report = dicom_import(
         cohort=cohort, files=((p.name, p.read_bytes()) for p in files), actor=None
     )
     seconds = time.perf_counter() - started
-    peak = _status_mb("VmHWM")
+    peak = memory_mb("VmHWM")
     if report.count("imported") != len(files):
         problems = {f.reason for f in report.files if f.status != "imported"}
         raise RuntimeError(f"our import did not take every file: {problems}")
     return {"n": len(files), "seconds": seconds, "rss_before_mb": before, "peak_mb": peak}
 
 
-@dataclass
-class Stack:
-    """What the bench started, to be cleaned up in any case."""
-
-    tmp: Path
-    databases: list[str] = field(default_factory=list)
-    processes: list[subprocess.Popen] = field(default_factory=list)
-
-    def db_url(self, name: str) -> str:
-        return urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-
-    def create_db(self, name: str, template: str | None = None) -> str:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            clause = f' TEMPLATE "{template}"' if template else ""
-            conn.execute(f'CREATE DATABASE "{name}"{clause}')
-        self.databases.append(name)
-        return self.db_url(name)
-
-    def drop_db(self, name: str) -> None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.databases.remove(name)
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.processes.clear()
-        if self.databases:
-            try:
-                with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                    for name in reversed(self.databases):
-                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg.Error as exc:
-                print(f"note: could not drop the bench databases {self.databases}: {exc}")
-            self.databases.clear()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def django_env(stack: Stack, db_url: str, media: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DJANGO_ENV")}
-    return {
-        **env,
-        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
-        "DATABASE_URL": db_url,
-        "MEDIA_ROOT": str(media),
-        "DEBUG": "0",  # DEBUG keeps every query in memory: not what production runs
-        "LOG_LEVEL": "WARNING",
-    }
-
-
 def run_ours(stack: Stack, template: str, folder: Path, limit: int, label: str) -> dict:
-    db_url = stack.create_db(f"{template}_{label}", template=template)
+    name = f"{template}_{label}"
     media = stack.tmp / f"media-{label}"
-    done = subprocess.run(
+    result = stack.run_json(
         [sys.executable, __file__, "--child", str(folder), "--limit", str(limit)],
-        cwd=REPO,
-        env=django_env(stack, db_url, media),
-        capture_output=True,
-        text=True,
+        f"our import ({label})",
+        env={
+            **stack.env,
+            "DATABASE_URL": stack.postgres.create(name, template=template),
+            "MEDIA_ROOT": str(media),
+        },
         timeout=3600,
-        check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"our import ({label}) failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     stored = sum(1 for _ in media.rglob("*.dcm"))
     if stored != limit + WARMUP_FILES:
         raise RuntimeError(f"expected {limit + WARMUP_FILES} stored files, found {stored}")
-    stack.drop_db(db_url.rsplit("/", 1)[-1])  # a round's disk back before the next one
+    stack.postgres.drop(name)  # a round's disk back before the next one
     shutil.rmtree(media, ignore_errors=True)
     return result
 
@@ -281,13 +196,9 @@ def run_ours(stack: Stack, template: str, folder: Path, limit: int, label: str) 
 # -- Orthanc -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_orthanc(stack: Stack, label: str) -> tuple[subprocess.Popen, str, tuple[str, str], str]:
+def start_orthanc(stack: Stack, label: str) -> tuple[str, str, tuple[str, str], str]:
+    """Orthanc on loopback with its storage in the temp folder: its name in the stack, base URL,
+    credentials and version."""
     binary = shutil.which(ORTHANC)
     if binary is None:
         raise RuntimeError("Orthanc is not installed (Debian package orthanc)")
@@ -305,30 +216,20 @@ def start_orthanc(stack: Stack, label: str) -> tuple[subprocess.Popen, str, tupl
     }
     config_path = stack.tmp / f"orthanc-{label}.json"
     config_path.write_text(json.dumps(config))
-    log_path = stack.tmp / f"orthanc-{label}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([binary, str(config_path)], stdout=log, stderr=log)
-    stack.processes.append(process)
+    name = f"orthanc-{label}"
+    stack.start(name, [binary, str(config_path)])
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    answer: list[requests.Response] = []
+
+    def answers() -> bool:
         try:
-            system = requests.get(f"{base}/system", auth=auth, timeout=2)
-            if system.ok:
-                return process, base, auth, system.json().get("Version", "?")
+            answer[:] = [requests.get(f"{base}/system", auth=auth, timeout=2)]
         except requests.ConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError(f"Orthanc did not start: {log_path.read_text()[-2000:]}")
+            return False
+        return answer[0].ok
 
-
-def stop_process(stack: Stack, process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-    stack.processes.remove(process)
+    stack.wait_for(answers, f"starting {name}", 30)
+    return name, base, auth, answer[0].json().get("Version", "?")
 
 
 def run_orthanc(base: str, auth: tuple[str, str], files: list[Path], warm: list[Path]) -> float:
@@ -361,22 +262,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        os.chdir(REPO)
-        sys.path.insert(0, str(REPO))
         print(json.dumps(child_ingest(args.child, args.limit)))
         return 0
     if args.n < 8 or args.rounds < 1:
         parser.error("--n must be at least 8 and --rounds at least 1")
 
-    stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="iim-bench-ingest-")))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
-            pass
-    except psycopg.Error as exc:
-        shutil.rmtree(stack.tmp, ignore_errors=True)
-        sys.exit(f"bench/ingest.py needs Postgres at {POSTGRES_URL} (BENCH_POSTGRES_URL): {exc}")
-    try:
+    with Stack("ingest") as stack:
         folder = stack.tmp / "files"
         print(f"generating {args.n} MR instances ...", flush=True)
         files = generate(folder, args.n)
@@ -384,15 +275,7 @@ def main() -> int:
         size_kb = sum(p.stat().st_size for p in files) / len(files) / 1024
 
         template = f"iim_bench_ingest_{secrets.token_hex(4)}"
-        migrate_env = django_env(stack, stack.create_db(template), stack.tmp / "media-template")
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=REPO,
-            env=migrate_env,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
+        stack.migrated_database(template)
 
         print("ours: N/4 (memory) ...", flush=True)
         quarter = run_ours(stack, template, folder, args.n // 4, "quarter")
@@ -401,9 +284,9 @@ def main() -> int:
         version = "?"
         for number in range(1, args.rounds + 1):
             ours_rounds.append(run_ours(stack, template, folder, args.n, f"round{number}"))
-            process, base, auth, version = start_orthanc(stack, f"round{number}")
+            orthanc, base, auth, version = start_orthanc(stack, f"round{number}")
             orthanc_rounds.append(run_orthanc(base, auth, files, warm))
-            stop_process(stack, process)
+            stack.stop_process(orthanc)
             shutil.rmtree(stack.tmp / f"orthanc-round{number}", ignore_errors=True)
             ours_round, orthanc_round = (
                 args.n / ours_rounds[-1]["seconds"],
@@ -414,8 +297,6 @@ def main() -> int:
                 f"(ratio {ours_round / orthanc_round:.2f})",
                 flush=True,
             )
-    finally:
-        stack.stop()
 
     ours = min(ours_rounds, key=lambda r: r["seconds"])
     orthanc_seconds = min(orthanc_rounds)

@@ -5,15 +5,17 @@
                          [--export-pace 6] [--workers 4] [--celery-workers 2]
 
 The bench starts what it needs and removes it at the end, on error too: a throwaway Postgres
-database (BENCH_POSTGRES_URL, default postgres@127.0.0.1:5432, trust), migrated, with the roles
+database (bench/support/postgres.py: BENCH_POSTGRES_URL, the machine's server at
+127.0.0.1:5432, or the embedded one), migrated, with the roles
 (`ensure_roles`), a synthetic cohort of --patients patients with submitted whole-body reads
 (bench/support/synthetic_cohort.py) and its stored results, and in it one new study per read for
 --readers radiologists with 2 assigned (not submitted) reads each; --clinicians clinicians and
 --statisticians statisticians (with a DRF token), members of the cohort. Then, as
 docker-compose runs it: --celery-workers Celery workers (solo pool, so one task at a time
 each; the first on the cohort recomputations' queue, ANALYTICS_QUEUE, the others on the
-default queue) on Redis (BENCH_REDIS_URL, default db 10, queues of its own; the Django cache
-there too; whatever the run adds to that Redis database is deleted at the end), and gunicorn with
+default queue) on Redis (bench/support/broker.py: BENCH_REDIS_URL, default db 10 of the
+machine's, or a private redis-server; queues of its own; the Django cache there too; whatever
+the run adds to that Redis database is deleted at the end), and gunicorn with
 --workers sync workers on a free loopback port.
 
 Users, each on its own connection and thread, all at once, on fixed schedules (latency is
@@ -48,53 +50,35 @@ window, dashboard = data.json, export = every export request (both endpoints).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import in_project_python
 
-
-def _in_project_python() -> None:
-    """Run again under the project's virtualenv when started by a bare python."""
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-
-
-_in_project_python()
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+in_project_python()
 
 import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import secrets  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from urllib.parse import urlencode, urlparse  # noqa: E402
 
-try:
-    import psycopg
-    import requests
-except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
-    sys.exit(f"bench/load.py needs the project's packages ({exc}); run ./run.sh test once.")
+import psycopg  # noqa: E402
 
-from bench.grading import free_port, machine_busy, percentile, reachable  # noqa: E402
+from bench.support.broker import bench_redis  # noqa: E402
+from bench.support.measure import machine_busy, percentile  # noqa: E402
+from bench.support.stack import Stack  # noqa: E402
+from bench.support.web import session_headers, sign_in  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-# Its own Redis database: bench/grading.py uses 13, bench/recompute.py 11, the tests 15.
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 PASSWORD = "bench-" + secrets.token_hex(8)
 SLUG = "bench-load"
 SAVE_PATH = "/reading/api/reads/{read_id}/grades/"
@@ -148,27 +132,20 @@ def child_setup(config: dict) -> dict:
 
     from analytics.models import CohortAnalyticsState
     from analytics.recompute import cohort_analyses_recompute
-    from cohorts.models import Cohort, CohortMembership, ImagingStudy
+    from bench.support.reading import protocol_cells, reads_assigned
+    from cohorts.models import Cohort, CohortMembership
     from cohorts.roles import CLINICIAN, RADIOLOGIST, STATISTICIAN, ensure_roles
-    from cohorts.services import patient_create
-    from scoring.models import FunctionalGroup, ScoringProtocol, Side
-    from scoring.selectors import protocol_muscles
-    from scoring.services import read_assign
+    from scoring.models import FunctionalGroup, ScoringProtocol
 
     ensure_roles()
     cohort = Cohort.objects.get(pk=cohort_id)
     site = cohort.sites.order_by("code").first()
     protocol = ScoringProtocol.objects.get(slug="whole-body-iim")
-    cells = [
-        [muscle.slug, str(side), sequence]
-        for muscle in protocol_muscles(protocol=protocol)
-        for side in ((Side.RIGHT, Side.LEFT) if muscle.paired else (Side.MIDLINE,))
-        for sequence in protocol.sequences
-    ]
+    cells = protocol_cells(protocol)
     hashed = make_password(config["password"])  # one hash for every bench user: fast setup
     users = get_user_model().objects
 
-    def make_user(username: str, role: str):  # noqa: ANN202
+    def make_user(username: str, role: str):
         user = users.create(username=username, password=hashed)
         user.groups.add(Group.objects.get(name=role))
         return user
@@ -177,28 +154,17 @@ def child_setup(config: dict) -> dict:
     out["readers"] = []
     for r in range(config["readers"]):
         user = make_user(f"load-reader-{r:02d}", RADIOLOGIST)
-        read_ids = []
-        for k in range(config["reads_each"]):
-            patient = patient_create(
-                cohort=cohort,
-                actor=None,
-                pseudonym=f"LOAD-{r:02d}-{k:02d}",
-                is_synthetic=True,
-                site=site,
-                sex="F",
-                age_at_mri=50 + r % 20,
-                subtype="DM",
-            )
-            study = ImagingStudy.objects.create(
-                patient=patient,
-                timepoint=0,
-                days_from_baseline=0,
-                study_uid=f"2.25.{secrets.randbits(100)}",
-                field_strength=1.5,
-                description="Load bench study",
-            )
-            read = read_assign(study=study, protocol=protocol, reader=user, actor=None)
-            read_ids.append(read.pk)
+        read_ids = reads_assigned(
+            cohort=cohort,
+            protocol=protocol,
+            reader=user,
+            pseudonyms=[f"LOAD-{r:02d}-{k:02d}" for k in range(config["reads_each"])],
+            description="Load bench study",
+            site=site,
+            sex="F",
+            age_at_mri=50 + r % 20,
+            subtype="DM",
+        )
         out["readers"].append({"username": user.username, "reads": read_ids})
     out["clinicians"] = []
     for c in range(config["clinicians"]):
@@ -224,108 +190,12 @@ def child_setup(config: dict) -> dict:
 # -- the server side -----------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    """The processes and resources the bench started, to be cleaned up in any case."""
-
-    tmp: Path
-    db_name: str
-    env: dict[str, str] = field(default_factory=dict)
-    created_db: bool = False
-    redis_keys_before: set[bytes] | None = None
-    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
-
-    @property
-    def db_url(self) -> str:
-        return urlparse(POSTGRES_URL)._replace(path=f"/{self.db_name}").geturl()
-
-    def start(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = (self.tmp / f"{name}.log").open("w")
-        process = subprocess.Popen(
-            args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self.processes.append((name, process))
-        return process
-
-    def log(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def check_alive(self) -> None:
-        for name, process in self.processes:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited ({process.returncode}):\n{self.log(name)[-3000:]}"
-                )
-
-    def stop(self) -> None:
-        for _name, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _name, process in reversed(self.processes):
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.processes.clear()
-        if self.redis_keys_before is not None:
-            redis_forget(self.redis_keys_before)
-            self.redis_keys_before = None
-        if self.created_db:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            self.created_db = False
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def redis_keys() -> set[bytes]:
-    import redis
-
-    return set(redis.Redis.from_url(REDIS_URL).scan_iter())
-
-
-def redis_forget(before: set[bytes]) -> None:
-    """Delete what the run left in the bench's Redis database (queue, bindings, cache)."""
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = [key for key in client.scan_iter() if key not in before]
-        if keys:
-            client.delete(*keys)
-    except Exception as exc:  # noqa: BLE001 - cleanup must go on
-        print(f"note: could not clean Redis ({REDIS_URL}): {exc}")
-
-
-def wait_for(condition, what: str, timeout: float, stack: Stack) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.check_alive()
-        if condition():
-            return
-        time.sleep(0.2)
-    logs = "\n".join(f"--- {name}\n{stack.log(name)[-1500:]}" for name, _ in stack.processes)
-    raise RuntimeError(f"timed out {what}:\n{logs}")
-
-
 def start_stack(stack: Stack, args: argparse.Namespace) -> tuple[str, dict]:
     """Database, migrations, data, Celery workers, gunicorn: its base URL and the data."""
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{stack.db_name}"')
-    stack.created_db = True
-    print(f"database {stack.db_name}: migrating...", flush=True)
+    db_name = f"iim_bench_{secrets.token_hex(4)}"
+    print(f"database {db_name}: migrating...", flush=True)
     began = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=REPO,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    stack.env["DATABASE_URL"] = stack.migrated_database(db_name)
     print(
         f"  migrated in {time.perf_counter() - began:.1f} s; building {args.patients} patients, "
         f"{args.readers} readers x {args.reads_each} reads, {args.clinicians} clinicians, "
@@ -348,17 +218,8 @@ def start_stack(stack: Stack, args: argparse.Namespace) -> tuple[str, dict]:
         "CELERY_RESULT_BACKEND": "cache+memory://",
         "CACHE_URL": "locmemcache://",
     }
-    done = subprocess.run(
-        [sys.executable, __file__, "--child-setup", json.dumps(config)],
-        cwd=REPO,
-        env=setup_env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"setup failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    data = json.loads(done.stdout.strip().splitlines()[-1])
+    setup = [sys.executable, __file__, "--child-setup", json.dumps(config)]
+    data = stack.run_json(setup, "setup", env=setup_env)
     if not data["fresh"]:
         raise RuntimeError(f"the cohort's results are not fresh after setup ({data['outcome']})")
     print(
@@ -374,19 +235,8 @@ def start_stack(stack: Stack, args: argparse.Namespace) -> tuple[str, dict]:
             queues = f"{stack.env['ANALYTICS_QUEUE']},{stack.env['CELERY_QUEUE']}"
         else:
             queues = stack.env["ANALYTICS_QUEUE" if n == 0 else "CELERY_QUEUE"]
-        worker = [sys.executable, "-m", "celery", "-A", "iim_scoring", "worker", "--pool=solo"]
-        worker += ["--loglevel=INFO", "-Q", queues, "-n", f"{name}@%h"]
-        stack.start(name, [*worker, "--without-gossip", "--without-mingle", "--without-heartbeat"])
-    for n in range(args.celery_workers):
-        name = f"celery-{n + 1}"
-        wait_for(lambda name=name: "ready." in stack.log(name), f"starting {name}", 90, stack)
-    port = free_port()
-    tmp = "/dev/shm" if Path("/dev/shm").is_dir() else str(stack.tmp)
-    server = [sys.executable, "-m", "gunicorn", "iim_scoring.wsgi:application"]
-    server += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
-    stack.start("gunicorn", [*server, "--timeout", "120", "--worker-tmp-dir", tmp])
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: reachable(base, port), "starting gunicorn", 90, stack)
+        stack.start_celery_worker(name, queues=queues)
+    base = stack.start_gunicorn(workers=args.workers, options=["--timeout", "120"])
     return base, data
 
 
@@ -456,29 +306,6 @@ class Connection:
             raise
 
 
-def sign_in(base: str, username: str) -> dict[str, str]:
-    """Through the login form, with its CSRF token, as a browser does: the headers to send."""
-    session = requests.Session()
-    session.get(f"{base}/accounts/login/", timeout=60).raise_for_status()
-    response = session.post(
-        f"{base}/accounts/login/",
-        data={
-            "username": username,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=60,
-    )
-    response.raise_for_status()
-    if "sessionid" not in session.cookies:
-        raise RuntimeError(f"{username} could not sign in")
-    return {
-        "Cookie": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
-        "X-CSRFToken": session.cookies["csrftoken"],
-    }
-
-
 def sleep_until(moment: float) -> None:
     delay = moment - time.perf_counter()
     if delay > 0:
@@ -511,7 +338,8 @@ class ReaderUser:
         self.headers: dict[str, str] = {}
 
     def sign_in(self) -> None:
-        self.headers = sign_in(self.base, self.username) | {"Accept": "application/json"}
+        session = sign_in(self.base, self.username, PASSWORD, timeout=60)
+        self.headers = session_headers(session) | {"Accept": "application/json"}
         self.conn = Connection(self.base, self.headers)
         for read_id in self.reads:
             self.resync(read_id)
@@ -552,7 +380,7 @@ class ReaderUser:
             ).encode()
             try:
                 status, payload, _ = self.conn.call("POST", SAVE_PATH.format(read_id=read_id), body)
-            except Exception as exc:  # noqa: BLE001 - counted, shown, never hidden
+            except Exception as exc:  # counted, shown, never hidden
                 self.unanswered[key] = value
                 tally.error(SAVE, error_kind(exc), str(exc))
                 self._try_resync(tally, read_id)
@@ -576,7 +404,7 @@ class ReaderUser:
     def _try_resync(self, tally: Tally, read_id: int) -> None:
         try:
             self.resync(read_id)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             tally.error(SAVE, f"resync {error_kind(exc)}", str(exc))
 
 
@@ -594,12 +422,13 @@ class ClinicianUser:
         self.query = ""
 
     def sign_in(self) -> None:
-        self.conn = Connection(self.base, sign_in(self.base, self.username))
+        session = sign_in(self.base, self.username, PASSWORD, timeout=60)
+        self.conn = Connection(self.base, session_headers(session))
 
     def _get(self, tally: Tally, endpoint: str, path: str, planned: float) -> bytes | None:
         try:
             status, payload, _ = self.conn.call("GET", path)
-        except Exception as exc:  # noqa: BLE001 - counted, shown, never hidden
+        except Exception as exc:  # counted, shown, never hidden
             tally.error(endpoint, error_kind(exc), str(exc))
             return None
         if not 200 <= status < 300:
@@ -615,7 +444,7 @@ class ClinicianUser:
         path = f"/dashboards/{self.slug}/data.json" + (f"?{self.query}" if self.query else "")
         try:
             status, payload, _ = self.conn.call("GET", path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             tally.error(DATA, error_kind(exc), str(exc))
             return
         if not 200 <= status < 300:
@@ -686,7 +515,7 @@ class StatisticianUser:
             path = f"/api/v1/cohorts/{self.slug}/export/{what}/"
             try:
                 status, _, size = self.conn.call("GET", path, drain=True)
-            except Exception as exc:  # noqa: BLE001 - counted, shown, never hidden
+            except Exception as exc:  # counted, shown, never hidden
                 tally.error(endpoint, error_kind(exc), str(exc))
             else:
                 if status == 200 and size:
@@ -825,7 +654,7 @@ def guarded(
     """A user's loop; a bug on the client side is shown and counted, never silent."""
     try:
         user.run(tally, *args)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         endpoint = {ReaderUser: SAVE, ClinicianUser: PAGE}.get(type(user), EXPORT_SCORES)
         tally.error(endpoint, f"client stopped: {type(exc).__name__}", str(exc))
         print(f"{user.username} stopped: {exc!r}", file=sys.stderr, flush=True)
@@ -912,14 +741,14 @@ def check_after(
     stack.check_alive()
     caught_up = None
     while time.perf_counter() < load_ended + 300:
-        stale, recomputing, _ = analytics_state(stack.db_url, data["cohort_id"])
+        stale, recomputing, _ = analytics_state(stack.env["DATABASE_URL"], data["cohort_id"])
         if not stale and not recomputing:
             caught_up = time.perf_counter() - load_ended
             break
         stack.check_alive()
         time.sleep(0.1)
     read_ids = [read_id for reader in readers for read_id in reader.reads]
-    stored = database_grades(stack.db_url, read_ids)
+    stored = database_grades(stack.env["DATABASE_URL"], read_ids)
     return After(
         caught_up=caught_up,
         tasks=worker_tasks(stack, args.celery_workers, ran + (caught_up or 0.0)),
@@ -927,7 +756,7 @@ def check_after(
         read_ids=read_ids,
         stored=stored,
         compared=compare(readers, stored),
-        audit_rows=grade_audit_rows(stack.db_url),
+        audit_rows=grade_audit_rows(stack.env["DATABASE_URL"]),
         acked_saves=sum(reader.acked_saves for reader in readers),
         graded_mismatch=sum(reader.graded_mismatch for reader in readers),
     )
@@ -1040,40 +869,28 @@ def report(
 
 def main() -> int:
     args = parse_args()
-    if not reachable(POSTGRES_URL, 5432):
-        print(f"needs Postgres at {POSTGRES_URL} (BENCH_POSTGRES_URL)", file=sys.stderr)
-        return 2
-    if not reachable(REDIS_URL, 6379):
-        print(f"needs Redis at {REDIS_URL} (BENCH_REDIS_URL)", file=sys.stderr)
-        return 2
-    tag = secrets.token_hex(4)
-    stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="iim-bench-load-")), db_name=f"iim_bench_{tag}")
-    stack.env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_"))},
-        "DATABASE_URL": stack.db_url,
-        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(stack.tmp / "media"),
-        "PYTHONPATH": str(REPO),
-        "CELERY_BROKER_URL": REDIS_URL,
-        # Nobody reads the tasks' results: keep them in the worker, not in Redis.
-        "CELERY_RESULT_BACKEND": "cache+memory://",
-        "CELERY_QUEUE": f"bench-load-{tag}",
-        "ANALYTICS_QUEUE": f"bench-load-{tag}-analytics",
-        # The cache in Redis, as docker-compose has it (shared by the gunicorn workers).
-        "CACHE_URL": REDIS_URL,
-    }
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     began = time.perf_counter()
-    try:
-        stack.redis_keys_before = redis_keys()
+    with Stack("load") as stack:
+        redis_url = bench_redis(stack, db=10)
+        if redis_url is None:
+            print("needs Redis (BENCH_REDIS_URL, the machine's, or redis-server)", file=sys.stderr)
+            return 2
+        tag = secrets.token_hex(4)
+        stack.env |= {
+            "CELERY_BROKER_URL": redis_url,
+            # Nobody reads the tasks' results: keep them in the worker, not in Redis.
+            "CELERY_RESULT_BACKEND": "cache+memory://",
+            "CELERY_QUEUE": f"bench-load-{tag}",
+            "ANALYTICS_QUEUE": f"bench-load-{tag}-analytics",
+            # The cache in Redis, as docker-compose has it (shared by the gunicorn workers).
+            "CACHE_URL": redis_url,
+        }
         base, data = start_stack(stack, args)
         print(
-            f"stack: gunicorn {args.workers} sync workers on {base}, Postgres {stack.db_name}, "
-            f"{args.celery_workers} Celery workers (solo) on {REDIS_URL} queues "
-            f"{stack.env['ANALYTICS_QUEUE']} (the first) and {stack.env['CELERY_QUEUE']};"
-            f" {os.cpu_count()} CPUs, load average "
+            f"stack: gunicorn {args.workers} sync workers on {base}, Postgres "
+            f"{urlparse(stack.env['DATABASE_URL']).path[1:]}, {args.celery_workers} Celery "
+            f"workers (solo) on {redis_url} queues {stack.env['ANALYTICS_QUEUE']} (the first) and "
+            f"{stack.env['CELERY_QUEUE']}; {os.cpu_count()} CPUs, load average "
             f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
@@ -1086,15 +903,6 @@ def main() -> int:
         print(f"the run took {time.perf_counter() - began:.0f} s in all, setup included")
         print(result, flush=True)
         return 0
-    except BaseException:
-        for name, _process in stack.processes:
-            text = stack.log(name)
-            if "Traceback" in text or "ERROR" in text:
-                print(f"--- {name} log (end):\n{text[-3000:]}", file=sys.stderr)
-        raise
-    finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

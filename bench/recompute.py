@@ -2,10 +2,9 @@
 
     python bench/recompute.py [--patients 10000] [--seed 7] [--changes 5] [--keep-db]
 
-Builds a throwaway Postgres database with one synthetic cohort
+Builds a throwaway Postgres database (bench/support/postgres.py) with one synthetic cohort
 (bench/support/synthetic_cohort.py: one submitted whole-body read per patient, 60 muscles x 2
-sides x 2 sequences = 2.4 M grades) and
-measures, each in its own process:
+sides x 2 sequences = 2.4 M grades) and measures, each in its own process:
 
 (a) full: `cohort_analyses_recompute(force=True)` with no stored scores: grades read from
     Postgres, every read scored and stored (ReadScores), every analysis computed and stored;
@@ -32,44 +31,27 @@ with the configured debounce. Everything started is stopped, and the database dr
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import in_project_python, setup_django
 
-
-def _in_project_python() -> None:
-    """Run again under the project's virtualenv when started by a bare python."""
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
-
-
-_in_project_python()
+in_project_python()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import secrets  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
-try:
-    import psycopg
-except ImportError as exc:  # pragma: no cover - a checkout without its virtualenv
-    sys.exit(f"bench/recompute.py needs the project's packages ({exc}); run ./run.sh test once.")
+from bench.support.broker import bench_redis  # noqa: E402
+from bench.support.measure import memory_mb  # noqa: E402
+from bench.support.stack import Stack, last_json  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 TARGET_RATIO = 1 / 3  # full <= 3 x bare
 TARGET_FULL_S = 30.0
 TARGET_CHANGE_S = 2.0
@@ -77,20 +59,6 @@ TARGET_PEAK_MB = 1536.0
 
 
 # -- children: each measurement runs in a process of its own, on the bench database ----------
-
-
-def _django() -> None:
-    sys.path.insert(0, str(REPO))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "iim_scoring.settings")
-    import django
-
-    django.setup()
-
-
-def _rss_mb() -> float:
-    """This process's resident set now, MB (from /proc, no psutil)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _peak_rss_mb() -> float:
@@ -109,7 +77,7 @@ def child_setup(patients: int, seed: int) -> dict:
 
 def child_full(cohort_id: int) -> dict:
     """(a) and (d): one full recompute in a fresh process, with its stages timed."""
-    _django()
+    setup_django()
     from analytics import recompute
     from analytics.models import AnalysisResult, ReadScores
 
@@ -117,8 +85,8 @@ def child_full(cohort_id: int) -> dict:
     AnalysisResult.objects.filter(cohort_id=cohort_id).delete()
     stages: dict[str, float] = {}
 
-    def timed(name, function):  # noqa: ANN001, ANN202
-        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
             began = time.perf_counter()
             try:
                 return function(*args, **kwargs)
@@ -132,7 +100,7 @@ def child_full(cohort_id: int) -> dict:
         "grades -> read scores stored", recompute.cohort_read_scores_refresh
     )
     recompute.compute_analyses = timed("analyses computed", recompute.compute_analyses)
-    rss_before = _rss_mb()
+    rss_before = memory_mb("VmRSS")
     began = time.perf_counter()
     cpu = time.process_time()
     outcome = recompute.cohort_analyses_recompute(cohort_id=cohort_id, force=True)
@@ -153,7 +121,7 @@ def child_full(cohort_id: int) -> dict:
 
 def child_bare(cohort_id: int, repeats: int) -> dict:
     """(b): score_reads for the three scopes + the same analyses, on frames in memory."""
-    _django()
+    setup_django()
     from analytics import analyses, frames, recompute, stats
     from cohorts.models import Cohort
     from scoring.models import Read
@@ -240,7 +208,7 @@ def _plan_changes(cohort_id: int, n: int, offset: int) -> list[Change]:
     ]
 
 
-def _amend(change: Change, actor) -> None:  # noqa: ANN001
+def _amend(change: Change, actor) -> None:
     from scoring.models import Muscle, Read
     from scoring.services import CellChange, read_amend
 
@@ -275,7 +243,7 @@ def _default_key() -> str:
     return parameters_key(analysis_parameters())
 
 
-def _fresh_since(cohort_id: int, since) -> bool:  # noqa: ANN001
+def _fresh_since(cohort_id: int, since) -> bool:
     """The default results were stored after `since` and nothing is pending."""
     from django.db import connection
 
@@ -298,7 +266,7 @@ def child_changes(cohort_id: int, n: int, offset: int, mode: str) -> dict:
     ANALYTICS_DEBOUNCE_SECONDS from this process's environment); this process polls.
     mode "direct": the queueing is left out and cohort_analyses_recompute runs here right after
     the commit, as the worker's task would (no broker, no debounce)."""
-    _django()
+    setup_django()
     from django.conf import settings
     from django.utils import timezone
 
@@ -308,7 +276,7 @@ def child_changes(cohort_id: int, n: int, offset: int, mode: str) -> dict:
     if mode == "direct":
         # Bench only: keep the saved change from reaching a broker; the recompute below is what
         # the queued task would have run.
-        def _queue(cohort_id, countdown=None) -> bool:  # noqa: ANN001, ARG001
+        def _queue(cohort_id, countdown=None) -> bool:
             requests.append(cohort_id)
             return True
 
@@ -351,119 +319,14 @@ def child_changes(cohort_id: int, n: int, offset: int, mode: str) -> dict:
 # -- the orchestrating process -------------------------------------------------------------
 
 
-def reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection(
-            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
-        ):
-            return True
-    except OSError:
-        return False
-
-
-def database_url(name: str) -> str:
-    return urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-
-
-@dataclass
-class Stack:
-    """The processes and resources the bench started, to be cleaned up in any case."""
-
-    tmp: Path
-    env: dict[str, str]
-    db_name: str | None = None
-    queue: str | None = None
-    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = (self.tmp / f"{name}.log").open("w")
-        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.processes.append((name, process))
-        return process
-
-    def log(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop_processes(self) -> None:
-        for _name, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _name, process in reversed(self.processes):
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.processes.clear()
-
-    def stop(self, keep_db: bool) -> None:
-        self.stop_processes()
-        if self.queue:
-            _redis_forget(self.queue)
-        if self.db_name and not keep_db:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            self.db_name = None
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _redis_forget(queue: str) -> None:
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"*{queue}*"))
-        if keys:
-            client.delete(*keys)
-    except Exception as exc:  # noqa: BLE001 - cleanup must go on
-        print(f"note: could not clean the Redis queue {queue}: {exc}")
-
-
 def run_child(stack: Stack, args: list[str], what: str, env: dict | None = None) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        cwd=REPO,
-        env=env or stack.env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    """One measurement in a process of its own; its answer (the synthetic cohort's build
+    steps, which it logs, are shown)."""
+    done = stack.run([sys.executable, __file__, "--child", *args], what, env=env, timeout=1800)
     for line in done.stderr.splitlines():
         if line.startswith("  ") and " s  " in line:
             print(line)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def start_worker(stack: Stack, env: dict[str, str]) -> None:
-    stack.start(
-        "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "iim_scoring",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-Q",
-            stack.queue or "",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env,
-    )
-    deadline = time.monotonic() + 60
-    process = dict(stack.processes)["worker"]
-    while "ready." not in stack.log("worker"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the worker did not start:\n{stack.log('worker')[-3000:]}")
-        time.sleep(0.2)
+    return last_json(done.stdout)
 
 
 def summarize(label: str, result: dict) -> tuple[float, float | None]:
@@ -488,40 +351,14 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true", help="leave the database for a look")
     args = parser.parse_args()
 
-    if not reachable(POSTGRES_URL, 5432):
-        print(f"needs Postgres at {POSTGRES_URL} (BENCH_POSTGRES_URL)", file=sys.stderr)
-        return 2
-    with_worker = reachable(REDIS_URL, 6379)
-    tag = secrets.token_hex(4)
-    stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="iim-bench-")), env={})
-    db_name = f"iim_bench_recompute_{tag}"
-    stack.env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_"))},
-        "DATABASE_URL": database_url(db_name),
-        "DJANGO_SETTINGS_MODULE": "iim_scoring.settings",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(stack.tmp / "media"),
-        "PYTHONPATH": str(REPO),
-    }
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-        stack.db_name = db_name
+    with Stack("recompute") as stack:
+        redis_url = bench_redis(stack, db=11)
+        tag = secrets.token_hex(4)
+        db_name = f"iim_bench_recompute_{tag}"
         print(f"database {db_name}: migrating...", flush=True)
-        migrated = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=REPO,
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if migrated.returncode != 0:
-            raise RuntimeError(
-                f"migrate failed:\n{migrated.stdout[-2000:]}{migrated.stderr[-2000:]}"
-            )
+        stack.env["DATABASE_URL"] = stack.migrated_database(db_name)
+        if args.keep_db:
+            stack.postgres.keep(db_name)
         print(
             f"building {args.patients} patients x 240 grades (bench/support/synthetic_cohort.py, "
             "COPY; setup bypasses the services)...",
@@ -557,20 +394,18 @@ def main() -> int:
         )
         direct_median, _ = summarize("in-process, no broker, no debounce", direct)
         worker_medians = {}
-        if with_worker:
-            stack.queue = f"bench-recompute-{tag}"
+        if redis_url:
+            queue = f"bench-recompute-{tag}"
             worker_env = {
                 **stack.env,
-                "CELERY_BROKER_URL": REDIS_URL,
-                "CELERY_RESULT_BACKEND": REDIS_URL,
-                "CELERY_QUEUE": stack.queue,
+                "CELERY_BROKER_URL": redis_url,
+                "CELERY_RESULT_BACKEND": redis_url,
+                "CELERY_QUEUE": queue,
             }
-            start_worker(stack, worker_env)
+            stack.start_celery_worker("worker", queues=queue, env=worker_env)
             began = time.monotonic()
-            while "analytics warm-up finished" not in stack.log("worker"):
-                if time.monotonic() > began + 300:
-                    raise RuntimeError(f"no warm-up:\n{stack.log('worker')[-3000:]}")
-                time.sleep(0.2)
+            warmed = "analytics warm-up finished"
+            stack.wait_for(lambda: warmed in stack.log("worker"), "warming up", 300)
             warm_s = time.monotonic() - began
             from_settings = run_child(
                 stack,
@@ -599,8 +434,8 @@ def main() -> int:
             )
         else:
             print(
-                f"  no Redis at {REDIS_URL}: the worker path is not measured; the figure is "
-                "the in-process one"
+                "  no Redis (see the note above): the worker path is not measured; the figure "
+                "is the in-process one"
             )
             change_s = direct_median
 
@@ -628,12 +463,9 @@ def main() -> int:
             f"bare_s={bare['bare_s']:.2f} change_to_fresh_s={change_s:.2f} "
             f"peak_rss_mb={peak:.0f}"
         )
+        if args.keep_db:
+            print(f"kept database {db_name} ({stack.postgres.database_url(db_name)})")
         return 0
-    finally:
-        stack.stop(args.keep_db)
-        if args.keep_db and stack.db_name:
-            print(f"kept database {stack.db_name}")
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

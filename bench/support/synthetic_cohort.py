@@ -100,7 +100,7 @@ def _django_on(database_url: str) -> None:
         )
 
 
-def _skip_fk_triggers(cursor) -> None:  # noqa: ANN001
+def _skip_fk_triggers(cursor) -> None:
     """Check no foreign key row by row during the grade COPY (the ids come from the rows just
     created): `session_replication_role = replica` for this transaction, when the role may
     set it (a superuser); otherwise the checks simply run, slower, at commit."""
