@@ -9,6 +9,10 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+# Node from PyPI (npm_cmd) lives in the venv, where npm's scripts (vite, eslint, node --test)
+# look for `node` too; last on PATH, so a machine's own node comes first.
+case "$VENV" in /*) venv_bin="$VENV/bin" ;; *) venv_bin="$PWD/$VENV/bin" ;; esac
+export PATH="$PATH:$venv_bin"
 
 setup_python() {
   if [ ! -x "$VENV/bin/python" ]; then
@@ -38,7 +42,9 @@ npm_cmd() {
 build_viewer() {
   local stamp="static/reader/.build.sha"
   local want
-  want=$(cat package-lock.json vite.config.* frontend/*.js 2>/dev/null | sha256sum | cut -d' ' -f1)
+  # Every source file under frontend/ (subfolders too), by name and content.
+  want=$({ cat package-lock.json vite.config.*; find frontend -type f -name '*.js' -print0 \
+    | LC_ALL=C sort -z | xargs -0 sha256sum; } 2>/dev/null | sha256sum | cut -d' ' -f1)
   if [ -f static/reader/reader.js ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return
   fi
@@ -47,6 +53,17 @@ build_viewer() {
   $npm ci --no-audit --no-fund --loglevel=error
   $npm run build --silent
   echo "$want" > "$stamp"
+}
+
+# The browser code's lint (ESLint) and unit tests (node's test runner), before the Python suite.
+check_frontend() {
+  local npm
+  npm=$(npm_cmd)
+  if [ ! -x node_modules/.bin/eslint ]; then
+    $npm ci --no-audit --no-fund --loglevel=error
+  fi
+  $npm run --silent lint
+  $npm run --silent test
 }
 
 case "${1:-}" in
@@ -61,6 +78,7 @@ case "${1:-}" in
   test)
     setup_python
     build_viewer
+    check_frontend
     shift
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

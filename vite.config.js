@@ -1,6 +1,7 @@
-// Builds the reading viewer (frontend/reader.js) into static/reader/:
-//   reader.js (ES module entry), decodeImageFrameWorker.js (decode worker,
-//   ES module), lazily imported chunks and the wasm codecs, side by side.
+// Builds the read page's scripts into static/reader/:
+//   reader.js (the viewer, ES module entry), grading.js (the grading grid, ES
+//   module entry), decodeImageFrameWorker.js (decode worker, ES module), the
+//   chunks they share or import lazily, and the wasm codecs, side by side.
 // Names are fixed (no hashes): Django's ManifestStaticFilesStorage hashes them
 // and keeps the unhashed copies, so the relative URLs between the files
 // (new URL('./x.wasm', import.meta.url), import('./x.js')) keep resolving.
@@ -45,7 +46,7 @@ export default defineConfig({
     modulePreload: false,
     reportCompressedSize: false,
     rolldownOptions: {
-      input: { reader: 'frontend/reader.js' },
+      input: { reader: 'frontend/reader.js', grading: 'frontend/grading.js' },
       output,
       onwarn: quiet,
       checks: { pluginTimings: false },

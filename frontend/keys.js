@@ -1,45 +1,35 @@
-// Viewer keyboard shortcuts and their per-reader remapping.
+// The read page's one keyboard engine, shared by the grading grid and the viewer: binding
+// texts, how a key press matches them, and per-reader remapping. Pure: no DOM.
 //
 // A binding is a string: optional modifiers joined by '+', then a key.
-//   "ArrowDown", "PageUp", "r", "Shift+Digit2", "Ctrl+Alt+KeyR"
-// The key part is compared with KeyboardEvent.code when it looks like a code
-// (Digit1, KeyR, ArrowUp, PageDown, Numpad1, F1...) and with KeyboardEvent.key
-// (case-insensitive) otherwise. Modifiers must match exactly
-// (Shift, Ctrl, Alt, Meta); for a single printable character given as a key
-// ("r", "?") Shift is not compared, since it is part of the character.
+//   "ArrowDown", "PageUp", "r", "?", "Shift+N", "Shift+Digit2", "Ctrl+Enter", "Ctrl+Alt+KeyR"
+// - A key that looks like a KeyboardEvent.code (Digit1, KeyR, ArrowUp, PageDown, Numpad1,
+//   Enter, Tab, F1...) matches that code, or a key press whose KeyboardEvent.key has the same
+//   name (so "Enter" is also the numpad's Enter). Any other key is compared with
+//   KeyboardEvent.key, case-insensitively.
+// - Shift: a binding that names it needs it. One that does not name it must be pressed without
+//   it, except a single character ("?", "n", "r"), which matches the character typed whatever
+//   Shift took to type it. A binding that names Shift wins over one that does not, so
+//   Shift+N (next case) is never taken for n (not assessable).
+// - Ctrl vs Meta, decided once for the whole page: a binding says "Ctrl", and it is pressed
+//   with Ctrl on every system and also with Cmd (Meta) on macOS, where Cmd does what Ctrl does
+//   elsewhere. A binding that names Meta needs the Meta key. A modifier a binding does not
+//   name must not be held, so Ctrl+R and Cmd+R still reload the page.
 //
-// prefs.keymap may remap viewer actions with entries named "viewer.<action>",
-// each a binding string or a list of them, e.g.
-//   {"viewer.sliceNext": ["ArrowDown", "j"], "viewer.preset1": "Shift+Digit1"}
-// Other entries of the keymap belong to the rest of the page and are ignored.
-
-export const DEFAULT_KEYMAP = Object.freeze({
-  slicePrev: ['ArrowUp'],
-  sliceNext: ['ArrowDown'],
-  pagePrev: ['PageUp'],
-  pageNext: ['PageDown'],
-  reset: ['r'],
-  preset1: ['Shift+Digit1'],
-  preset2: ['Shift+Digit2'],
-  preset3: ['Shift+Digit3'],
-  preset4: ['Shift+Digit4'],
-});
-
-export const ACTION_LABELS = Object.freeze({
-  slicePrev: 'Previous slice (both series)',
-  sliceNext: 'Next slice (both series)',
-  pagePrev: 'Back 5 slices',
-  pageNext: 'Forward 5 slices',
-  reset: 'Reset view (zoom, pan, window/level)',
-  preset1: 'Window preset 1',
-  preset2: 'Window preset 2',
-  preset3: 'Window preset 3',
-  preset4: 'Window preset 4',
-});
+// A reader's keymap (prefs) remaps actions with entries named "<prefix>.<action>", each a
+// binding string or a list of them, e.g. {"viewer.sliceNext": ["ArrowDown", "j"],
+// "grid.submit": "Ctrl+KeyS"}; entries with another prefix belong to another part of the page.
 
 const MODIFIERS = ['shift', 'ctrl', 'alt', 'meta'];
 const CODE_LIKE = /^(Digit\d|Key[A-Z]|Numpad\w+|Arrow\w+|Page(Up|Down)|Home|End|F\d{1,2}|Space|Enter|Escape|Tab|Backspace|Delete|Insert|Minus|Equal|Bracket\w+|Semicolon|Quote|Backquote|Backslash|Comma|Period|Slash)$/;
 
+/** True on macOS (and iPadOS with a keyboard), where Cmd is pressed for Ctrl. */
+export function onMac(nav = globalThis.navigator) {
+  const platform = (nav && (nav.userAgentData?.platform || nav.platform)) || '';
+  return /mac|iphone|ipad/i.test(platform);
+}
+
+/** {text, key, byCode, mods} for a binding string, or null when it is not one. */
 export function parseBinding(text) {
   if (typeof text !== 'string' || !text.trim()) {
     return null;
@@ -62,74 +52,94 @@ export function parseBinding(text) {
     }
     mods[m] = true;
   }
-  const byCode = CODE_LIKE.test(key);
-  return { text, key, byCode, mods };
+  return { text, key, byCode: CODE_LIKE.test(key), mods };
 }
 
-export function matches(binding, event) {
+/**
+ * How a key press matches a parsed binding: 'exact', 'loose' (a single character typed with
+ * a Shift the binding does not name) or null.
+ */
+export function matchBinding(binding, event, { mac = false } = {}) {
   if (!binding) {
-    return false;
+    return null;
   }
   const { mods } = binding;
-  if (
-    mods.ctrl !== event.ctrlKey ||
-    mods.alt !== event.altKey ||
-    mods.meta !== event.metaKey
-  ) {
-    return false;
+  const ctrlHeld = event.ctrlKey || (mac && event.metaKey && !mods.meta);
+  const metaHeld = event.metaKey && !(mac && mods.ctrl && !mods.meta && !event.ctrlKey);
+  if (mods.ctrl !== Boolean(ctrlHeld) || mods.meta !== Boolean(metaHeld) || mods.alt !== event.altKey) {
+    return null;
   }
-  if (binding.byCode) {
-    return mods.shift === event.shiftKey && event.code === binding.key;
+  const key = String(event.key ?? '').toLowerCase();
+  const sameKey = binding.byCode
+    ? event.code === binding.key || key === binding.key.toLowerCase()
+    : key === binding.key.toLowerCase();
+  if (!sameKey) {
+    return null;
   }
-  const printable = binding.key.length === 1;
-  if (!printable && mods.shift !== event.shiftKey) {
-    return false;
+  if (mods.shift === event.shiftKey) {
+    return 'exact';
   }
-  if (printable && mods.shift && !event.shiftKey) {
-    return false;
-  }
-  return typeof event.key === 'string' && event.key.toLowerCase() === binding.key.toLowerCase();
+  const character = !binding.byCode && binding.key.length === 1;
+  return character && !mods.shift ? 'loose' : null;
 }
 
-/** Effective {action: [bindingText...]} from the defaults and prefs.keymap. */
-export function effectiveKeymap(keymap) {
+/** Effective {action: [bindingText...]}: `defaults`, with the reader's "<prefix>.<action>" entries. */
+export function effectiveKeymap(defaults, overrides, prefix) {
   const result = {};
-  for (const [action, defaults] of Object.entries(DEFAULT_KEYMAP)) {
-    let value = keymap && typeof keymap === 'object' ? keymap[`viewer.${action}`] : undefined;
+  for (const [action, keys] of Object.entries(defaults)) {
+    let value = overrides && typeof overrides === 'object' ? overrides[`${prefix}.${action}`] : undefined;
     if (typeof value === 'string') {
       value = [value];
     }
-    if (Array.isArray(value)) {
-      const valid = value.filter((v) => parseBinding(v));
-      result[action] = valid;
-    } else {
-      result[action] = [...defaults];
-    }
+    result[action] = Array.isArray(value) ? value.filter((v) => parseBinding(v)) : [...keys];
   }
   return result;
 }
 
-/** Compile the keymap into [action, binding] pairs for matching. */
-export function compileKeymap(effective) {
+/**
+ * A keymap ready for key presses: {bindings: {action: [text]}, actionFor(event)}.
+ * actionFor gives the first action with an exact match, else the first with a loose one.
+ */
+export function createKeymap({ defaults, overrides, prefix, mac = onMac() }) {
+  const bindings = effectiveKeymap(defaults, overrides, prefix);
   const compiled = [];
-  for (const [action, texts] of Object.entries(effective)) {
-    for (const t of texts) {
-      const b = parseBinding(t);
-      if (b) {
-        compiled.push([action, b]);
-      }
+  for (const [action, texts] of Object.entries(bindings)) {
+    for (const text of texts) {
+      compiled.push([action, parseBinding(text)]);
     }
   }
-  return compiled;
+  return {
+    bindings,
+    actionFor(event) {
+      let loose = null;
+      for (const [action, binding] of compiled) {
+        const how = matchBinding(binding, event, { mac });
+        if (how === 'exact') {
+          return action;
+        }
+        if (how === 'loose' && loose === null) {
+          loose = action;
+        }
+      }
+      return loose;
+    },
+  };
 }
 
-export function actionFor(compiled, event) {
-  for (const [action, binding] of compiled) {
-    if (matches(binding, event)) {
-      return action;
-    }
-  }
-  return null;
+/** The binding a reader means by this key press (remapping): "Ctrl+Shift+KeyX". */
+export function bindingOf(event, { mac = onMac() } = {}) {
+  const mods = [
+    (event.ctrlKey || (mac && event.metaKey)) && 'Ctrl',
+    event.altKey && 'Alt',
+    event.shiftKey && 'Shift',
+    !mac && event.metaKey && 'Meta',
+  ].filter(Boolean);
+  return [...mods, event.code].join('+');
+}
+
+/** True for a key press that only names a modifier (wait for the real key). */
+export function isModifierKey(event) {
+  return ['Shift', 'Control', 'Alt', 'Meta'].includes(event.key);
 }
 
 /** True when keyboard shortcuts must not fire (typing in a field). */

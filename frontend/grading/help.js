@@ -1,0 +1,83 @@
+// The shortcut list (the `?` dialog): every shortcut of the grid and the viewer, each with a
+// "change" button that takes the next key pressed as its new binding.
+
+import { bindingOf, isModifierKey } from '../keys.js';
+import { GRID_LABELS } from './keymap.js';
+
+export class ShortcutHelp {
+  /**
+   * gridBindings(): {action: [binding]} of the grid now; viewerKeymap(): the viewer's
+   * {bindings, labels} or null; onRemap(id, binding): the reader chose `binding` for `id`
+   * ("grid.next", "viewer.reset").
+   */
+  constructor({ document, window, gridBindings, viewerKeymap, onRemap }) {
+    this.document = document;
+    this.window = window;
+    this.gridBindings = gridBindings;
+    this.viewerKeymap = viewerKeymap;
+    this.onRemap = onRemap;
+    this.dialog = document.getElementById('help-dialog');
+    document.getElementById('help-button').addEventListener('click', () => this.open());
+    document.getElementById('help-close').addEventListener('click', () => this.dialog.close());
+  }
+
+  rows() {
+    const grid = this.gridBindings();
+    const rows = Object.entries(GRID_LABELS).map(([action, label]) => ({
+      id: `grid.${action}`, label, keys: grid[action], grid: true,
+    }));
+    const viewer = this.viewerKeymap();
+    if (viewer) {
+      for (const [action, keys] of Object.entries(viewer.bindings)) {
+        rows.push({ id: `viewer.${action}`, label: viewer.labels[action] || action, keys, grid: false });
+      }
+    }
+    return rows;
+  }
+
+  open() {
+    const body = this.document.querySelector('#shortcut-table tbody');
+    body.replaceChildren();
+    for (const row of this.rows()) {
+      const tr = this.document.createElement('tr');
+      const keysCell = this.document.createElement('td');
+      this.showKeys(keysCell, row.keys);
+      const labelCell = this.document.createElement('td');
+      labelCell.textContent = row.label + (row.grid ? '' : ' (images; after reload)');
+      const change = this.document.createElement('button');
+      change.type = 'button';
+      change.textContent = 'change';
+      change.addEventListener('click', () => this.capture(row, keysCell));
+      const changeCell = this.document.createElement('td');
+      changeCell.append(change);
+      tr.append(keysCell, labelCell, changeCell);
+      body.append(tr);
+    }
+    this.dialog.showModal();
+  }
+
+  showKeys(cell, keys) {
+    cell.replaceChildren(...keys.map((key, i) => {
+      const kbd = this.document.createElement('kbd');
+      kbd.textContent = key;
+      return i ? [' ', kbd] : [kbd];
+    }).flat());
+  }
+
+  /** The next key pressed (with its modifiers) becomes this row's only binding. */
+  capture(row, keysCell) {
+    keysCell.textContent = 'press a key…';
+    const onKey = (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+      if (isModifierKey(event)) {
+        return;
+      }
+      this.window.removeEventListener('keydown', onKey, true);
+      const binding = bindingOf(event);
+      this.showKeys(keysCell, [binding]);
+      this.onRemap(row.id, binding);
+    };
+    this.window.addEventListener('keydown', onKey, true);
+  }
+}

@@ -1,0 +1,37 @@
+// The grading grid's shortcuts: default keys and what each does. A reader remaps them with
+// "grid.<action>" entries of their keymap (see ../keys.js for the binding syntax).
+
+/** The grade each grade action gives. */
+export const GRADE_KEYS = Object.freeze({ grade0: '0', grade1: '1', grade2: '2', gradeNA: 'NA' });
+
+export const GRID_KEYMAP = Object.freeze({
+  grade0: ['0', 'Numpad0'],
+  grade1: ['1', 'Numpad1'],
+  grade2: ['2', 'Numpad2'],
+  gradeNA: ['n'],
+  next: ['ArrowRight', 'Tab'],
+  prev: ['ArrowLeft', 'Shift+Tab'],
+  down: ['j'],
+  up: ['k'],
+  copySide: ['c'],
+  groupFill: ['g'],
+  nextCase: ['Shift+N'],
+  submit: ['Ctrl+Enter'],
+  help: ['?'],
+});
+
+export const GRID_LABELS = Object.freeze({
+  grade0: 'Grade 0 (no involvement) and go to the next cell',
+  grade1: 'Grade 1 (≤ 50 %) and go to the next cell',
+  grade2: 'Grade 2 (> 50 %) and go to the next cell',
+  gradeNA: 'Not assessable (NA) and go to the next cell',
+  next: 'Next cell',
+  prev: 'Previous cell',
+  down: 'Same column, next muscle',
+  up: 'Same column, previous muscle',
+  copySide: "Copy this cell's value to the other side",
+  groupFill: 'Then a grade key: give the whole functional group (both sides, this sequence) that grade',
+  nextCase: 'Next case',
+  submit: 'Submit the read',
+  help: 'Show this list',
+});
