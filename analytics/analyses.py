@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
-from django.db import connection
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from cohorts.models import Cohort
+from iim_scoring.db.statements import read_scores_without_muscles
 from scoring.models import Read
 
 from . import stats
@@ -153,14 +153,7 @@ def _load_frames(
                 rows.append((read_id, *known))
         if len(rows) < len(chunk):
             taken = {row[0] for row in rows}
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT read_id, fingerprint, computed_at::text, (SELECT"
-                    " jsonb_object_agg(k, v - 'muscle') FROM jsonb_each(scores) AS e(k, v))"
-                    "::text FROM analytics_readscores WHERE read_id = ANY(%s)",
-                    [[r for r in chunk if r not in taken]],
-                )
-                rows += [(r[0], r[1], r[2], orjson.loads(r[3] or "{}")) for r in cursor.fetchall()]
+            rows += read_scores_without_muscles([r for r in chunk if r not in taken])
         for read_id, fingerprint, computed_at, scores in rows:
             # A row rewritten since `keys` were read keeps the version it was loaded with:
             # the next call sees the difference and loads it again.

@@ -23,12 +23,16 @@ import numpy as np
 import orjson
 import pandas as pd
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from cohorts.models import Cohort
-from iim_scoring.rows import insert_rows
+from iim_scoring.db.statements import (
+    insert_rows,
+    read_scores_upsert,
+    use_lz4_compression,
+)
 from scoring.models import Read, ScoringProtocol
 
 from . import stats
@@ -207,8 +211,7 @@ def _store_read_scores(
             )
         )
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            _lz4(cursor)
+        use_lz4_compression()
         insert_rows(
             rows,
             unique_fields=["read"],
@@ -219,42 +222,23 @@ def _store_read_scores(
 def _upsert_read_scores_postgres(
     fingerprints: dict[int, str], payloads: dict[int, dict[str, Any]]
 ) -> None:
-    """The bulk_create(update_conflicts=True) above, through COPY into a temporary table and
-    one INSERT ... ON CONFLICT (the JSON goes over the wire once, without array quoting)."""
+    """The insert_rows upsert above, for many reads: through COPY (`read_scores_upsert`)."""
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        _lz4(cursor)
-        cursor.execute(
-            "CREATE TEMPORARY TABLE readscores_in (read_id bigint, fingerprint varchar(64),"
-            " total double precision, total_pct double precision, scores jsonb,"
-            " computed_at timestamptz) ON COMMIT DROP"
-        )
-        with cursor.copy("COPY readscores_in FROM STDIN") as copy:
-            for read_id, fingerprint in fingerprints.items():
-                payload = payloads[read_id]
-                unified = payload["unified"]
-                copy.write_row(
-                    (
-                        read_id,
-                        fingerprint,
-                        unified["total"],
-                        unified["total_pct"],
-                        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                        now,
-                    )
+    with transaction.atomic():
+        use_lz4_compression()
+        stored = read_scores_upsert(
+            (
+                (
+                    read_id,
+                    fingerprint,
+                    payloads[read_id]["unified"]["total"],
+                    payloads[read_id]["unified"]["total_pct"],
+                    orjson.dumps(payloads[read_id], option=orjson.OPT_SERIALIZE_NUMPY).decode(),
                 )
-        cursor.execute(
-            "INSERT INTO analytics_readscores"
-            " (read_id, fingerprint, total, total_pct, scores, computed_at)"
-            " SELECT read_id, fingerprint, total, total_pct, scores, computed_at"
-            " FROM readscores_in ON CONFLICT (read_id) DO UPDATE SET"
-            " fingerprint = EXCLUDED.fingerprint, total = EXCLUDED.total,"
-            " total_pct = EXCLUDED.total_pct, scores = EXCLUDED.scores,"
-            " computed_at = EXCLUDED.computed_at"
-            " RETURNING read_id, fingerprint, computed_at::text"
+                for read_id, fingerprint in fingerprints.items()
+            ),
+            computed_at=now,
         )
-        stored = cursor.fetchall()
-        cursor.execute("DROP TABLE readscores_in")
     # The analyses that follow read these scores back: hand them over as they would come back
     # (no muscle level, jsonb's key order), saving the round trip of ~60 MB of JSON.
     remember_stored_scores(
@@ -411,8 +395,7 @@ def cohort_analyses_recompute(
         now = timezone.now()
         # All analyses of one input land together: nothing partial is ever shown.
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                _lz4(cursor)
+            use_lz4_compression()
             for name, result in results.items():
                 analysis_result_store(cohort, name, params_key, params, fingerprint, result, now)
         _finish(cohort, started)
@@ -582,50 +565,23 @@ def _patch_result(
     if changes is None:
         return False
     cohort_id, analysis, params_key = memo_key
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE analytics_analysisresult SET parameters = %s::jsonb, input_fingerprint = %s,"
-            " code_version = %s, status = %s, message = '', computed_at = %s, updated_at = %s"
-            " WHERE cohort_id = %s AND analysis = %s AND parameters_key = %s"
-            " AND computed_at = %s RETURNING id",
-            [
-                json.dumps(params),
-                fingerprint,
-                CODE_VERSION,
-                AnalysisResult.Status.DONE,
-                now,
-                timezone.now(),
-                cohort_id,
-                analysis,
-                params_key,
-                stored_at,
-            ],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    stored_result = AnalysisResult.objects.filter(
+        cohort_id=cohort_id, analysis=analysis, parameters_key=params_key
+    )
+    # Only the result this process knows (computed at `stored_at`) is patched.
+    updated = stored_result.filter(computed_at=stored_at).update(
+        parameters=params,
+        input_fingerprint=fingerprint,
+        code_version=CODE_VERSION,
+        status=AnalysisResult.Status.DONE,
+        message="",
+        computed_at=now,
+        updated_at=timezone.now(),
+    )
+    if not updated:
         return False
-    patient_rows_patch(row[0], changes)
+    patient_rows_patch(stored_result.values_list("pk", flat=True).get(), changes)
     return True
-
-
-_lz4_available: bool | None = None  # known after the first try in this process
-
-
-def _lz4(cursor: Any) -> None:
-    """Compress the values this transaction stores out of line with lz4 (several times faster
-    than the default pglz on megabytes of JSON), where the server has it."""
-    global _lz4_available
-    if _lz4_available:
-        cursor.execute("SET LOCAL default_toast_compression = lz4")
-        return
-    if _lz4_available is False:
-        return
-    try:
-        with transaction.atomic():
-            cursor.execute("SET LOCAL default_toast_compression = lz4")
-        _lz4_available = True
-    except DatabaseError:
-        _lz4_available = False
 
 
 def _finish(cohort: Cohort, started: datetime) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from django.db import connection
 
-from .models import AnalysisResult
+from iim_scoring.db import statements
+
+from .models import AnalysisResult, PatientScoreRow
 
 ROW_COUNTS = "row_counts"
 # Scope → the JSON text of each row, in order.
@@ -45,15 +46,15 @@ def is_row_index(value: Any) -> bool:
 
 def patient_rows_replace(result_id: int, texts: RowTexts) -> None:
     """Replace every stored row of the result by `texts` (inside the caller's transaction)."""
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM analytics_patientscorerow WHERE result_id = %s", [result_id])
-        # COPY: the JSON texts go over the wire as they are, without a statement's quoting.
-        with cursor.copy(
-            "COPY analytics_patientscorerow (result_id, scope, position, row) FROM STDIN"
-        ) as copy:
-            for scope, rows in texts.items():
-                for position, text in enumerate(rows):
-                    copy.write_row((result_id, scope, position, text.decode()))
+    PatientScoreRow.objects.filter(result_id=result_id).delete()
+    statements.patient_rows_copy(
+        result_id,
+        (
+            (scope, position, text.decode())
+            for scope, rows in texts.items()
+            for position, text in enumerate(rows)
+        ),
+    )
 
 
 def patient_rows_patch(result_id: int, changes: list[tuple[str, int, bytes]]) -> None:
@@ -61,51 +62,24 @@ def patient_rows_patch(result_id: int, changes: list[tuple[str, int, bytes]]) ->
     rows must exist: a patch never changes a scope's length."""
     if not changes:
         return
-    values = ", ".join(["(%s, %s::integer, %s::jsonb)"] * len(changes))
-    arguments: list[Any] = []
-    for scope, position, text in changes:
-        arguments += [scope, position, text.decode()]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # Only placeholders are put into the statement.
-            "UPDATE analytics_patientscorerow AS r SET row = v.row"  # noqa: S608
-            f" FROM (VALUES {values}) AS v(scope, position, row)"
-            " WHERE r.result_id = %s AND r.scope = v.scope AND r.position = v.position",
-            [*arguments, result_id],
-        )
-        if cursor.rowcount != len(changes):
-            raise RuntimeError(
-                f"patched {cursor.rowcount} of {len(changes)} rows of result {result_id}"
-            )
+    patched = statements.patient_rows_patch(
+        result_id, [(scope, position, text.decode()) for scope, position, text in changes]
+    )
+    if patched != len(changes):
+        raise RuntimeError(f"patched {patched} of {len(changes)} rows of result {result_id}")
 
 
 def patient_rows(result_id: int, scope: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """{scope: [row, ...]} of one stored result (only `scope` when given), rows in order."""
-    # One JSON array text per scope, parsed once (not 10,000 small parses).
-    statement = (
-        "SELECT scope, '[' || string_agg(row::text, ',' ORDER BY position) || ']'"
-        " FROM analytics_patientscorerow WHERE result_id = %s"
-    )
-    arguments: list[Any] = [result_id]
-    if scope is not None:
-        statement += " AND scope = %s"
-        arguments.append(scope)
-    with connection.cursor() as cursor:
-        cursor.execute(statement + " GROUP BY scope", arguments)
-        return {row_scope: orjson.loads(text) for row_scope, text in cursor.fetchall()}
+    return {
+        row_scope: orjson.loads(text)
+        for row_scope, text in statements.patient_rows_text(result_id, scope)
+    }
 
 
 def patient_row_fields(result_id: int, scope: str, fields: tuple[str, ...]) -> list[dict]:
-    """The rows of one scope with only `fields` (Postgres projects them: a twentieth of the
-    JSON to send and parse)."""
-    picks = ", ".join(["row -> %s"] * len(fields))  # placeholders only
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT jsonb_agg(jsonb_build_array({picks}) ORDER BY position)::text"  # noqa: S608
-            " FROM analytics_patientscorerow WHERE result_id = %s AND scope = %s",
-            [*fields, result_id, scope],
-        )
-        (text,) = cursor.fetchone()
+    """The rows of one scope with only `fields`."""
+    text = statements.patient_row_fields_text(result_id, scope, fields)
     if text is None:
         return []
     return [dict(zip(fields, values, strict=True)) for values in orjson.loads(text)]

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from iim_scoring.rows import row_values
+from iim_scoring.db.statements import analytics_state_request
 
 from .models import CohortAnalyticsState
 
@@ -96,23 +96,7 @@ def _request_recompute(cohort_id: int) -> None:
     requested = CohortAnalyticsState(
         cohort_id=cohort_id, stale=True, stale_since=now, requested_at=now, queued_at=now
     )
-    columns, values = row_values(requested)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # Only the model's own column names are put into the statement.
-            f"INSERT INTO analytics_cohortanalyticsstate ({columns})"  # noqa: S608
-            f" VALUES ({', '.join(['%s'] * len(values))})"
-            " ON CONFLICT (cohort_id) DO UPDATE SET stale = EXCLUDED.stale,"
-            " stale_since = COALESCE(analytics_cohortanalyticsstate.stale_since,"
-            " EXCLUDED.stale_since),"
-            " requested_at = EXCLUDED.requested_at, queued_at = EXCLUDED.queued_at,"
-            " queue_failed = EXCLUDED.queue_failed"
-            " WHERE analytics_cohortanalyticsstate.queued_at IS NULL"
-            " OR analytics_cohortanalyticsstate.queued_at < %s"
-            " RETURNING claimed_at",
-            [*values, now - QUEUED_TASK_LOST_AFTER],
-        )
-        claimed = cursor.fetchone()
+    claimed = analytics_state_request(requested, lost_before=now - QUEUED_TASK_LOST_AFTER)
     if claimed is not None:
         _queue(cohort_id, countdown=_countdown(claimed[0], now))
 

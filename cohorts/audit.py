@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 
-from iim_scoring.rows import insert_rows
+from iim_scoring.db.statements import insert_rows
 
 from .models import AuditEvent, Cohort
 

@@ -165,6 +165,10 @@ def world(cohort, radiologist, clinician, statistician, coordinator):
         reader=radiologist,
         actor=None,
     )
+    # The cohort's results, as a worker would have stored them (a GET never computes them).
+    from analytics.recompute import cohort_analyses_recompute
+
+    cohort_analyses_recompute(cohort_id=cohort.pk)
     series = study.series.first()
     values = {
         "slug": cohort.slug,

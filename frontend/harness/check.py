@@ -19,8 +19,8 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import serve  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+import serve
+from playwright.sync_api import sync_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from analytics.services import results_mark_stale
 from cohorts.audit import audit_event, audit_record, audit_record_many
-from iim_scoring.rows import insert_rows
+from iim_scoring.db.statements import insert_rows
 from scoring.models import (
     Grade,
     GradeSequence,

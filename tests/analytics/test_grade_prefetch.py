@@ -33,13 +33,13 @@ def test_prefetched_chunks_are_the_grades_read_in_turn(demo_read_ids, monkeypatc
     chunks = [demo_read_ids[start : start + 7] for start in range(0, len(demo_read_ids), 7)]
     assert len(chunks) > 2
     threads: set[str] = set()
-    grade_text = frames._grade_text
+    grade_text = frames.grade_lines
 
     def recorded(ids: list[int]) -> str:
         threads.add(threading.current_thread().name)
         return grade_text(ids)
 
-    monkeypatch.setattr(frames, "_grade_text", recorded)
+    monkeypatch.setattr(frames, "grade_lines", recorded)
     prefetched = list(frames.grades_frames(chunks))
     assert threads and all(name.startswith("grade-prefetch") for name in threads)
     threads.clear()
