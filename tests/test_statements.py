@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test.utils import isolate_apps
 
 from cohorts.models import AuditEvent
 from iim_scoring.db import statements
@@ -25,6 +26,7 @@ def test_rows_inserted_in_several_batches_each_get_their_own_key(monkeypatch):
     assert len(stored) == 5
 
 
+@isolate_apps("cohorts")
 def test_an_insert_names_no_column_the_database_fills_itself():
     from django.db import models
 
