@@ -10,22 +10,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from analytics.models import ReadScores
-from analytics.selectors import dashboard_cohort_get
+from analytics.selectors import (
+    combined_level_scores,
+    dashboard_cohort_get,
+    submitted_read_scores,
+)
 from cohorts.roles import CLINICIAN, COORDINATOR, has_role
 from cohorts.selectors import patient_get_for_user
 from dashboards.figures import LAYOUT
-from scoring.models import Muscle, Read
-
-
-def _combined(scores: list[dict], level: str) -> dict[str, float]:
-    """Mean over the given reads' stored scores at one level (NA skipped)."""
-    sums: dict[str, list[float]] = {}
-    for payload in scores:
-        for key, value in payload.get(level, {}).items():
-            if value is not None:
-                sums.setdefault(key, []).append(value)
-    return {k: sum(v) / len(v) for k, v in sums.items()}
+from scoring.models import Muscle
 
 
 @login_required
@@ -39,19 +32,22 @@ def patient_profile(request: HttpRequest, slug: str, pseudonym: str) -> HttpResp
             "group__region__order", "group__order", "order"
         )
     )
+    # Readers combined as in the exports and the analyses (one rule, analytics.selectors).
+    stored = submitted_read_scores([patient.pk])
+    by_level = {
+        level: combined_level_scores(stored, "unified", level) for level in ("muscle", "group")
+    }
     timepoints = []
     for study in patient.studies.order_by("timepoint"):
-        reads = Read.objects.filter(study=study, status=Read.Status.SUBMITTED).exclude(
-            kind=Read.Kind.REREAD
-        )
-        consensus = reads.filter(kind=Read.Kind.CONSENSUS)
-        chosen = consensus if consensus.exists() else reads
-        stored = [s.scores.get("unified", {}) for s in ReadScores.objects.filter(read__in=chosen)]
-        if not stored:
+        visit = {
+            level: frame[(frame["timepoint"] == study.timepoint) & frame["score"].notna()]
+            for level, frame in by_level.items()
+        }
+        muscle_scores = dict(zip(visit["muscle"]["muscle"], visit["muscle"]["score"], strict=True))
+        group_scores = dict(zip(visit["group"]["group"], visit["group"]["score"], strict=True))
+        if not muscle_scores:
             timepoints.append({"study": study, "figure": None, "n_reads": 0})
             continue
-        muscle_scores = _combined(stored, "muscle")
-        group_scores = _combined(stored, "group")
         labels = [m.name for m in muscles if m.slug in muscle_scores]
         values = [muscle_scores[m.slug] for m in muscles if m.slug in muscle_scores]
         groups = [m.group for m in muscles]
@@ -95,9 +91,13 @@ def patient_profile(request: HttpRequest, slug: str, pseudonym: str) -> HttpResp
             {
                 "study": study,
                 "figure": json.dumps(figure),
-                "n_reads": len(stored),
+                "n_reads": int(visit["muscle"]["n_reads"].max()),
                 "total": total,
-                "source": "consensus" if consensus.exists() else "mean of readers",
+                "source": (
+                    "consensus"
+                    if (visit["muscle"]["source"] == "consensus").any()
+                    else "mean of readers"
+                ),
             }
         )
     return render(

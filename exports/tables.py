@@ -12,8 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics import stats
-from analytics.models import ReadScores
+from analytics.selectors import combined_level_scores, combined_totals, submitted_read_scores
 from cohorts.models import ClinicalAssessment, Cohort, Patient
 from exports.codebook import (
     LIST_SEPARATOR,
@@ -25,7 +24,6 @@ from exports.codebook import (
 )
 from exports.formats import ExportTable
 from exports.grades import GRADE_STATUSES, atlas_muscles, grades_table
-from scoring.models import Read
 
 __all__ = ["GRADE_STATUSES", "SCORE_SCOPES", "analysis_results_latest", "export_table"]
 
@@ -59,53 +57,6 @@ def _cohort_patients(cohort: Cohort) -> list[tuple]:
     return rows
 
 
-def _stored_scores(patient_ids: Sequence[int]) -> list[tuple]:
-    """Stored scores of the submitted reads of these patients (re-reads left out, as in the
-    cohort analyses): (patient_id, timepoint, is_consensus, scores)."""
-    rows = (
-        ReadScores.objects.filter(
-            read__study__patient_id__in=list(patient_ids), read__status=Read.Status.SUBMITTED
-        )
-        .exclude(read__kind=Read.Kind.REREAD)
-        .values_list("read__study__patient_id", "read__study__timepoint", "read__kind", "scores")
-    )
-    return [(p, t, kind == Read.Kind.CONSENSUS, scores) for p, t, kind, scores in rows]
-
-
-def _combined(stored: list[tuple], scope: str, level: str) -> pd.DataFrame:
-    """One level of the stored scores with readers combined (consensus, else reader mean)."""
-    records = [
-        (patient_id, timepoint, consensus, label, value)
-        for patient_id, timepoint, consensus, scores in stored
-        if scope in scores
-        for label, value in scores[scope][level].items()
-    ]
-    frame = pd.DataFrame(
-        records, columns=["patient_id", "timepoint", "is_consensus", level, "score"]
-    ).astype({"score": float})
-    if frame.empty:
-        return pd.DataFrame(
-            columns=["patient_id", "timepoint", level, "score", "n_reads", "source"]
-        )
-    return stats.combine_reader_frame(frame, [level])
-
-
-def _combined_totals(stored: list[tuple], scope: str) -> pd.DataFrame:
-    records = [
-        (p, t, c, scores[scope]["total"], scores[scope]["total_pct"])
-        for p, t, c, scores in stored
-        if scope in scores
-    ]
-    frame = pd.DataFrame(
-        records, columns=["patient_id", "timepoint", "is_consensus", "score", "percent_of_max"]
-    ).astype({"score": float, "percent_of_max": float})
-    if frame.empty:
-        return pd.DataFrame(
-            columns=["patient_id", "timepoint", "score", "percent_of_max", "n_reads", "source"]
-        )
-    return stats.combine_reader_frame(frame, [])
-
-
 def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable:
     if scope not in SCORE_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
@@ -116,7 +67,7 @@ def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTabl
         patients = _cohort_patients(cohort)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p[1], p[2]) for i, p in enumerate(batch)}
-            combined = _combined(_stored_scores(list(info)), scope, "muscle")
+            combined = combined_level_scores(submitted_read_scores(list(info)), scope, "muscle")
             out = []
             for patient_id, timepoint, muscle, score in combined[
                 ["patient_id", "timepoint", "muscle", "score"]
@@ -178,10 +129,10 @@ def group_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable
         patients = _cohort_patients(cohort)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p) for i, p in enumerate(batch)}
-            stored = _stored_scores(list(info))
-            groups = _combined(stored, scope, "group")
-            regions = _combined(stored, scope, "region")
-            totals = _combined_totals(stored, scope)
+            stored = submitted_read_scores(list(info))
+            groups = combined_level_scores(stored, scope, "group")
+            regions = combined_level_scores(stored, scope, "region")
+            totals = combined_totals(stored, scope)
             group_at = {
                 (p, t, g): s
                 for p, t, g, s in groups[["patient_id", "timepoint", "group", "score"]].itertuples(

@@ -377,3 +377,18 @@ def test_analytics_endpoint_gives_every_patients_scores_per_scope(
 
 def test_grade_codes_in_spss_are_the_codebooks():
     assert dict(GRADE_SPSS_CODES) == {"0": 0, "1": 1, "2": 2, "NA": 9}
+
+
+def test_the_patient_profile_combines_readers_as_the_exports_do(scored_cohort, client, clinician):
+    """The same rule everywhere: IIM-0001's consensus read alone (deltoid 2.0, where the
+    readers' mean would be 1.5), IIM-0002's readers' mean (1.5); see the muscle-scores test."""
+    import json
+
+    from django.urls import reverse
+
+    client.force_login(clinician)
+    for pseudonym, deltoid in (("IIM-0001", 2.0), ("IIM-0002", 1.5)):
+        url = reverse("analytics:patient-profile", args=[scored_cohort.slug, pseudonym])
+        timepoint = client.get(url).context["timepoints"][0]
+        bars = json.loads(timepoint["figure"])["data"][0]
+        assert dict(zip(bars["y"], bars["x"], strict=True))["Deltoid"] == deltoid
