@@ -8,8 +8,9 @@ import threading
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.db import OperationalError
 from kombu.exceptions import OperationalError as KombuOperationalError
+
+from iim_scoring.celery import DURABLE_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -17,11 +18,7 @@ logger = logging.getLogger(__name__)
 @shared_task(
     name="analytics.tasks.recompute_cohort",
     bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
+    **DURABLE_TASK,
 )
 def recompute_cohort(
     self,
@@ -49,11 +46,7 @@ def recompute_cohort(
 
 @shared_task(
     name="analytics.tasks.recompute_beyond",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
+    **DURABLE_TASK,
 )
 def recompute_beyond(*, cohort_id: int) -> str:
     """Agreement, asymmetry, change over time and patterns for the cohort's current input

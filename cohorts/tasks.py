@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import OperationalError
+
+from iim_scoring.celery import DURABLE_TASK
 
 
 @shared_task(
     name="cohorts.tasks.run_dicom_import_job",
     bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
+    **DURABLE_TASK,
 )
 def run_dicom_import_job(self, *, job_id: int) -> str:
     """Import an uploaded job's files; a finished job is left alone, a redelivered one resumed

@@ -3,8 +3,19 @@
 import os
 
 from celery import Celery
+from django.db import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "iim_scoring.settings")
+
+# Work that must not be lost: acknowledged only once done, given back to the queue when its
+# worker dies, retried with backoff while the database is unreachable.
+DURABLE_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
 app = Celery("iim_scoring")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -205,15 +205,17 @@ def dicom_import(
             file_report = FileReport(name=name, status="rejected")
             report.files.append(file_report)
             try:
-                _stage_file(
-                    name,
-                    payload,
-                    file_report,
-                    staged,
-                    staging,
-                    pinned_patient=patient,
-                    uid_secret=uid_secret,
-                )
+                # A damaged file is a rejection that names it, never a crash of the import.
+                with _damaged_file_rejected(name):
+                    _stage_file(
+                        name,
+                        payload,
+                        file_report,
+                        staged,
+                        staging,
+                        pinned_patient=patient,
+                        uid_secret=uid_secret,
+                    )
             except DicomRejected as exc:
                 file_report.reason, file_report.reason_code = exc.message, exc.reason_code
                 _reject_series_of(staged, payload)
@@ -406,28 +408,6 @@ def _stage_file(
     uid_secret: bytes,
 ) -> None:
     """Check, de-identify and stage one file under its series (raises DicomRejected)."""
-    with _damaged_file_rejected(name):
-        _stage_checked_file(
-            name,
-            payload,
-            file_report,
-            staged,
-            staging,
-            pinned_patient=pinned_patient,
-            uid_secret=uid_secret,
-        )
-
-
-def _stage_checked_file(
-    name: str,
-    payload: bytes,
-    file_report: FileReport,
-    staged: dict[str, _StagedSeries],
-    staging: BinaryIO,
-    *,
-    pinned_patient: Patient | None,
-    uid_secret: bytes,
-) -> None:
     ds = _checked_importable(payload, name=name, pinned=pinned_patient is not None)
     if pinned_patient is not None:
         source_key = pinned_patient.source_key
