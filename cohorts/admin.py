@@ -167,38 +167,34 @@ class InstanceAdmin(admin.ModelAdmin):
         return False
 
 
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by their services: shown, never added, changed or deleted here."""
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(_ReadOnlyAdmin):
     """Readable by coordinators, never editable or deletable."""
 
     list_display = ("at", "actor", "action", "target_type", "target_id", "old", "new", "reason")
     list_filter = ("action", "target_type", "cohort")
     search_fields = ("target_id", "reason")
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(DicomImportJob)
-class DicomImportJobAdmin(admin.ModelAdmin):
+class DicomImportJobAdmin(_ReadOnlyAdmin):
     """Web uploads and their per-file reports, read-only: jobs are written by the import."""
 
     list_display = ("id", "cohort", "created_by", "status", "imported", "rejected", "created_at")
     list_filter = ("status", "cohort")
-    readonly_fields = [f.name for f in DicomImportJob._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
