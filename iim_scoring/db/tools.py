@@ -39,8 +39,9 @@ def pg_program(name: str) -> str:
     """The path of `name` (pg_dump, pg_restore) best suited to the server Django talks to."""
     with connection.cursor():
         server = connection.pg_version // 10000
+    wheel = _wheel_bin()
     candidates = []
-    for program in (shutil.which(name), _wheel_bin() and str(_wheel_bin() / name)):
+    for program in (shutil.which(name), wheel and str(wheel / name)):
         if program and Path(program).exists():
             major = _major(program)
             if major is not None and major >= server:
