@@ -22,7 +22,7 @@ from iim_scoring.api.schema import ApiSchema
 from .choices import BodyCoverage, Sequence, Sex, Subtype
 from .models import ClinicalAssessment, Cohort, ImagingStudy, Patient, Series
 from .selectors import cohorts_for_user, patients_for_user
-from .services import ASSESSMENT_FIELDS
+from .services import ASSESSMENT_FIELDS, PATIENT_FIELDS
 
 # --- selectors scoped to a cohort the user may see ---------------------------------------------
 
@@ -109,17 +109,10 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
+        # The clinical fields in the order the patient service audits them.
         fields = [
             "pseudonym",
-            "site",
-            "sex",
-            "age_at_mri",
-            "subtype",
-            "classification_criteria",
-            "antibodies",
-            "seronegative",
-            "biopsy_done",
-            "emg_myopathic",
+            *PATIENT_FIELDS,
             "is_synthetic",
             "n_studies",
             "n_reads",

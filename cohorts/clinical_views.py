@@ -12,7 +12,7 @@ Who may do what here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -171,19 +171,19 @@ def patient_create(request: HttpRequest, slug: str) -> HttpResponse:
                 if baseline_form is None or baseline_form.is_blank()
                 else baseline_form.assessment_fields()
             )
-            try:
-                patient = patient_create_with_baseline(
+            saved = _write_then_show_patient(
+                request,
+                lambda: patient_create_with_baseline(
                     cohort=cohort,
                     actor=request.user,
                     pseudonym=patient_form.cleaned_data["pseudonym"],
                     baseline=baseline,
                     **patient_form.patient_fields(),
-                )
-            except ValidationError as error:
-                _show_create_errors(error, patient_form, baseline_form)
-            else:
-                messages.success(request, f"{patient.pseudonym} saved.")
-                return redirect("cohorts:patient-detail", cohort.slug, patient.pseudonym)
+                ),
+                show_errors=lambda error: _show_create_errors(error, patient_form, baseline_form),
+            )
+            if saved is not None:
+                return saved
     return render(
         request,
         "cohorts/patient_form.html",
@@ -191,6 +191,26 @@ def patient_create(request: HttpRequest, slug: str) -> HttpResponse:
             cohort=cohort, patient=None, form=patient_form, baseline_form=baseline_form
         ),
     )
+
+
+def _write_then_show_patient(
+    request: HttpRequest,
+    write: Callable[[], Patient],
+    *,
+    show_errors: Callable[[ValidationError], None],
+    saved_message: str | None = None,
+) -> HttpResponse | None:
+    """Run one service write; once stored, say so and go to the patient's page.
+
+    A service refusal goes to the form (None: the caller renders the form again).
+    """
+    try:
+        patient = write()
+    except ValidationError as error:
+        show_errors(error)
+        return None
+    messages.success(request, saved_message or f"{patient.pseudonym} saved.")
+    return redirect("cohorts:patient-detail", patient.cohort.slug, patient.pseudonym)
 
 
 def _show_create_errors(
@@ -217,13 +237,13 @@ def patient_edit(request: HttpRequest, slug: str, pseudonym: str) -> HttpRespons
     data = request.POST if request.method == "POST" else None
     form = PatientForm(data, cohort=cohort, patient=patient)
     if data is not None and form.is_valid():
-        try:
-            patient_update(patient=patient, actor=request.user, **form.patient_fields())
-        except ValidationError as error:
-            form.add_service_errors(error)
-        else:
-            messages.success(request, f"{patient.pseudonym} saved.")
-            return redirect("cohorts:patient-detail", cohort.slug, patient.pseudonym)
+        saved = _write_then_show_patient(
+            request,
+            lambda: patient_update(patient=patient, actor=request.user, **form.patient_fields()),
+            show_errors=form.add_service_errors,
+        )
+        if saved is not None:
+            return saved
     return render(
         request,
         "cohorts/patient_form.html",
@@ -247,18 +267,21 @@ def assessment_edit(
     data = request.POST if request.method == "POST" else None
     form = AssessmentForm(data, timepoint=timepoint, assessment=assessment)
     if data is not None and form.is_valid():
-        try:
-            assessment_save(
-                patient=patient,
-                timepoint=timepoint,
-                actor=request.user,
-                **form.assessment_fields(),
-            )
-        except ValidationError as error:
-            form.add_service_errors(error)
-        else:
-            messages.success(request, f"{patient.pseudonym}, timepoint {timepoint} saved.")
-            return redirect("cohorts:patient-detail", cohort.slug, patient.pseudonym)
+        saved = _write_then_show_patient(
+            request,
+            lambda: (
+                assessment_save(
+                    patient=patient,
+                    timepoint=timepoint,
+                    actor=request.user,
+                    **form.assessment_fields(),
+                ).patient
+            ),
+            show_errors=form.add_service_errors,
+            saved_message=f"{patient.pseudonym}, timepoint {timepoint} saved.",
+        )
+        if saved is not None:
+            return saved
     return render(
         request,
         "cohorts/assessment_form.html",

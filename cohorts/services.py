@@ -22,6 +22,7 @@ from cohorts.imaging.dicom.deid import source_patient_key
 from cohorts.models import ClinicalAssessment, Cohort, ImagingStudy, Patient, Site
 
 PATIENT_FIELDS = [
+    "site",
     "sex",
     "age_at_mri",
     "subtype",
@@ -30,7 +31,6 @@ PATIENT_FIELDS = [
     "seronegative",
     "biopsy_done",
     "emg_myopathic",
-    "site",
 ]
 ASSESSMENT_FIELDS = [
     "days_from_baseline",

@@ -36,12 +36,8 @@ class Sheet:
 
 def _text(value: object) -> str:
     """A cell as text: Excel's 1.0 is "1", booleans are "true"/"false", empty is ""."""
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+    if value is None or isinstance(value, bool):
+        return {None: "", True: "true", False: "false"}[value]
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
