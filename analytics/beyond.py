@@ -22,7 +22,7 @@ from cohorts.models import Cohort, ImagingStudy
 from scoring.models import Read, ScoringProtocol
 
 from . import stats
-from .analyses import stored_score_frames
+from .analyses import stored_read_scores
 from .frames import atlas_frame, grades_frames, patients_frame
 from .models import AnalysisResult, ReadScores
 from .recompute import (
@@ -277,9 +277,10 @@ def beyond_inputs(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     """(patients, baseline group scores, visits) for `compute_beyond`, from the stored read
     scores of the unified scope (readers combined as everywhere: consensus, else the mean)."""
     patients = patients_frame(cohort)
-    frames = stored_score_frames(cohort)["unified"]
-    groups = stats.combine_reader_frame(frames["group"], ["group"])
-    totals = stats.combine_reader_frame(frames["total"], [])
+    scores = stored_read_scores(cohort).patient_scores().get("unified")
+    if scores is None:  # no submitted read is scored yet
+        return patients, pd.DataFrame(), pd.DataFrame()
+    groups, totals = scores.group, scores.total
     subtypes = patients.drop_duplicates("patient_id")[["patient_id", "subtype", "pseudonym"]]
     visits = wide_group_scores(groups, totals.merge(subtypes, on="patient_id", how="left"))
     # Trajectories run on MRI time: the imaging study's offset from baseline.
@@ -324,7 +325,10 @@ def cohort_beyond_recompute(*, cohort_id: int, force: bool = False) -> str:
     ):
         return "unchanged"
     try:
-        result = compute_beyond(cohort, patients, group_scores, visits)
+        if visits.empty:
+            result = {"status": "no data", "message": "No submitted read is scored yet."}
+        else:
+            result = compute_beyond(cohort, patients, group_scores, visits)
     except Exception as exc:
         logger.exception("beyond-the-paper analyses failed cohort_id=%s", cohort.pk)
         AnalysisResult.objects.update_or_create(

@@ -39,6 +39,24 @@ def atlas_rows(protocol: ScoringProtocol) -> list[tuple]:
     return list(rows)
 
 
+def muscles_atlas(slugs: Sequence[str]) -> pd.DataFrame:
+    """The atlas frame of the given muscles (however many protocols they come from)."""
+    rows = (
+        Muscle.objects.filter(slug__in=list(slugs))
+        .values_list(
+            "slug",
+            "group__slug",
+            "group__region__slug",
+            "group__region__limb",
+            "group__order",
+            "group__region__order",
+            "order",
+        )
+        .order_by("group__region__order", "group__order", "order")
+    )
+    return pd.DataFrame(list(rows), columns=list(ATLAS_COLUMNS))
+
+
 TEXT_PATH_MIN_READS = 20
 GRADE_COLUMNS = [
     "read_id",

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,27 +34,25 @@ from iim_scoring.db.statements import (
 from scoring.models import Read, ScoringProtocol
 
 from . import stats
-from .analyses import (
-    compute_analyses,
-    forget_stored_scores,
-    jsonb_key_order,
-    remember_stored_scores,
-)
-from .frames import atlas_rows, grades_frames, patients_frame
+from .analyses import compute_analyses
+from .frames import atlas_frame, grades_frames, patients_frame
 from .models import AnalysisResult, CohortAnalyticsState, ReadScores
-from .result_rows import (
-    RowTexts,
-    patient_rows_patch,
-    patient_rows_replace,
-    row_index,
-    row_texts,
-)
+from .result_rows import patient_rows_replace, row_index, row_texts
 
 BEYOND_ANALYSIS = "beyond_paper"
+# Every stored analysis, by the name results are stored and asked for under.
+ANALYSES = (
+    "descriptives",
+    "group_profile",
+    "subtype_comparison",
+    "clinical_correlation",
+    "patient_scores",
+    BEYOND_ANALYSIS,
+)
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "2026.11.1"
+CODE_VERSION = "2026.12.1"
 CLAIM_TIMEOUT = timedelta(minutes=10)
 READ_CHUNK = 2000  # reads scored and stored together
 COPY_MIN_READS = 50  # more reads than this are stored through COPY
@@ -66,6 +62,7 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "correction": "holm",
     "ck_log10": False,
     "min_subgroup_n": None,  # filled from settings.ANALYTICS_MIN_SUBGROUP_N
+    "min_comparison_n": None,  # filled from settings.ANALYTICS_MIN_COMPARISON_N
     "timepoint": "baseline",
     # Dashboard filters; empty = everything. Each filter set is its own stored result.
     "sites": [],
@@ -84,17 +81,9 @@ def parameters_key(parameters: dict[str, Any]) -> str:
     return _sha(parameters)
 
 
-_fingerprints: dict[int, tuple[tuple, str]] = {}  # read id -> (inputs, fingerprint)
-
-
 def _fingerprint(read_id: int, version: int, protocol: ScoringProtocol) -> str:
-    """The hash of what a read's stored scores are computed from, remembered per read in this
-    process (a 10,000-read cohort asks for every read's on each recomputation)."""
-    inputs = (version, protocol.pk, protocol.sequence_combine, protocol.side_combine)
-    known = _fingerprints.get(read_id)
-    if known is not None and known[0] == inputs:
-        return known[1]
-    fingerprint = _sha(
+    """The hash of what a read's stored scores are computed from."""
+    return _sha(
         [
             read_id,
             version,
@@ -104,21 +93,6 @@ def _fingerprint(read_id: int, version: int, protocol: ScoringProtocol) -> str:
             CODE_VERSION,
         ]
     )
-    _fingerprints[read_id] = (inputs, fingerprint)
-    return fingerprint
-
-
-def _round6(values: np.ndarray) -> np.ndarray:
-    """`round(float(v), 6)` of every value, vectorised. np.round agrees with Python's
-    correctly rounded round() except within rounding error of a tie: those few go through
-    round() itself."""
-    out = np.round(values, 6)
-    scaled = values * 1e6
-    with np.errstate(invalid="ignore"):
-        near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-    for index in np.flatnonzero(near_tie):
-        out.flat[index] = round(float(values.flat[index]), 6)
-    return out
 
 
 def _python_values(matrix: np.ndarray) -> list[list[float | None]]:
@@ -133,14 +107,14 @@ def _scores_payloads(
 ) -> dict[int, dict[str, Any]]:
     """Each read's levels as {scope: {"muscle": {slug: s}, "group": ..., "total": x,
     "total_pct": p, "n_graded": k}}, built from the score matrices of all reads at once
-    (level scores rounded to 6 decimals, NaN as None)."""
+    (exact values, never rounded: they are combined and ranked later; NaN as None)."""
     payloads: dict[int, dict[str, Any]] = {int(r): {} for r in read_ids}
     for scope, scores in per_scope.items():
         position = {read_id: i for i, read_id in enumerate(scores.reads["read_id"].tolist())}
         levels = {}
         for name in ("muscle", "group", "region", "limb"):
             level = getattr(scores, name)
-            levels[name] = (level.labels[name].tolist(), _python_values(_round6(level.score)))
+            levels[name] = (level.labels[name].tolist(), _python_values(level.score))
         total_score = _python_values(scores.total.score[:, 0])
         total_pct = _python_values(scores.total.percent_of_max[:, 0])
         n_graded = scores.total.n[:, 0].tolist()
@@ -155,23 +129,6 @@ def _scores_payloads(
             level["n_graded"] = int(n_graded[i])
             payload[scope] = level
     return payloads
-
-
-_layouts: OrderedDict[tuple, stats.AtlasLayout] = OrderedDict()
-
-
-def _atlas_layout(protocol: ScoringProtocol) -> stats.AtlasLayout:
-    """The protocol's atlas, checked and laid out once per content in this process (a save's
-    recomputation scores one read: the layout would cost more than the scoring)."""
-    rows = atlas_rows(protocol)
-    key = (protocol.pk, tuple(rows))
-    layout = _layouts.get(key)
-    if layout is None:
-        layout = stats.atlas_layout(pd.DataFrame(rows, columns=list(stats.scores.ATLAS_COLUMNS)))
-        _layouts[key] = layout
-        while len(_layouts) > 16:
-            _layouts.popitem(last=False)
-    return layout
 
 
 def _score_all_scopes(
@@ -226,7 +183,7 @@ def _upsert_read_scores_postgres(
     now = timezone.now()
     with transaction.atomic():
         use_lz4_compression()
-        stored = read_scores_upsert(
+        read_scores_upsert(
             (
                 (
                     read_id,
@@ -239,30 +196,6 @@ def _upsert_read_scores_postgres(
             ),
             computed_at=now,
         )
-    # The analyses that follow read these scores back: hand them over as they would come back
-    # (no muscle level, jsonb's key order), saving the round trip of ~60 MB of JSON.
-    remember_stored_scores(
-        {
-            read_id: (fingerprint, written, _as_read_back(payloads[read_id]))
-            for read_id, fingerprint, written in stored
-        }
-    )
-
-
-def _as_read_back(payload: dict[str, Any]) -> dict[str, Any]:
-    """A read's stored scores as `analyses._load_frames` reads them from Postgres."""
-    return jsonb_key_order(
-        {
-            scope: jsonb_key_order(
-                {
-                    name: jsonb_key_order(value) if isinstance(value, dict) else value
-                    for name, value in levels.items()
-                    if name != "muscle"
-                }
-            )
-            for scope, levels in payload.items()
-        }
-    )
 
 
 def cohort_read_scores_refresh(
@@ -288,7 +221,7 @@ def cohort_read_scores_refresh(
     done = 0
     for protocol_id, batch in stale.items():
         protocol = protocols[protocol_id]
-        atlas = _atlas_layout(protocol)
+        atlas = stats.atlas_layout(atlas_frame(protocol))
         ids = list(batch)
         # Chunks keep memory flat on very large cohorts.
         chunks = [ids[start : start + READ_CHUNK] for start in range(0, len(ids), READ_CHUNK)]
@@ -309,6 +242,8 @@ def analysis_parameters(overrides: dict[str, Any] | None = None) -> dict[str, An
     parameters = {**DEFAULT_PARAMETERS, **(overrides or {})}
     if parameters["min_subgroup_n"] is None:
         parameters["min_subgroup_n"] = settings.ANALYTICS_MIN_SUBGROUP_N
+    if parameters["min_comparison_n"] is None:
+        parameters["min_comparison_n"] = settings.ANALYTICS_MIN_COMPARISON_N
     return parameters
 
 
@@ -406,56 +341,6 @@ def cohort_analyses_recompute(
         )
         logger.exception("analytics recompute failed cohort_id=%s", cohort.pk)
         raise
-    finally:
-        forget_stored_scores()
-
-
-def cohort_analyses_warm(cohort: Cohort) -> bool:
-    """Load into this process what a grade change's recomputation reuses: the cohort's stored
-    read scores, the analyses of its default parameter set, and which per-patient rows are
-    stored (so the first change after a worker's start is patched in like every other one).
-    Nothing is stored. The rows are taken as known only if the stored result was computed
-    from the input these analyses were (same fingerprint before and after computing them, and
-    the stored one); False otherwise."""
-    params = analysis_parameters()
-    key = parameters_key(params)
-    patients = patients_frame(cohort)
-    if patients.empty:
-        return False
-    before = input_fingerprint(cohort, patients)
-    results = compute_analyses(cohort, params, patients=patients)
-    if input_fingerprint(cohort) != before:
-        return False  # changed meanwhile: the recomputation it asked for will catch up
-    stored = AnalysisResult.objects.filter(
-        cohort=cohort,
-        parameters_key=key,
-        analysis__in=ROW_ANALYSES,
-        status=AnalysisResult.Status.DONE,
-        input_fingerprint=before,
-        code_version=CODE_VERSION,
-    ).only("analysis", "computed_at")
-    known = False
-    for result in stored:
-        texts = row_texts(results.get(result.analysis))
-        if texts is not None:
-            _remember_stored((cohort.pk, result.analysis, key), result.computed_at, texts)
-            known = True
-    return known
-
-
-def recently_computed_cohorts(limit: int = 4) -> list[Cohort]:
-    """The cohorts whose default results were stored last, newest first."""
-    latest = (
-        AnalysisResult.objects.filter(
-            analysis__in=ROW_ANALYSES,
-            parameters_key=parameters_key(analysis_parameters()),
-            status=AnalysisResult.Status.DONE,
-        )
-        .order_by("-computed_at")
-        .values_list("cohort_id", flat=True)[:limit]
-    )
-    by_id = Cohort.objects.in_bulk(list(latest))
-    return [by_id[pk] for pk in latest if pk in by_id]
 
 
 _RESULT_FIELDS = (
@@ -480,13 +365,8 @@ def analysis_result_store(
     now: datetime,
 ) -> None:
     """update_or_create of one stored result, without reading the old result's JSON back
-    (inside the caller's transaction). Per-patient rows go to their own table; when this
-    process wrote them last, only the rows that changed are sent."""
-    memo_key = (cohort.pk, analysis, params_key)
+    (inside the caller's transaction). Per-patient rows go to their own table."""
     texts = row_texts(result) if analysis in ROW_ANALYSES else None
-    if texts is not None and _patch_result(memo_key, params, fingerprint, texts, now):
-        _remember_stored(memo_key, now, texts)
-        return
     stored = AnalysisResult(
         cohort=cohort,
         analysis=analysis,
@@ -507,81 +387,10 @@ def analysis_result_store(
     )
     if texts is not None:
         patient_rows_replace(stored.pk, texts)
-        _remember_stored(memo_key, now, texts)
 
 
-# The per-patient rows this process stored last, per (cohort, analysis, parameters key), with
-# the computed_at it stored them with: the next store sends only the rows that changed, if
-# the stored result still has that computed_at (nobody else wrote it since). Rows are
-# compared by their JSON text.
+# Results whose per-patient rows live in PatientScoreRow.
 ROW_ANALYSES = ("patient_scores",)
-_PATCH_MAX_ROWS = 1000  # more changed rows are stored by replacing them all
-_MEMO_SIZE = 4
-_stored_memo: OrderedDict[tuple, tuple[datetime, RowTexts]] = OrderedDict()
-
-
-_memo_lock = threading.Lock()  # a worker's warm-up thread remembers rows too
-
-
-def _remember_stored(memo_key: tuple, computed_at: datetime, texts: RowTexts) -> None:
-    with _memo_lock:
-        _stored_memo[memo_key] = (computed_at, texts)
-        _stored_memo.move_to_end(memo_key)
-        while len(_stored_memo) > _MEMO_SIZE:
-            _stored_memo.popitem(last=False)
-
-
-def _row_changes(old: RowTexts, new: RowTexts) -> list[tuple[str, int, bytes]] | None:
-    """[(scope, position, new row's text)] of the rows that differ, or None if the scopes or
-    a scope's length changed or too many rows did."""
-    if list(old) != list(new):
-        return None
-    changes = []
-    for scope, rows in new.items():
-        before = old[scope]
-        if len(rows) != len(before):
-            return None
-        changes += [
-            (scope, position, b)
-            for position, (a, b) in enumerate(zip(before, rows, strict=True))
-            if a != b
-        ]
-        if len(changes) > _PATCH_MAX_ROWS:
-            return None
-    return changes
-
-
-def _patch_result(
-    memo_key: tuple, params: dict[str, Any], fingerprint: str, texts: RowTexts, now: datetime
-) -> bool:
-    """Store the result whose rows are `texts` by rewriting the rows that changed; False if
-    this process does not know what is stored."""
-    with _memo_lock:
-        remembered = _stored_memo.get(memo_key)
-    if remembered is None:
-        return False
-    stored_at, stored = remembered
-    changes = _row_changes(stored, texts)
-    if changes is None:
-        return False
-    cohort_id, analysis, params_key = memo_key
-    stored_result = AnalysisResult.objects.filter(
-        cohort_id=cohort_id, analysis=analysis, parameters_key=params_key
-    )
-    # Only the result this process knows (computed at `stored_at`) is patched.
-    updated = stored_result.filter(computed_at=stored_at).update(
-        parameters=params,
-        input_fingerprint=fingerprint,
-        code_version=CODE_VERSION,
-        status=AnalysisResult.Status.DONE,
-        message="",
-        computed_at=now,
-        updated_at=timezone.now(),
-    )
-    if not updated:
-        return False
-    patient_rows_patch(stored_result.values_list("pk", flat=True).get(), changes)
-    return True
 
 
 def _finish(cohort: Cohort, started: datetime) -> None:

@@ -16,7 +16,8 @@ from cohorts.selectors import cohort_get_for_user
 from scoring.models import Read
 
 from . import stats
-from .models import AnalysisResult, CohortAnalyticsState, ReadScores
+from .analyses import read_scores_of
+from .models import AnalysisResult, CohortAnalyticsState
 from .recompute import BEYOND_ANALYSIS, analysis_parameters, parameters_key
 
 DASHBOARD_ROLES = (CLINICIAN, COORDINATOR, STATISTICIAN)
@@ -78,49 +79,22 @@ def background_work_for_cohorts(*, cohorts: list[Cohort]) -> list[CohortBackgrou
 # --- stored read scores with readers combined (exports, the patient profile) ---------------
 
 
-def submitted_read_scores(patient_ids: Sequence[int]) -> list[tuple]:
-    """Stored scores of the submitted reads of these patients (re-reads left out, as in the
-    cohort analyses): (patient_id, timepoint, is_consensus, scores)."""
-    rows = (
-        ReadScores.objects.filter(
-            read__study__patient_id__in=list(patient_ids), read__status=Read.Status.SUBMITTED
-        )
-        .exclude(read__kind=Read.Kind.REREAD)
-        .values_list("read__study__patient_id", "read__study__timepoint", "read__kind", "scores")
+def patient_scores(patient_ids: Sequence[int]) -> dict[str, stats.PatientScores]:
+    """Per scope, the scores of these patients with readers combined as in the analyses
+    (`stats.combine_reads` on their submitted reads' muscle scores; re-reads left out)."""
+    reads = Read.objects.filter(
+        study__patient_id__in=list(patient_ids), status=Read.Status.SUBMITTED
+    ).exclude(kind=Read.Kind.REREAD)
+    return read_scores_of(reads).patient_scores()
+
+
+def patient_level_scores(
+    scores: dict[str, stats.PatientScores], scope: str, level: str
+) -> pd.DataFrame:
+    """One level of `patient_scores` (an empty frame when the scope has no scored read)."""
+    if scope in scores:
+        return getattr(scores[scope], level)
+    labels = {"muscle": ["muscle"], "group": ["group"], "region": ["region"]}.get(level, [])
+    return pd.DataFrame(
+        columns=["patient_id", "timepoint", *labels, "score", "percent_of_max", "n_reads"]
     )
-    return [(p, t, kind == Read.Kind.CONSENSUS, scores) for p, t, kind, scores in rows]
-
-
-def combined_level_scores(stored: list[tuple], scope: str, level: str) -> pd.DataFrame:
-    """One level of the stored scores with readers combined (consensus, else reader mean)."""
-    records = [
-        (patient_id, timepoint, consensus, label, value)
-        for patient_id, timepoint, consensus, scores in stored
-        if scope in scores
-        for label, value in scores[scope][level].items()
-    ]
-    frame = pd.DataFrame(
-        records, columns=["patient_id", "timepoint", "is_consensus", level, "score"]
-    ).astype({"score": float})
-    if frame.empty:
-        return pd.DataFrame(
-            columns=["patient_id", "timepoint", level, "score", "n_reads", "source"]
-        )
-    return stats.combine_reader_frame(frame, [level])
-
-
-def combined_totals(stored: list[tuple], scope: str) -> pd.DataFrame:
-    """The total and percent of maximum with readers combined (consensus, else reader mean)."""
-    records = [
-        (p, t, c, scores[scope]["total"], scores[scope]["total_pct"])
-        for p, t, c, scores in stored
-        if scope in scores
-    ]
-    frame = pd.DataFrame(
-        records, columns=["patient_id", "timepoint", "is_consensus", "score", "percent_of_max"]
-    ).astype({"score": float, "percent_of_max": float})
-    if frame.empty:
-        return pd.DataFrame(
-            columns=["patient_id", "timepoint", "score", "percent_of_max", "n_reads", "source"]
-        )
-    return stats.combine_reader_frame(frame, [])

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from celery import shared_task
-from celery.signals import worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -72,29 +70,3 @@ def queue_beyond(*, cohort_id: int) -> None:
         )
     except (KombuOperationalError, OSError):
         logger.warning("analytics queue unavailable; beyond-the-paper cohort_id=%s", cohort_id)
-
-
-@worker_ready.connect
-def warm_analytics(sender=None, **_kwargs) -> None:
-    """A single-process worker of the analytics queue (docker-compose's `analytics`) loads the
-    recently computed cohorts in the background as it starts, so the first grade change it
-    gets is incremental too. Prefork workers run tasks in child processes: nothing to warm."""
-    pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
-    if settings.ANALYTICS_WARM_ON_START and getattr(pool, "__module__", "").endswith(".solo"):
-        threading.Thread(target=_warm_recent_cohorts, name="analytics-warm", daemon=True).start()
-
-
-def _warm_recent_cohorts() -> None:
-    from django.db import connection
-
-    from .recompute import cohort_analyses_warm, recently_computed_cohorts
-
-    try:
-        for cohort in recently_computed_cohorts():
-            known = cohort_analyses_warm(cohort)
-            logger.info("analytics warmed cohort_id=%s rows_known=%s", cohort.pk, known)
-    except Exception:  # a cold start is slower, not wrong
-        logger.exception("analytics warm-up failed")
-    finally:
-        connection.close()
-        logger.info("analytics warm-up finished")

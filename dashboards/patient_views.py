@@ -10,11 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from analytics.selectors import (
-    combined_level_scores,
-    dashboard_cohort_get,
-    submitted_read_scores,
-)
+from analytics.selectors import dashboard_cohort_get, patient_level_scores, patient_scores
 from cohorts.roles import CLINICIAN, COORDINATOR, has_role
 from cohorts.selectors import patient_get_for_user
 from dashboards.figures import LAYOUT
@@ -33,9 +29,9 @@ def patient_profile(request: HttpRequest, slug: str, pseudonym: str) -> HttpResp
         )
     )
     # Readers combined as in the exports and the analyses (one rule, analytics.selectors).
-    stored = submitted_read_scores([patient.pk])
+    scores = patient_scores([patient.pk])
     by_level = {
-        level: combined_level_scores(stored, "unified", level) for level in ("muscle", "group")
+        level: patient_level_scores(scores, "unified", level) for level in ("muscle", "group")
     }
     timepoints = []
     for study in patient.studies.order_by("timepoint"):

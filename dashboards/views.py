@@ -14,19 +14,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models.fields.json import KeyTransform
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics.models import AnalysisResult
-from analytics.recompute import DEFAULT_PARAMETERS, analysis_parameters, parameters_key
+from analytics.parameters import ParameterError, parameters_from_query
+from analytics.recompute import analysis_parameters, parameters_key
 from analytics.result_rows import patient_row_fields, stored_result_value
 from analytics.selectors import analytics_state, dashboard_cohort_get, stored_results
 from analytics.services import request_parameter_set
-from cohorts.models import Site
+from cohorts.models import Cohort, ImagingStudy, Site
+from cohorts.roles import CLINICIAN, COORDINATOR, has_role
 from dashboards import figures
 from scoring.models import Read, ScoringProtocol
+
+# The roles that edit a cohort's data may ask for a filter set to be computed and stored.
+COMPUTING_ROLES = (CLINICIAN, COORDINATOR)
 
 SCOPE_LABELS = {
     "unified": "Unified (max of STIR, T1)",
@@ -35,24 +40,28 @@ SCOPE_LABELS = {
 }
 
 
-def _filters(request: HttpRequest) -> dict[str, Any]:
-    """Dashboard filters from the URL (so a view can be shared); unknown values are ignored."""
-    timepoint = request.GET.get("timepoint", "baseline")
-    return {
-        "sites": sorted(request.GET.getlist("site")),
-        "subtypes": sorted(request.GET.getlist("subtype")),
-        "readers": sorted(int(r) for r in request.GET.getlist("reader") if r.isdigit()),
-        "protocol": request.GET.get("protocol") or None,
-        "timepoint": int(timepoint) if timepoint.isdigit() else "baseline",
-        "ck_log10": request.GET.get("ck") == "log10",
-        "correction": "fdr_bh" if request.GET.get("correction") == "fdr_bh" else "holm",
-    }
+# What the page adds to the filters: how results are shown, not which are computed.
+DISPLAY_NAMES = ("scope", "stat", "group")
+
+
+def _filters(request: HttpRequest, cohort: Cohort) -> dict[str, Any]:
+    """The parameter set of the URL's filters (so a view can be shared), checked against the
+    cohort: an unknown name or value raises ParameterError (answered 400)."""
+    return parameters_from_query(cohort, request.GET, also_allowed=DISPLAY_NAMES)
+
+
+def _bad_filters(error: ParameterError) -> JsonResponse:
+    return JsonResponse({"error": str(error), "problems": error.problems}, status=400)
 
 
 @login_required
 @require_GET
 def cohort_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     cohort = dashboard_cohort_get(slug=slug, user=request.user)
+    try:
+        filters = _filters(request, cohort)
+    except ParameterError as error:
+        return HttpResponseBadRequest(f"Unknown filter: {error}", content_type="text/plain")
     readers = (
         Read.objects.filter(study__patient__cohort=cohort, status="submitted")
         .values_list("reader_id", "reader__username")
@@ -64,7 +73,13 @@ def cohort_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "analytics/dashboard.html",
         {
             "cohort": cohort,
-            "filters": _filters(request),
+            "filters": filters,
+            "timepoints": list(
+                ImagingStudy.objects.filter(patient__cohort=cohort, timepoint__gt=0)
+                .values_list("timepoint", flat=True)
+                .distinct()
+                .order_by("timepoint")
+            ),
             "sites": Site.objects.filter(cohorts=cohort).order_by("code"),
             "subtypes": figures.SUBTYPE_ORDER[:-1],
             "readers": list(readers),
@@ -77,13 +92,6 @@ def cohort_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _results_for(request: HttpRequest, slug: str) -> tuple[Any, dict, dict, dict]:
-    cohort = dashboard_cohort_get(slug=slug, user=request.user)
-    filters = _filters(request)
-    results = stored_results(cohort=cohort, parameters=filters)
-    return cohort, filters, results, {"parameters": analysis_parameters(filters)}
-
-
 @login_required
 @require_GET
 def dashboard_data(request: HttpRequest, slug: str) -> HttpResponse:
@@ -94,8 +102,11 @@ def dashboard_data(request: HttpRequest, slug: str) -> HttpResponse:
     again, a request only reads the results' headers and the cohort's state. When they are
     built, only the requested scope of each result is read from the database."""
     cohort = dashboard_cohort_get(slug=slug, user=request.user)
-    filters = _filters(request)
-    key = parameters_key(analysis_parameters(filters))
+    try:
+        filters = _filters(request, cohort)
+    except ParameterError as error:
+        return _bad_filters(error)
+    key = parameters_key(filters)
     results = _result_heads(cohort, key)
     state = analytics_state(cohort=cohort)
     default_key = parameters_key(analysis_parameters(None))
@@ -106,7 +117,9 @@ def dashboard_data(request: HttpRequest, slug: str) -> HttpResponse:
         "status": _status(state, results, default),
         "computed_at": _computed_at(results),
         # The page then asks for it by POST (dashboard_compute): a GET stores nothing.
-        "needs_computation": filters != _filters_default() and _outdated(results, default),
+        "needs_computation": key != default_key
+        and _outdated(results, default)
+        and has_role(request.user, *COMPUTING_ROLES),
     }
     if not {"group_profile", "clinical_correlation", "patient_scores"} <= set(results):
         return JsonResponse({**head, "figures": {}, "tables": {}})
@@ -132,10 +145,17 @@ def dashboard_data(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def dashboard_compute(request: HttpRequest, slug: str) -> JsonResponse:
     """Queue the computation of the page's filter set (the default set is kept fresh by the
-    recomputations themselves). Answers 202 whether queued now or within the last 30 s."""
+    recomputations themselves). Answers 202 whether queued now or within the last 30 s.
+    Only a role that edits the cohort's data may cause stored results; a statistician (read
+    only) sees the sets others computed and the default set."""
     cohort = dashboard_cohort_get(slug=slug, user=request.user)
-    filters = _filters(request)
-    if filters == _filters_default():
+    if not has_role(request.user, *COMPUTING_ROLES):
+        return JsonResponse({"error": "Your role reads stored results only."}, status=403)
+    try:
+        filters = _filters(request, cohort)
+    except ParameterError as error:
+        return _bad_filters(error)
+    if parameters_key(filters) == parameters_key(analysis_parameters(None)):
         return JsonResponse({"queued": False}, status=200)
     request_key = f"iim:filter-request:{cohort.pk}:{parameters_key(filters)}"
     if cache.add(request_key, True, timeout=30):  # one request per filter set per 30 s
@@ -238,14 +258,6 @@ def _figures_and_tables(
     return drawn, tables
 
 
-def _filters_default() -> dict[str, Any]:
-    """The dashboard's filters as they are when none is chosen: the engine's default set."""
-    return {name: DEFAULT_PARAMETERS[name] for name in _FILTER_NAMES}
-
-
-_FILTER_NAMES = ("sites", "subtypes", "readers", "protocol", "timepoint", "ck_log10", "correction")
-
-
 def _outdated(results: dict, default: dict) -> bool:
     """A filtered result is outdated when missing or computed from other input than the
     cohort's current default result."""
@@ -264,6 +276,9 @@ def _computed_at(results: dict) -> str | None:
 def _status(state, results: dict, default: dict) -> dict[str, Any]:
     if state.recomputing:
         label = "recomputing"
+    elif state.last_error:
+        # The results on screen are not those of the current data: say so, never "fresh".
+        label = "failed"
     elif state.stale:
         label = "stale"
     elif not results:
@@ -284,7 +299,11 @@ def dashboard_status(request: HttpRequest, slug: str) -> JsonResponse:
     """Polled every few seconds by every open dashboard: the results' heads only, not their
     JSON (a large cohort's patient scores are tens of megabytes)."""
     cohort = dashboard_cohort_get(slug=slug, user=request.user)
-    results = _result_heads(cohort, parameters_key(analysis_parameters(_filters(request))))
+    try:
+        filters = _filters(request, cohort)
+    except ParameterError as error:
+        return _bad_filters(error)
+    results = _result_heads(cohort, parameters_key(filters))
     state = analytics_state(cohort=cohort)
     return JsonResponse(
         {"status": _status(state, results, {}), "computed_at": _computed_at(results)}
@@ -308,7 +327,11 @@ def dashboard_csv(request: HttpRequest, slug: str, figure: str) -> HttpResponse:
     """The rows behind one figure or table, as CSV (the same filters as the page)."""
     if figure not in CSV_SOURCES:
         return HttpResponse("Unknown figure.", status=404, content_type="text/plain")
-    cohort, _f, results, _ = _results_for(request, slug)
+    cohort = dashboard_cohort_get(slug=slug, user=request.user)
+    try:
+        results = stored_results(cohort=cohort, parameters=_filters(request, cohort))
+    except ParameterError as error:
+        return HttpResponseBadRequest(f"Unknown filter: {error}", content_type="text/plain")
     analysis, pick = CSV_SOURCES[figure]
     if analysis not in results:
         return HttpResponse("Not computed yet.", status=409, content_type="text/plain")

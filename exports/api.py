@@ -19,6 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.models import AnalysisResult
+from analytics.parameters import CORRECTIONS, ParameterError, parameters_from_query
+from analytics.recompute import ANALYSES
+from cohorts.choices import Subtype
 from cohorts.selectors import cohort_get_for_user
 from exports.codebook import (
     BOOLEAN,
@@ -29,7 +32,7 @@ from exports.codebook import (
     export_variables,
 )
 from exports.formats import FORMATS, MEDIA_TYPES, export_response
-from exports.tables import GRADE_STATUSES, SCORE_SCOPES, analysis_results_latest, export_table
+from exports.tables import GRADE_STATUSES, SCORE_SCOPES, analysis_results_for, export_table
 from iim_scoring.api.permissions import HoldsCohortDataRole
 from iim_scoring.api.schema import ApiSchema
 
@@ -229,21 +232,43 @@ class AnalysisResultSerializer(serializers.ModelSerializer):
 
 class CohortAnalyticsSerializer(serializers.Serializer):
     cohort = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["fresh", "stale", "failed", "not computed"],
+        help_text="fresh: computed from the current data; stale: the data changed since and a "
+        "recomputation is on its way; failed: the last recomputation failed (last_error), these "
+        "are older results; not computed: no stored result for this parameter set.",
+    )
+    last_error = serializers.CharField()
     stale = serializers.BooleanField(help_text="Grades or clinical data changed since.")
     recomputing = serializers.BooleanField()
+    parameters = serializers.DictField(help_text="The parameter set these results are of.")
     results = AnalysisResultSerializer(many=True)
 
 
 class AnalyticsQuerySerializer(serializers.Serializer):
-    analysis = serializers.CharField(
+    """The dashboard's filters (analytics.parameters); none: the default set."""
+
+    analysis = serializers.ChoiceField(
+        choices=ANALYSES,
         required=False,
-        allow_blank=True,
-        help_text="Only this analysis (e.g. subtype_comparison); empty: every analysis.",
+        help_text="Only this analysis; empty: every analysis.",
     )
+    site = serializers.ListField(child=serializers.CharField(), required=False)
+    subtype = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(Subtype.values)), required=False
+    )
+    reader = serializers.ListField(child=serializers.IntegerField(), required=False)
+    protocol = serializers.CharField(required=False)
+    timepoint = serializers.RegexField(
+        r"^(baseline|[0-9]{1,9})$", required=False, help_text="baseline (default) or 1, 2, ..."
+    )
+    ck = serializers.ChoiceField(choices=["linear", "log10"], required=False)
+    correction = serializers.ChoiceField(choices=list(CORRECTIONS), required=False)
 
 
 class CohortAnalyticsApi(APIView):
-    """The latest stored result of each analysis of the cohort, with what it was computed from."""
+    """The stored results of one parameter set (the default set when no filter is given),
+    addressed by the dashboard's filter names; an unknown name or value is a 400."""
 
     permission_classes = [IsAuthenticated, HoldsCohortDataRole]
     schema = ApiSchema()
@@ -256,9 +281,14 @@ class CohortAnalyticsApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         cohort = cohort_get_for_user(slug=slug, user=request.user)
-        query = AnalyticsQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        latest = analysis_results_latest(
-            cohort=cohort, analysis=query.validated_data.get("analysis")
-        )
-        return Response(CohortAnalyticsSerializer(latest).data)
+        try:
+            parameters = parameters_from_query(
+                cohort, request.query_params, also_allowed=("analysis",)
+            )
+        except ParameterError as error:
+            raise exceptions.ValidationError(error.problems) from error
+        analysis = request.query_params.get("analysis") or None
+        if analysis is not None and analysis not in ANALYSES:
+            raise exceptions.ValidationError({"analysis": f"must be one of {', '.join(ANALYSES)}"})
+        found = analysis_results_for(cohort=cohort, parameters=parameters, analysis=analysis)
+        return Response(CohortAnalyticsSerializer(found).data)

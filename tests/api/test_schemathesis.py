@@ -12,6 +12,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from scoring.models import Read
 
@@ -86,4 +87,9 @@ def often_real_objects(context, path_parameters):
     suppress_health_check=list(HealthCheck),
 )
 def test_api_v1_conforms_to_its_schema(case, _one_connection, scored_cohort, statistician_token):
-    case.call_and_validate()
+    if case.operation.path.endswith("/analytics/"):
+        # Its filters name the cohort's own sites, readers, protocols and timepoints, which no
+        # schema can list: a well-formed value the cohort lacks is a 400 that names it.
+        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    else:
+        case.call_and_validate()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.stats import combine_readers, score_reads, unified_grades
+from analytics.stats import combine_reads, score_reads, unified_grades
 
 # One read on the small atlas (arm: flexors a, b; extensors c. thigh: ventral d, e).
 READ_ONE = {
@@ -25,6 +25,10 @@ READ_ONE = {
         ("e", "R", "STIR", 0), ("e", "R", "T1", 0),
     ]
 }  # fmt: skip
+
+
+def _patients(grades: pd.DataFrame, atlas: pd.DataFrame):
+    return combine_reads(score_reads(grades, atlas).muscle, atlas)
 
 
 def muscle_scores(scores) -> dict[str, float]:
@@ -144,7 +148,7 @@ def test_consensus_read_wins_otherwise_readers_are_averaged(small_atlas, make_gr
         4: [("a", "L", "STIR", 1), ("a", "R", "STIR", 0)],  # s(a) = 0.5
         5: [("a", "L", "STIR", 2), ("a", "R", "STIR", 1)],  # s(a) = 1.5, consensus
     }
-    patients = combine_readers(score_reads(make_grades(cells, reads), small_atlas))
+    patients = _patients(make_grades(cells, reads), small_atlas)
     a = patients.muscle[patients.muscle["muscle"] == "a"].set_index("patient_id")
     assert a.loc[1, "score"] == 1.5  # no consensus: (1 + 2) / 2
     assert a.loc[1, "source"] == "reader mean" and a.loc[1, "n_reads"] == 2
@@ -162,7 +166,7 @@ def test_reader_mean_skips_a_reader_who_could_not_assess(small_atlas, make_grade
         1: [("a", "L", "STIR", 2), ("a", "R", "STIR", 2)],  # s(a) = 2
         2: [("a", "L", "STIR", None), ("a", "R", "STIR", None)],  # s(a) = NA
     }
-    patients = combine_readers(score_reads(make_grades(cells, reads), small_atlas))
+    patients = _patients(make_grades(cells, reads), small_atlas)
     a = patients.muscle[patients.muscle["muscle"] == "a"].iloc[0]
     assert (a["score"], a["n_reads"]) == (2.0, 1)  # mean over the one reader with a score
 
@@ -176,7 +180,7 @@ def test_one_read_per_patient_is_its_own_patient_score(small_atlas, make_grades)
         1: [("a", "L", "STIR", 2), ("a", "R", "STIR", 1)],  # s(a) = 1.5; b never graded
         2: [("a", "L", "STIR", None), ("a", "R", "STIR", 0)],  # s(a) = 0
     }
-    patients = combine_readers(score_reads(make_grades(cells, reads), small_atlas))
+    patients = _patients(make_grades(cells, reads), small_atlas)
     muscles = patients.muscle
     assert list(muscles["patient_id"].unique()) == [1, 2]  # in patient order
     a = muscles[muscles["muscle"] == "a"].set_index("patient_id")
