@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+from itertools import combinations
 from typing import Any
 
 import pandas as pd
@@ -106,13 +107,15 @@ def _side_frame(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def _pairs(meta: pd.DataFrame, kind: str) -> list[tuple[int, int]]:
-    """(first read, second read) pairs: inter = primary vs second read of the same study;
-    intra = a read and its re-read by the same reader."""
+    """(first read, second read) pairs: inter = every two readers' reads (primary and second
+    reads, however many) of the same study; intra = a read and its re-read by its reader."""
     if kind == "inter":
-        primary = meta[meta["kind"] == Read.Kind.PRIMARY].set_index("study_id")["read_id"]
-        second = meta[meta["kind"] == Read.Kind.SECOND].set_index("study_id")["read_id"]
-        common = primary.index.intersection(second.index)
-        return list(zip(primary[common], second[common], strict=True))
+        readers = meta[meta["kind"].isin([Read.Kind.PRIMARY, Read.Kind.SECOND])]
+        return [
+            (int(a), int(b))
+            for _study, reads in readers.sort_values("read_id").groupby("study_id")
+            for a, b in combinations(reads["read_id"], 2)
+        ]
     rereads = meta[meta["kind"] == Read.Kind.REREAD].dropna(subset=["rereads_id"])
     known = set(meta["read_id"])
     return [
