@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -159,6 +160,11 @@ class CohortExportApi(APIView):
         # An empty parameter means its default.
         options = {name: value for name, value in query.validated_data.items() if value}
         table = export_table(self.export_name, cohort=cohort, **options)
+        etag = f'"{table.version}-{request.accepted_renderer.format}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            unchanged = HttpResponse(status=304)
+            unchanged["ETag"] = etag
+            return unchanged
         return export_response(
             table,
             fmt=request.accepted_renderer.format,

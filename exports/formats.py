@@ -54,10 +54,16 @@ class ExportTable:
     rows: Callable[[], Iterator[Sequence[Any]]]
     csv_text: Callable[[], Iterator[str]] | None = None
     json_text: Callable[[], Iterator[str]] | None = None
+    # The dataset version (exports.tables.dataset_version): equal versions, equal files.
+    version: str = ""
 
     @property
     def columns(self) -> list[str]:
         return [v.name for v in self.variables]
+
+
+# A spreadsheet takes a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> str:
@@ -69,7 +75,10 @@ def csv_cell(value: Any) -> str:
         return "false"
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
-    return str(value)
+    text = str(value)
+    # Text (never a number: those are not str here) that a spreadsheet would run is written
+    # with a leading apostrophe, so it opens as the text it is.
+    return f"'{text}" if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
 
 
 def json_cell(value: Any) -> Any:
@@ -135,13 +144,23 @@ def _batches(rows: Iterator[Sequence[Any]], size: int) -> Iterator[list[Sequence
 
 def write_xlsx(table: ExportTable, target: IO[bytes]) -> None:
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 
     def cell(value: Any) -> Any:
         value = json_cell(value)
-        return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value  # numbers stay numbers
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not text.startswith("="):
+            return text
+        # openpyxl makes any text starting with "=" a formula; this cell is text, always.
+        literal = WriteOnlyCell(sheet, value=text)
+        literal.data_type = "s"
+        return literal
 
     workbook = Workbook(write_only=True)
+    workbook.properties.identifier = table.version or None
+    workbook.properties.description = f"iim-scoring {table.name}, dataset version {table.version}"
     sheet, written, number = None, XLSX_ROWS_PER_SHEET, 0
     for row in table.rows():
         if written >= XLSX_ROWS_PER_SHEET:
@@ -192,7 +211,7 @@ def write_parquet(table: ExportTable, target: IO[bytes]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = arrow_schema(table.variables)
+    schema = arrow_schema(table.variables).with_metadata({"dataset_version": table.version})
     with pq.ParquetWriter(target, schema, compression="zstd") as writer:
         wrote = False
         for batch in _batches(table.rows(), BATCH_ROWS):
@@ -266,7 +285,7 @@ def write_sav(table: ExportTable, path: str) -> None:
     pyreadstat.write_sav(
         frame,
         path,
-        file_label=_spss_text(f"iim-scoring {table.name} export", 64),
+        file_label=_spss_text(f"iim-scoring {table.name} {table.version}", 64),
         column_labels={v.name: _spss_text(v.meaning, 256) for v in variables},
         variable_value_labels=value_labels,
         missing_ranges=missing,
@@ -291,7 +310,15 @@ def _file_response(handle: IO[bytes], fmt: str, filename: str) -> FileResponse:
 
 def export_response(table: ExportTable, *, fmt: str, filename_stem: str) -> HttpResponseBase:
     """The HTTP response for one export in one format (CSV and JSON streamed as generated)."""
-    filename = f"{filename_stem}.{fmt}"
+    response = _format_response(table, fmt=fmt, filename=f"{filename_stem}.{fmt}")
+    if table.version:
+        # One version per dataset and format: a script's If-None-Match skips an unchanged file.
+        response["ETag"] = f'"{table.version}-{fmt}"'
+        response["X-Dataset-Version"] = table.version
+    return response
+
+
+def _format_response(table: ExportTable, *, fmt: str, filename: str) -> HttpResponseBase:
     if fmt in ("csv", "json"):
         chunks = csv_chunks(table) if fmt == "csv" else json_chunks(table)
         response = StreamingHttpResponse(

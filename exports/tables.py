@@ -7,6 +7,9 @@ the grades by batches of reads (grade_export), the scores by batches of patients
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -237,18 +240,45 @@ def codebook_table() -> ExportTable:
 def export_table(
     name: str, *, cohort: Cohort, status: str = "submitted", scope: str = "unified"
 ) -> ExportTable:
-    """One named export of the cohort (see codebook.EXPORT_NAMES)."""
+    """One named export of the cohort (see codebook.EXPORT_NAMES), with its dataset version."""
     if name == "grades":
-        return grades_table(cohort=cohort, status=status)
-    if name == "muscle-scores":
-        return muscle_scores_table(cohort=cohort, scope=scope)
-    if name == "group-scores":
-        return group_scores_table(cohort=cohort, scope=scope)
-    if name == "patients":
-        return patients_table(cohort=cohort)
-    if name == "codebook":
-        return codebook_table()
-    raise ValueError(f"No export named {name!r}.")
+        table = grades_table(cohort=cohort, status=status)
+    elif name == "muscle-scores":
+        table = muscle_scores_table(cohort=cohort, scope=scope)
+    elif name == "group-scores":
+        table = group_scores_table(cohort=cohort, scope=scope)
+    elif name == "patients":
+        table = patients_table(cohort=cohort)
+    elif name == "codebook":
+        table = codebook_table()
+    else:
+        raise ValueError(f"No export named {name!r}.")
+    options = {"status": status, "scope": scope}
+    return dataclasses.replace(table, version=dataset_version(cohort, name, options))
+
+
+def dataset_version(cohort: Cohort, export: str = "", options: dict | None = None) -> str:
+    """The version of what a cohort's exports are made of: a hash of every read's state
+    (id, kind, status, version: a grade change bumps it), every patient's and assessment's
+    stored values, the export's options and the code version. Equal versions: equal files."""
+    from analytics.recompute import CODE_VERSION
+    from scoring.models import Read
+
+    def values(model: type, **lookup: Any) -> list:
+        names = [f.attname for f in model._meta.concrete_fields]
+        return list(model.objects.filter(**lookup).order_by("pk").values_list(*names))
+
+    reads = Read.objects.filter(study__patient__cohort=cohort).order_by("pk")
+    payload = [
+        CODE_VERSION,
+        export,
+        sorted((options or {}).items()),
+        list(reads.values_list("pk", "kind", "status", "version")),
+        values(Patient, cohort=cohort),
+        values(ClinicalAssessment, patient__cohort=cohort),
+    ]
+    text = json.dumps(payload, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def analysis_results_for(
