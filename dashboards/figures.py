@@ -163,15 +163,18 @@ def scatter(
     elif fit:
         subtitle = f"{fit.get('status')}: n = {fit.get('n')}"
     names = {"mmt8": "MMT-8 (0–150)", "ck": "CK (U/L)"}
+    log_axis = outcome == "ck" and log10_ck
     return {
         "data": data,
         "layout": {
             **LAYOUT,
             "title": {"text": f"{names[outcome]} vs total MRI score<br><sub>{subtitle}</sub>"},
             "xaxis": {"title": {"text": "Total score (sum of muscle scores)"}},
+            # The axis follows the model: a log axis with the log10(CK) fit (a straight line
+            # there), a linear axis with the linear fit.
             "yaxis": {
-                "title": {"text": names[outcome]},
-                **({"type": "log"} if outcome == "ck" else {}),
+                "title": {"text": f"{names[outcome]}, log scale" if log_axis else names[outcome]},
+                **({"type": "log"} if log_axis else {}),
             },
             "height": 440,
         },

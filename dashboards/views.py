@@ -214,6 +214,19 @@ def _result_parts(sources: dict[str, AnalysisResult], scope: str) -> dict[str, A
     return parts
 
 
+# Table 1's variables in words, with their units.
+TABLE_ONE_LABELS = {
+    "patients": "Patients",
+    "sex": "Sex",
+    "age": "Age at MRI (years)",
+    "disease_duration_months": "Disease duration (months)",
+    "mmt8": "MMT-8 (0–150)",
+    "ck": "CK (U/L)",
+    "treatment_naive": "Treatment-naive",
+    "seronegative": "Seronegative",
+    "antibody": "Antibody",
+}
+
 # Every field of a patient_scores row that figures.scatter reads.
 SCATTER_FIELDS = ("pseudonym", "subtype", "total", "mmt8", "ck")
 
@@ -252,7 +265,10 @@ def _figures_and_tables(
             {**row, "group_name": labels.get(row["group"], row["group"])}
             for row in comparison.get("kruskal", [])
         ],
-        "descriptives": parts["descriptives"],
+        "descriptives": [
+            {**row, "label": TABLE_ONE_LABELS.get(row["variable"], row["variable"])}
+            for row in parts["descriptives"] or []
+        ],
         "fits": correlation.get("fits", []),
     }
     return drawn, tables

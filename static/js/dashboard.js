@@ -73,7 +73,8 @@ function renderDescriptives(rows) {
   subtypes.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   const lines = new Map();
   for (const r of rows) {
-    const key = r.level ? `${r.variable}: ${r.level}` : r.variable;
+    const name = r.label ?? r.variable;
+    const key = r.level ? `${name}: ${r.level}` : name;
     if (!lines.has(key)) lines.set(key, {});
     lines.get(key)[r.subtype] ??= {};
     lines.get(key)[r.subtype][r.statistic] = r.value;

@@ -132,3 +132,29 @@ def test_freshness_poll_says_fresh_without_reading_the_results_json(client, clin
     sql = [q["sql"] for q in queries]
     reads_of_results = [q for q in sql if "analytics_analysisresult" in q and '"result"' in q]
     assert reads_of_results == []
+
+
+def test_the_ck_axis_follows_the_model_and_table_one_speaks_in_words(client, clinician, demo):
+    client.force_login(clinician)
+    url = reverse("analytics:dashboard-data", args=[demo.slug])
+    data = client.get(url).json()
+    linear = data["figures"]["scatter_ck"]["layout"]["yaxis"]
+    assert linear.get("type") != "log"  # the linear model is a straight line on a linear axis
+    labels = {row["label"] for row in data["tables"]["descriptives"]}
+    assert {"Disease duration (months)", "CK (U/L)", "MMT-8 (0–150)"} <= labels
+    client.post(reverse("analytics:dashboard-compute", args=[demo.slug]) + "?ck=log10")
+    logged = client.get(url, {"ck": "log10"}).json()["figures"]["scatter_ck"]["layout"]
+    assert logged["yaxis"]["type"] == "log"
+
+
+def test_junk_filters_are_a_400_that_names_them_and_store_nothing(client, clinician, demo):
+    from analytics.models import AnalysisResult
+
+    client.force_login(clinician)
+    before = AnalysisResult.objects.count()
+    for query in ("?site=junk", "?timepoint=%C2%B2", "?reader=abc", "?nonsense=1"):
+        data = client.get(reverse("analytics:dashboard-data", args=[demo.slug]) + query)
+        assert data.status_code == 400
+        compute = client.post(reverse("analytics:dashboard-compute", args=[demo.slug]) + query)
+        assert compute.status_code == 400
+    assert AnalysisResult.objects.count() == before
