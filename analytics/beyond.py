@@ -39,6 +39,11 @@ from .stats import agreement, asymmetry, longitudinal, patterns
 
 logger = logging.getLogger(__name__)
 
+# Agreement from fewer read pairs than this is reported as "too few", not as a kappa or ICC.
+AGREEMENT_MIN_PAIRS = 5
+# A subtype's median yearly change from fewer patients than this is reported as "too few".
+LONGITUDINAL_MIN_PATIENTS = 3
+
 
 # Clustering is O(n^2) in memory: beyond this many patients a fixed random sample is clustered.
 CLUSTER_MAX_PATIENTS = 2000
@@ -128,8 +133,13 @@ def _pairs(meta: pd.DataFrame, kind: str) -> list[tuple[int, int]]:
 def _agreement(
     kind: str, pairs: list[tuple[int, int]], stored: dict[int, dict], sides: pd.DataFrame
 ) -> dict[str, Any]:
-    if len(pairs) < 2:
-        return {"kind": kind, "n_pairs": len(pairs), "status": "too few pairs"}
+    if len(pairs) < AGREEMENT_MIN_PAIRS:
+        return {
+            "kind": kind,
+            "n_pairs": len(pairs),
+            "status": "too few",
+            "message": f"too few (n = {len(pairs)} read pairs, minimum {AGREEMENT_MIN_PAIRS})",
+        }
     cells = []
     scores = []
     for target, (a, b) in enumerate(pairs):
@@ -148,6 +158,7 @@ def _agreement(
             )
     paired = pd.concat(cells, ignore_index=True)
     kappa = agreement.grade_agreement(paired)
+    pooled_by_study = agreement.pooled_kappa_by_study(paired)
     wide = pd.DataFrame(scores)
     score_cols = [c for c in wide.columns if c not in ("target", "rater")]
     icc = agreement.icc_per_score(wide, score_cols=score_cols)
@@ -158,6 +169,8 @@ def _agreement(
         "n_pairs": len(pairs),
         "status": "ok",
         **kappa.to_dict(),
+        # Cells of one pair of reads are not independent: the interval resamples read pairs.
+        "pooled_by_study": stats.json_value(pooled_by_study),
         "icc": stats.to_records(icc[icc["form"].isin(["ICC2", "ICC3"])]),
         "bland_altman": bland.to_dict(),
     }
@@ -223,7 +236,11 @@ def compute_beyond(
         result["longitudinal"] = {
             "status": "ok",
             "changes": stats.to_records(longitudinal.score_changes(visits, score_cols=score_cols)),
-            "summary": stats.to_records(longitudinal.change_summary(visits, score_cols=score_cols)),
+            "summary": stats.to_records(
+                longitudinal.change_summary(
+                    visits, score_cols=score_cols, min_n=LONGITUDINAL_MIN_PATIENTS
+                )
+            ),
             "trajectories": stats.to_records(
                 visits[["patient_id", "subtype", "timepoint", "days_from_baseline", "total"]]
             ),
@@ -254,7 +271,13 @@ def _patterns(group_scores: pd.DataFrame) -> dict[str, Any]:
     labelled = group_scores[group_scores["subtype"].isin(["IBM", "DM", "PM", "ASYS", "IMNM"])]
     repeats = 10 if len(labelled) <= 500 else 2  # CV cost grows with n; few repeats suffice
     try:
-        classifier = patterns.classify_subtypes(labelled, group_cols=group_cols, n_repeats=repeats)
+        classifier = patterns.classify_subtypes(
+            labelled,
+            group_cols=group_cols,
+            n_repeats=repeats,
+            # p to 0.01 on a paper-sized cohort; to 0.05 where each fit costs seconds.
+            n_label_permutations=99 if len(labelled) <= 500 else 19,
+        )
         out["classifier"] = {**classifier.to_dict(), "label": EXPLORATORY}
     except ValueError as exc:
         out["classifier"] = {"status": str(exc), "exploratory": True, "label": EXPLORATORY}

@@ -86,6 +86,8 @@ def change_per_year_note(longi: dict[str, Any]) -> str:
     rows = {r["subtype"]: r for r in longi.get("summary", []) if r["score"] == "total"}
     parts = [
         f"{name} {row['median_change_per_year']:+.1f} (n={row['n_patients']})"
+        if row.get("median_change_per_year") is not None
+        else f"{name} {row.get('status') or 'no data'}"
         for name in [*SUBTYPE_ORDER, "all"]
         if (row := rows.get(name)) is not None
     ]
@@ -163,7 +165,12 @@ def confusion(pat: dict[str, Any]) -> dict[str, Any] | None:
     title = (
         f"Subtype classifier (exploratory): balanced accuracy "
         f"{clf['balanced_accuracy_mean']:.2f} ± {clf['balanced_accuracy_sd']:.2f} "
-        f"(chance {clf['chance_level']:.2f})"
+        f"(chance {clf['chance_level']:.2f}"
+        + (
+            f"; label-permutation p = {clf['permutation_p']:.2g})"
+            if clf.get("permutation_p") is not None
+            else ")"
+        )
     )
     return {
         "data": [

@@ -181,6 +181,63 @@ def grade_agreement(
     return GradeAgreement(per_muscle=per_muscle, pooled=pooled)
 
 
+def pooled_kappa_by_study(
+    pairs: pd.DataFrame,
+    *,
+    study_col: str = "study_id",
+    a_col: str = "grade_a",
+    b_col: str = "grade_b",
+    categories: Sequence[int] = GRADE_CATEGORIES,
+    n_boot: int = 2000,
+    seed: int = 20261204,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Pooled kappa (unweighted, linear, quadratic) with a percentile bootstrap confidence
+    interval that resamples studies, not cells: the cells of one study are graded by the same
+    two readers on the same images and are not independent.
+
+    Each replicate draws as many studies as there are, with replacement, and computes kappa
+    from the sum of their confusion tables. Returns n_studies, n_pairs, the kappas, and for
+    each weighting ci_low/ci_high (NaN when fewer than 2 studies: nothing to resample)."""
+    complete = pairs[[study_col, a_col, b_col]].dropna()
+    position = {float(c): i for i, c in enumerate(categories)}
+    k = len(categories)
+    studies, study_codes = np.unique(complete[study_col].to_numpy(), return_inverse=True)
+    cell = (
+        study_codes * k * k
+        + complete[a_col].astype(float).map(position).to_numpy() * k
+        + complete[b_col].astype(float).map(position).to_numpy()
+    )
+    tables = np.bincount(cell.astype(np.int64), minlength=len(studies) * k * k)
+    tables = tables.reshape(len(studies), k * k).astype(float)
+    i, j = np.indices((k, k))
+    span = max(k - 1, 1)
+    weights = {
+        "unweighted": (i != j).astype(float),
+        "linear": np.abs(i - j) / span,
+        "quadratic": (i - j) ** 2 / span**2,
+    }
+    total = tables.sum(axis=0).reshape(k, k)
+    out: dict[str, Any] = {"n_studies": len(studies), "n_pairs": int(len(complete))}
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(studies), size=(n_boot, len(studies)))
+    counts = np.stack([np.bincount(row, minlength=len(studies)) for row in draws])
+    replicates = counts @ tables  # (n_boot, k*k): each replicate's summed table
+    tail = (1 - level) / 2
+    for name, w in weights.items():
+        kappa = _weighted_kappa(total / total.sum(), w) if total.sum() else math.nan
+        out[f"kappa_{name}"] = kappa
+        if len(studies) < 2:
+            out[f"kappa_{name}_ci_low"] = out[f"kappa_{name}_ci_high"] = math.nan
+            continue
+        values = np.array([_weighted_kappa(r.reshape(k, k) / r.sum(), w) for r in replicates])
+        values = values[~np.isnan(values)]
+        low, high = np.quantile(values, [tail, 1 - tail]) if values.size else (math.nan,) * 2
+        out[f"kappa_{name}_ci_low"], out[f"kappa_{name}_ci_high"] = float(low), float(high)
+    out["ci"] = f"{level:.0%} percentile bootstrap over studies ({n_boot} replicates)"
+    return out
+
+
 # --- Intraclass correlation ------------------------------------------------------------------
 
 

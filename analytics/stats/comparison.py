@@ -298,7 +298,8 @@ def dunn_by_group(
         data, group_col, value_col, subtype_col, order
     ).items():
         sizes = np.bincount(codes[codes >= 0], minlength=len(order))
-        compared = (codes >= 0) & (sizes[np.maximum(codes, 0)] >= min_n)
+        big_enough = np.append(sizes >= min_n, False)  # position -1: a subtype not compared
+        compared = big_enough[codes]
         values, codes = values[compared], codes[compared]
         present = [j for j in range(len(order)) if (codes == j).any()]
         if len(present) < 2 or np.unique(values).size < 2:

@@ -46,6 +46,7 @@ SUMMARY_COLUMNS = [
     "q1_change_per_year",
     "q3_change_per_year",
     "mean_change_per_year",
+    "status",
 ]
 
 
@@ -183,8 +184,12 @@ def change_summary(
     *,
     score_cols: Sequence[str] | None = None,
     overall_label: str = "all",
+    min_n: int = 1,
 ) -> pd.DataFrame:
     """Per subtype and score: median (IQR) and mean annual change over patients.
+
+    With fewer than `min_n` patients the statistics are NaN and status says "too few (n = k,
+    minimum m)"; otherwise status is "ok".
 
     Each patient counts once, with its rate from patient_rates, so patients with many visits do
     not dominate. A last row block with subtype = overall_label summarises all patients.
@@ -199,6 +204,16 @@ def change_summary(
         chosen = rates if subtype == overall_label else rates[rates["subtype"] == subtype]
         for score in score_cols:
             values = chosen.loc[chosen["score"] == score, "change_per_year"].dropna()
+            if values.size < min_n:
+                rows.append(
+                    {
+                        "subtype": subtype,
+                        "score": score,
+                        "n_patients": int(values.size),
+                        "status": f"too few (n = {values.size}, minimum {min_n})",
+                    }
+                )
+                continue
             rows.append(
                 {
                     "subtype": subtype,
@@ -208,6 +223,7 @@ def change_summary(
                     "q1_change_per_year": float(values.quantile(0.25)),
                     "q3_change_per_year": float(values.quantile(0.75)),
                     "mean_change_per_year": float(values.mean()),
+                    "status": "ok",
                 }
             )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -18,7 +18,11 @@ from scipy.cluster import hierarchy
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score
-from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    permutation_test_score,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -191,6 +195,10 @@ class ClassifierResult:
     feature_importance: pd.DataFrame
     excluded_subtypes: dict[str, int]
     excluded_patients: tuple[Any, ...]
+    # Label-permutation test of the balanced accuracy (sklearn's permutation_test_score):
+    # p = (1 + permutations scoring at least as well) / (1 + permutations).
+    permutation_p: float = math.nan
+    n_label_permutations: int = 0
     exploratory: bool = True
     label: str = field(default=EXPLORATORY_LABEL)
 
@@ -231,6 +239,7 @@ def classify_subtypes(
     n_repeats: int = 10,
     random_state: int = 20261125,
     n_permutations: int = 5,
+    n_label_permutations: int = 99,
 ) -> ClassifierResult:
     """Predict the subtype from the group-score profile, with repeated stratified k-fold CV.
 
@@ -247,6 +256,9 @@ def classify_subtypes(
       random forest: the drop in that subtype's recall when the group's scores are shuffled in
         the test fold (kind "permutation_recall_drop"; the mean over subtypes is the drop in
         balanced accuracy).
+    permutation_p: the subtype labels shuffled `n_label_permutations` times, each shuffle
+    cross-validated once like the real labels; the share of shuffles that score a balanced
+    accuracy at least as high (with the +1 correction), so a p beside the accuracy.
     """
     if subtype_col not in group_scores.columns:
         raise ValueError(f"Group scores need a {subtype_col} column.")
@@ -272,10 +284,7 @@ def classify_subtypes(
     predictions = np.empty((n_repeats, len(y)), dtype=object)
     importances = []
     for fold, (train, test) in enumerate(cv.split(x, y)):
-        if model == "logistic":
-            fitted = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
-        else:
-            fitted = RandomForestClassifier(n_estimators=300, random_state=random_state)
+        fitted = _model(model, random_state)
         fitted.fit(x[train], y[train])
         predicted = fitted.predict(x[test])
         predictions[fold // splits, test] = predicted
@@ -326,4 +335,30 @@ def classify_subtypes(
         feature_importance=importance,
         excluded_subtypes=excluded_subtypes,
         excluded_patients=tuple(dropped),
+        permutation_p=_label_permutation_p(model, x, y, splits, n_label_permutations, random_state),
+        n_label_permutations=n_label_permutations,
     )
+
+
+def _model(model: str, random_state: int) -> Any:
+    if model == "logistic":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
+    return RandomForestClassifier(n_estimators=300, random_state=random_state)
+
+
+def _label_permutation_p(
+    model: str, x: np.ndarray, y: np.ndarray, splits: int, n: int, random_state: int
+) -> float:
+    if n <= 0:
+        return math.nan
+    cv = StratifiedKFold(n_splits=splits, shuffle=True, random_state=random_state)
+    _score, _permuted, p = permutation_test_score(
+        _model(model, random_state),
+        x,
+        y,
+        scoring="balanced_accuracy",
+        cv=cv,
+        n_permutations=n,
+        random_state=random_state,
+    )
+    return float(p)

@@ -194,7 +194,9 @@ def _long(reads: pd.DataFrame, labels: pd.DataFrame, **values: np.ndarray) -> pd
     """A tidy frame of (read x label) matrices: read keys, label columns, one column a matrix."""
     n_labels = len(labels)
     columns: dict[str, Any] = {key: np.repeat(reads[key].to_numpy(), n_labels) for key in reads}
-    columns.update({key: np.tile(labels[key].to_numpy(), len(reads)) for key in labels})
+    at = np.tile(np.arange(n_labels), len(reads))
+    # A positional take keeps the labels' own array type (no million Python strings).
+    columns.update({key: labels[key].array.take(at) for key in labels})
     columns.update({name: matrix.reshape(-1) for name, matrix in values.items()})
     return pd.DataFrame(columns)
 
@@ -386,6 +388,7 @@ def unified_grades(
 # mean over at most two sequences and at most three sides. Combining readers works on these
 # twelfths as integers, so equal scores stay equal wherever they are summed or averaged.
 TWELFTHS = 12
+SOURCES = pd.array(["reader mean", "consensus"], dtype="str")
 
 
 def _twelfths(scores: np.ndarray) -> np.ndarray:
@@ -424,12 +427,14 @@ def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> Pa
     layout = atlas if isinstance(atlas, AtlasLayout) else atlas_layout(atlas)
     atlas_muscles = list(layout.atlas["muscle"])
     kept = muscle[analysed_reads(muscle).to_numpy()]
-    visit_codes, visits = pd.factorize(
-        pd.MultiIndex.from_arrays([kept["patient_id"], kept["timepoint"]]), sort=True
-    )
+    # Visits by one integer key (patient, timepoint): factorizing a MultiIndex is slow.
+    patient_ids = kept["patient_id"].to_numpy(dtype=np.int64)
+    timepoints = kept["timepoint"].to_numpy(dtype=np.int64)
+    span = int(timepoints.max(initial=0)) + 1
+    visit_codes, visit_keys = pd.factorize(patient_ids * span + timepoints, sort=True)
     muscle_codes = _codes(kept["muscle"], atlas_muscles, "muscles")
     scores = pd.to_numeric(kept["score"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    shape = (len(visits), len(atlas_muscles))
+    shape = (len(visit_keys), len(atlas_muscles))
     cell = visit_codes * shape[1] + muscle_codes
     # Float sums of small integers are exact (far below 2**53).
     twelfths = np.bincount(cell, weights=_twelfths(scores), minlength=shape[0] * shape[1])
@@ -441,10 +446,10 @@ def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> Pa
     numerator = twelfths * (common // (TWELFTHS * np.maximum(n_reads, 1)))
     graded = n_reads > 0
 
+    visit_keys = np.asarray(visit_keys)
+    keys = pd.DataFrame({"patient_id": visit_keys // span, "timepoint": visit_keys % span})
+
     def level_frame(labels: pd.DataFrame, **columns: np.ndarray) -> pd.DataFrame:
-        keys = pd.DataFrame(
-            {"patient_id": visits.get_level_values(0), "timepoint": visits.get_level_values(1)}
-        )
         return _long(keys, labels, **columns)
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -470,16 +475,15 @@ def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> Pa
                 ),
             )
     # n_reads above the muscle level: the reads combined for the visit; source: consensus or not.
-    read_rows = kept.drop_duplicates("read_id")
-    per_visit = read_rows.groupby(["patient_id", "timepoint"]).agg(
-        reads=("read_id", "size"), consensus=("is_consensus", "any")
-    )
+    first_row_of_read = ~kept["read_id"].duplicated().to_numpy()
+    reads_per_visit = np.bincount(visit_codes[first_row_of_read], minlength=shape[0])
+    consensus = kept["is_consensus"].astype(bool).to_numpy()
+    has_consensus = np.bincount(visit_codes, weights=consensus, minlength=shape[0]) > 0
     for name, frame in out.items():
-        info = per_visit.reindex(pd.MultiIndex.from_frame(frame[["patient_id", "timepoint"]]))
+        units = len(frame) // max(shape[0], 1)  # frames are visit-major, `units` rows each
         if name != "muscle":
-            frame["n_reads"] = info["reads"].to_numpy()
-        consensus = info["consensus"].astype(bool).to_numpy()
-        frame["source"] = np.where(consensus, "consensus", "reader mean")
+            frame["n_reads"] = np.repeat(reads_per_visit, units)
+        frame["source"] = SOURCES.take(np.repeat(has_consensus, units).astype(np.intp))
     return PatientScores(**out)
 
 

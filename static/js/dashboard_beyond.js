@@ -11,14 +11,16 @@ function agreementRow(name, a) {
   if (!a || a.status !== "ok") {
     tr.innerHTML = `<th scope="row"></th><td colspan="8" class="muted"></td>`;
     tr.querySelector("th").textContent = name;
-    tr.querySelector("td").textContent = a ? `${a.status} (${a.n_pairs} pairs)` : "–";
+    tr.querySelector("td").textContent = a ? a.message || `${a.status} (${a.n_pairs} pairs)` : "–";
     return tr;
   }
   const pooled = a.pooled || {};
+  // The interval resamples read pairs (studies), not cells: see pooled_by_study.ci.
+  const byStudy = a.pooled_by_study || {};
   const icc2 = (a.icc || []).find((r) => r.score === "total" && r.form === "ICC2") || {};
   const icc3 = (a.icc || []).find((r) => r.score === "total" && r.form === "ICC3") || {};
   const ba = a.bland_altman || {};
-  const cells = [a.n_pairs, fmt(100 * pooled.percent_agreement, 1), fmt(pooled.kappa_unweighted), fmt(pooled.kappa_linear), fmt(pooled.kappa_quadratic),
+  const cells = [a.n_pairs, fmt(100 * pooled.percent_agreement, 1), fmt(pooled.kappa_unweighted), `${fmt(pooled.kappa_linear)} [${fmt(byStudy.kappa_linear_ci_low)}, ${fmt(byStudy.kappa_linear_ci_high)}]`, fmt(pooled.kappa_quadratic),
     `${fmt(icc2.icc)} [${fmt(icc2.ci_low)}, ${fmt(icc2.ci_high)}]`, fmt(icc3.icc), `${fmt(ba.mean_difference)} [${fmt(ba.loa_low)}, ${fmt(ba.loa_high)}]`];
   const th = document.createElement("th");
   th.textContent = name;

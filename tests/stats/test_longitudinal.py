@@ -96,3 +96,11 @@ def test_summary_gives_median_change_per_year_per_subtype_and_overall():
     assert summary.loc[("all", "total"), "median_change_per_year"] == pytest.approx(-0.25)
     assert summary.loc[("all", "total"), "n_patients"] == 2
     json.dumps(to_records(summary.reset_index()), allow_nan=False)
+
+
+def test_summary_says_too_few_below_its_minimum_instead_of_a_median():
+    summary = change_summary(VISITS, min_n=2).set_index(["subtype", "score"])
+    dm = summary.loc[("DM", "total")]
+    assert dm["n_patients"] == 1 and math.isnan(dm["median_change_per_year"])
+    assert dm["status"] == "too few (n = 1, minimum 2)"
+    assert summary.loc[("all", "total"), "status"] == "ok"

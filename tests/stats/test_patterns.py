@@ -150,3 +150,21 @@ def test_the_same_seed_gives_the_same_result():
     first, second = classify_subtypes(frame, n_repeats=3), classify_subtypes(frame, n_repeats=3)
     assert first.balanced_accuracy_per_repeat == second.balanced_accuracy_per_repeat
     assert first.confusion_matrix == second.confusion_matrix
+
+
+def test_the_classifier_reports_a_label_permutation_p_beside_its_accuracy():
+    rng = np.random.default_rng(5)
+    rows = []
+    for subtype, centre in (("DM", 0.2), ("IBM", 1.6)):
+        for i in range(12):
+            rows.append(
+                {"patient_id": f"{subtype}{i}", "subtype": subtype,
+                 "group:a": centre + rng.normal(0, 0.1), "group:b": rng.normal(1, 0.1)}
+            )  # fmt: skip
+    separable = pd.DataFrame(rows)
+    result = classify_subtypes(separable, n_repeats=2, n_label_permutations=19)
+    # Perfectly separated subtypes: no shuffle does as well, p = 1 / (19 + 1).
+    assert result.balanced_accuracy_mean == 1.0
+    assert result.permutation_p == pytest.approx(1 / 20)
+    noise = separable.assign(**{"group:a": rng.normal(1, 0.1, len(separable))})
+    assert classify_subtypes(noise, n_repeats=2, n_label_permutations=19).permutation_p > 0.1
