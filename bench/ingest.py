@@ -19,7 +19,16 @@ may be shared, so the two sides take turns for --rounds rounds (each round on a 
 database / a fresh Orthanc) and each side's best round counts. Our peak RSS growth during the
 import (VmHWM reset just before it) is measured for N/4 and for N, each in a fresh process,
 to show that memory does not grow with N. Target (issue 3): ours/Orthanc >= 1.5.
-The last line is `RESULT name=ingest ratio=R ours_per_s=X orthanc_per_s=Y rss_growth_mb=Z`.
+
+Then the same files over DICOM (issue 21), both sides fed by DCMTK's storescu, one association:
+- ours: `manage.py dicom_listener` (each instance checked, staged and fsynced before Success,
+  then the association's import job), timed from the start of the send until the job is done,
+  so the import is included;
+- Orthanc's own C-STORE SCP, timed until storescu is done (Orthanc stores before it answers).
+The listener's peak RSS growth over the send (VmHWM reset after a warm-up send) is reported.
+Target: ours/Orthanc >= 1.0, and growth under 200 MB for a 300 MB send.
+The last line is `RESULT name=ingest ratio=R ours_per_s=X orthanc_per_s=Y rss_growth_mb=Z
+cstore_ratio=C cstore_ours_per_s=A cstore_orthanc_per_s=B listener_growth_mb=M`.
 Everything started is stopped, the databases dropped and the temp folder deleted at the end.
 """
 
@@ -39,6 +48,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -48,7 +58,10 @@ from bench.support.measure import memory_mb  # noqa: E402
 from bench.support.stack import Stack, free_port  # noqa: E402
 
 ORTHANC = os.environ.get("BENCH_ORTHANC", "Orthanc")
+STORESCU = os.environ.get("BENCH_STORESCU", "storescu")
 TARGET_RATIO = 1.5
+CSTORE_TARGET_RATIO = 1.0
+LISTENER_AE = "IIMBENCH"
 SIZE = 256
 PATIENTS_PER_1000 = 4
 WARMUP_FILES = 6
@@ -196,18 +209,18 @@ def run_ours(stack: Stack, template: str, folder: Path, limit: int, label: str) 
 # -- Orthanc -----------------------------------------------------------------------------------
 
 
-def start_orthanc(stack: Stack, label: str) -> tuple[str, str, tuple[str, str], str]:
+def start_orthanc(stack: Stack, label: str) -> tuple[str, str, tuple[str, str], str, int]:
     """Orthanc on loopback with its storage in the temp folder: its name in the stack, base URL,
-    credentials and version."""
+    credentials, version and DICOM port."""
     binary = shutil.which(ORTHANC)
     if binary is None:
         raise RuntimeError("Orthanc is not installed (Debian package orthanc)")
     auth = ("bench", secrets.token_hex(8))
-    port = free_port()
+    port, dicom_port = free_port(), free_port()
     config = {
         "Name": "iim-ingest-bench",
         "HttpPort": port,
-        "DicomPort": free_port(),
+        "DicomPort": dicom_port,
         "RemoteAccessAllowed": False,
         "AuthenticationEnabled": True,
         "RegisteredUsers": {auth[0]: auth[1]},
@@ -229,7 +242,7 @@ def start_orthanc(stack: Stack, label: str) -> tuple[str, str, tuple[str, str], 
         return answer[0].ok
 
     stack.wait_for(answers, f"starting {name}", 30)
-    return name, base, auth, answer[0].json().get("Version", "?")
+    return name, base, auth, answer[0].json().get("Version", "?"), dicom_port
 
 
 def run_orthanc(base: str, auth: tuple[str, str], files: list[Path], warm: list[Path]) -> float:
@@ -249,6 +262,106 @@ def run_orthanc(base: str, auth: tuple[str, str], files: list[Path], warm: list[
     return seconds
 
 
+def orthanc_instances(base: str, auth: tuple[str, str]) -> int:
+    reply = requests.get(f"{base}/statistics", auth=auth, timeout=10)
+    return int(reply.json()["CountInstances"])
+
+
+# -- over DICOM: storescu to our listener and to Orthanc -----------------------------------------
+
+
+def storescu(port: int, called: str, paths: list[Path] | Path) -> float:
+    """Seconds for one storescu association sending `paths` (or every file of a folder)."""
+    files = ["+sd", str(paths)] if isinstance(paths, Path) else [str(p) for p in paths]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [STORESCU, "-aec", called, "127.0.0.1", str(port), *files],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"storescu failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def child_cohort() -> dict:
+    """Runs in a fresh process on the listener's database: the cohort it imports into."""
+    setup_django()
+    from cohorts.services import cohort_create
+
+    cohort = cohort_create(slug="bench-ingest", title="Ingest bench (synthetic)", actor=None)
+    return {"slug": cohort.slug}
+
+
+def _jobs_done(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM cohorts_dicomimportjob WHERE status IN ('done', 'failed')"
+        ).fetchone()
+    return int(row[0])
+
+
+def run_ours_cstore(
+    stack: Stack, template: str, folder: Path, warm: list[Path], n: int, label: str
+) -> dict:
+    """Our listener: seconds from the start of the send until its import job is done, and the
+    listener's peak RSS growth over the send."""
+    name = f"{template}_cstore_{label}"
+    media = stack.tmp / f"media-cstore-{label}"
+    database_url = stack.postgres.create(name, template=template)
+    env = {
+        **stack.env,
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(media),
+        "DICOM_LISTENER_CALLING_AETS": "STORESCU",
+        "DICOM_LISTENER_STAGING_DIR": str(stack.tmp / f"staging-{label}"),
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    stack.run_json([sys.executable, __file__, "--child-cohort"], "the bench cohort", env=env)
+    port = free_port()
+    process_name = f"listener-{label}"
+    command = ["manage.py", "dicom_listener", "--cohort", "bench-ingest"]
+    process = stack.start(
+        process_name,
+        [sys.executable, *command, "--ae-title", LISTENER_AE, "--port", str(port)],
+        env=env,
+    )
+    stack.wait_for(lambda: "Listening as" in stack.log(process_name), "the listener", 60)
+    storescu(port, LISTENER_AE, warm)
+    stack.wait_for(lambda: _jobs_done(database_url) == 1, "the warm-up import", 300)
+    with open(f"/proc/{process.pid}/clear_refs", "w") as handle:
+        handle.write("5")  # the peak RSS starts afresh at the current RSS
+    before = memory_mb("VmRSS", process.pid)
+    started = time.perf_counter()
+    storescu(port, LISTENER_AE, folder)
+    stack.wait_for(lambda: _jobs_done(database_url) == 2, "the listener's import", 3600)
+    seconds = time.perf_counter() - started
+    growth = memory_mb("VmHWM", process.pid) - before
+    stack.stop_process(process_name)
+    stored = sum(1 for _ in media.rglob("*.dcm"))
+    if stored != n + len(warm):
+        raise RuntimeError(f"the listener stored {stored} files, not {n + len(warm)}")
+    stack.postgres.drop(name)
+    shutil.rmtree(media, ignore_errors=True)
+    return {"seconds": seconds, "growth_mb": growth}
+
+
+def run_orthanc_cstore(stack: Stack, folder: Path, warm: list[Path], n: int, label: str) -> float:
+    """Seconds for storescu to send the files to Orthanc's own C-STORE SCP."""
+    orthanc, base, auth, _version, dicom_port = start_orthanc(stack, f"cstore-{label}")
+    storescu(dicom_port, "ORTHANC", warm)
+    seconds = storescu(dicom_port, "ORTHANC", folder)
+    if orthanc_instances(base, auth) != n + len(warm):
+        raise RuntimeError(f"Orthanc holds {orthanc_instances(base, auth)} instances, not {n}")
+    stack.stop_process(orthanc)
+    shutil.rmtree(stack.tmp / f"orthanc-cstore-{label}", ignore_errors=True)
+    return seconds
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -259,11 +372,17 @@ def main() -> int:
         "--rounds", type=int, default=5, help="alternating rounds; the best counts (default 5)"
     )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-cohort", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child_ingest(args.child, args.limit)))
         return 0
+    if args.child_cohort:
+        print(json.dumps(child_cohort()))
+        return 0
+    if shutil.which(STORESCU) is None:
+        parser.error(f"{STORESCU} is not installed (Debian package dcmtk)")
     if args.n < 8 or args.rounds < 1:
         parser.error("--n must be at least 8 and --rounds at least 1")
 
@@ -281,10 +400,12 @@ def main() -> int:
         quarter = run_ours(stack, template, folder, args.n // 4, "quarter")
         ours_rounds: list[dict] = []
         orthanc_rounds: list[float] = []
+        cstore_ours: list[dict] = []
+        cstore_orthanc: list[float] = []
         version = "?"
         for number in range(1, args.rounds + 1):
             ours_rounds.append(run_ours(stack, template, folder, args.n, f"round{number}"))
-            orthanc, base, auth, version = start_orthanc(stack, f"round{number}")
+            orthanc, base, auth, version, _port = start_orthanc(stack, f"round{number}")
             orthanc_rounds.append(run_orthanc(base, auth, files, warm))
             stack.stop_process(orthanc)
             shutil.rmtree(stack.tmp / f"orthanc-round{number}", ignore_errors=True)
@@ -295,6 +416,17 @@ def main() -> int:
             print(
                 f"round {number}: ours {ours_round:.1f}/s, orthanc {orthanc_round:.1f}/s "
                 f"(ratio {ours_round / orthanc_round:.2f})",
+                flush=True,
+            )
+            label = f"round{number}"
+            cstore_ours.append(run_ours_cstore(stack, template, folder, warm, args.n, label))
+            cstore_orthanc.append(run_orthanc_cstore(stack, folder, warm, args.n, label))
+            ours_round = args.n / cstore_ours[-1]["seconds"]
+            orthanc_round = args.n / cstore_orthanc[-1]
+            print(
+                f"round {number} C-STORE: ours {ours_round:.1f}/s, orthanc "
+                f"{orthanc_round:.1f}/s (ratio {ours_round / orthanc_round:.2f}), listener "
+                f"growth {cstore_ours[-1]['growth_mb']:.1f} MB",
                 flush=True,
             )
 
@@ -326,9 +458,25 @@ def main() -> int:
         "our peak RSS growth during the import (largest over the rounds): "
         + ", ".join(f"N={n}: {mb:.1f} MB" for n, mb in sorted(growth.items()))
     )
+    cstore_ours_rate = args.n / min(r["seconds"] for r in cstore_ours)
+    cstore_orthanc_rate = args.n / min(cstore_orthanc)
+    cstore_ratio = cstore_ours_rate / cstore_orthanc_rate
+    listener_growth = max(r["growth_mb"] for r in cstore_ours)
+    sent_mb = args.n * size_kb / 1024
+    print(
+        f"C-STORE, one storescu association each, best of {args.rounds} rounds:\n"
+        f"ours:    {cstore_ours_rate:8.1f} instances/s (send, check, stage and fsync, then "
+        "the import job, to its end)\n"
+        f"orthanc: {cstore_orthanc_rate:8.1f} instances/s (Orthanc's C-STORE SCP)\n"
+        f"ratio ours/orthanc: {cstore_ratio:.2f} (target >= {CSTORE_TARGET_RATIO})\n"
+        f"listener peak RSS growth over a {sent_mb:.0f} MB send (largest over the rounds): "
+        f"{listener_growth:.1f} MB"
+    )
     print(
         f"RESULT name=ingest ratio={ratio:.3f} ours_per_s={ours_rate:.1f} "
-        f"orthanc_per_s={orthanc_rate:.1f} rss_growth_mb={growth[args.n]:.1f}"
+        f"orthanc_per_s={orthanc_rate:.1f} rss_growth_mb={growth[args.n]:.1f} "
+        f"cstore_ratio={cstore_ratio:.3f} cstore_ours_per_s={cstore_ours_rate:.1f} "
+        f"cstore_orthanc_per_s={cstore_orthanc_rate:.1f} listener_growth_mb={listener_growth:.1f}"
     )
     return 0
 

@@ -280,12 +280,29 @@ class DicomImportJob(models.Model):
     """
 
     class Status(models.TextChoices):
+        RECEIVING = "receiving", "Receiving"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Upload"
+        CSTORE = "cstore", "Sent over DICOM (C-STORE)"
+        RETRIEVE = "retrieve", "Retrieved from a PACS (C-GET)"
+
     cohort = models.ForeignKey(Cohort, on_delete=models.PROTECT, related_name="import_jobs")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.UPLOAD)
+    # Who sent a C-STORE job (AE title and address, never anything about the patient).
+    calling_ae = models.CharField(max_length=16, blank=True)
+    peer_address = models.GenericIPAddressField(null=True, blank=True)
+    # A C-STORE job's instances wait in this local folder of the listener's host (absolute);
+    # `uploads` paths are then relative to it instead of names in the default storage.
+    staging_dir = models.CharField(max_length=500, blank=True)
+    # A retrieve job's PACS; the studies to fetch wait in `uploads` until the job ends.
+    pacs_peer = models.ForeignKey(
+        "PacsPeer", on_delete=models.SET_NULL, null=True, blank=True, related_name="import_jobs"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
@@ -316,3 +333,55 @@ class DicomImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class DicomSender(models.Model):
+    """A modality or PACS allowed to send to a cohort's listener: its calling AE title, and
+    the one address it may call from (blank: any address)."""
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="dicom_senders")
+    ae_title = models.CharField(max_length=16)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["cohort", "ae_title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cohort", "ae_title", "address"],
+                name="unique_dicom_sender",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.address or '*'} → {self.cohort}"
+
+
+class PacsPeer(models.Model):
+    """A hospital PACS the cohort's coordinator searches (C-FIND) and retrieves from (C-GET,
+    or C-MOVE for a PACS without C-GET)."""
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="pacs_peers")
+    name = models.CharField(max_length=100)
+    ae_title = models.CharField(max_length=16)
+    host = models.CharField(max_length=255)
+
+    class RetrieveMethod(models.TextChoices):
+        GET = "get", "C-GET (on the search's own association)"
+        MOVE = "move", "C-MOVE (the PACS sends to DICOM_RETRIEVE_AE_TITLE)"
+
+    port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    retrieve_method = models.CharField(
+        max_length=4, choices=RetrieveMethod.choices, default=RetrieveMethod.GET
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cohort", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "name"], name="unique_pacs_peer_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"

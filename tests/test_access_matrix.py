@@ -69,6 +69,10 @@ RULES: dict[str, dict[str, str]] = {
     "cohorts:study-series": COORDINATOR_ONLY,
     "cohorts:series-slice-png": _rule(clinician=OK, coordinator=OK),
     "scoring:worklist": READER,
+    "cohorts:dicom-network": COORDINATOR_ONLY,
+    "cohorts:pacs-echo": None,  # POST only: tests/dicom_import/test_pacs.py
+    "cohorts:pacs-search": None,  # needs a PACS row: tests/dicom_import/test_pacs.py
+    "cohorts:pacs-retrieve": None,  # POST only: tests/dicom_import/test_pacs.py
     "scoring:read": READER,
     "scoring:read-image": READER,
     "scoring:api-read": READER,

@@ -2,14 +2,18 @@
 
 Whole instances are fetched as `application/dicom` in the PACS's own transfer syntax
 (`transfer-syntax=*`): no transcoding on the PACS, lossless as stored, and our import decodes
-every syntax it accepts. Instances stream one at a time into `dicom_import`, so memory stays
-flat; a failure of the PACS mid-way stores nothing of the pull (the import has not written yet).
+every syntax it accepts. Each series is fetched whole into a temporary folder before its
+files go into `dicom_import`, so memory stays flat and a series the PACS fails to deliver is
+skipped whole and reported (never stored in part) while the other series are imported. Only a
+failed search stores nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -27,6 +31,16 @@ MR = "MR"
 AS_STORED = (("application/dicom", "*"),)  # the PACS's transfer syntax, untouched
 _TIMEOUT_S = (10, 300)
 _QIDO_PAGE = 500  # connect, read: a large series can take a while to start streaming
+
+
+SERIES_UNAVAILABLE = "series_unavailable"
+SERIES_FAILED = (
+    "The PACS did not deliver this series ({error}); it was skipped whole and the other "
+    "series were imported. Pull it again later."
+)
+# What fetching a series raises when the PACS fails it: an HTTP error or a broken connection
+# (requests), or a reply that is not the multipart of DICOM files asked for.
+SERIES_FETCH_ERRORS = (requests.RequestException, ValueError, OSError)
 
 
 class DicomwebPullFailed(Exception):
@@ -96,27 +110,49 @@ def dicomweb_pull(
     client = DICOMwebClient(url=url.rstrip("/"), session=_session(auth), timeout=_TIMEOUT_S)
     try:
         series = mr_series_of(client, study_uid=study_uid, search_filters=search_filters)
-        return dicom_import(
-            cohort=cohort,
-            files=_instances(client, series, on_fetched),
-            actor=actor,
-            progress=progress,
-        )
     except requests.RequestException as exc:
         raise DicomwebPullFailed(f"The DICOMweb service at {url} failed: {exc}") from exc
+    failed: list[FileReport] = []
+    report = dicom_import(
+        cohort=cohort,
+        files=_instances(client, series, on_fetched, failed),
+        actor=actor,
+        progress=progress,
+    )
+    report.files.extend(failed)
+    return report
 
 
 def _instances(
     client: DICOMwebClient,
     series: list[tuple[str, str, int | None]],
     on_fetched: Callable[[int], None] | None,
+    failed: list[FileReport],
 ) -> Iterator[tuple[str, bytes]]:
-    """(name, Part-10 bytes) per instance; names carry no source UID (they reach reports)."""
+    """(name, Part-10 bytes) per instance of every series fetched whole; a series that fails
+    goes to `failed` instead. Names carry no source UID (they reach reports)."""
     fetched = 0
     for number, (study_uid, series_uid, _count) in enumerate(series, start=1):
-        instances = client.iter_series(study_uid, series_uid, media_types=AS_STORED)
-        for index, dataset in enumerate(instances, start=1):
-            fetched += 1
-            if on_fetched is not None:
-                on_fetched(fetched)
-            yield f"series {number} instance {index}", dicom_bytes(dataset)
+        with tempfile.TemporaryDirectory(prefix="iim-dicomweb-") as folder:
+            try:
+                count = 0
+                instances = client.iter_series(study_uid, series_uid, media_types=AS_STORED)
+                for count, dataset in enumerate(instances, start=1):
+                    Path(folder, f"{count:06d}.dcm").write_bytes(dicom_bytes(dataset))
+                    fetched += 1
+                    if on_fetched is not None:
+                        on_fetched(fetched)
+            except SERIES_FETCH_ERRORS as exc:
+                reason = SERIES_FAILED.format(error=f"{type(exc).__name__}: {exc}"[:300])
+                failed.append(
+                    FileReport(
+                        name=f"series {number}",
+                        status="rejected",
+                        reason=reason,
+                        reason_code=SERIES_UNAVAILABLE,
+                    )
+                )
+                continue
+            for index in range(1, count + 1):
+                path = Path(folder, f"{index:06d}.dcm")
+                yield f"series {number} instance {index}", path.read_bytes()

@@ -65,6 +65,12 @@ SERIES_REJECTED = "Not stored: another file of this series was rejected (a serie
 NO_PATIENT_ID = "no_patient_id"
 NO_UIDS = "no_uids"
 UID_CONFLICT = "uid_conflict"
+STUDY_IN_OTHER_COHORT = "study_in_other_cohort"
+# README, "A study sent for a second cohort": refused, and the sender is told.
+STUDY_IN_OTHER_COHORT_MESSAGE = (
+    "Study already in another cohort: a study belongs to one cohort. Score it in the cohort "
+    "that holds it (its coordinator can add readers), or send it to that cohort's listener."
+)
 PIXELS_SHORT = (
     "The pixel data is shorter than the image size needs (the file is cut off or its image "
     "size is wrong)."
@@ -650,8 +656,12 @@ def _patient_for(
 def _study_for(
     patient: Patient, series: _StagedSeries, report: ImportReport, actor: AbstractBaseUser | None
 ) -> ImagingStudy:
-    study = ImagingStudy.objects.filter(study_uid=series.study_uid).first()
+    study = (
+        ImagingStudy.objects.filter(study_uid=series.study_uid).select_related("patient").first()
+    )
     if study is not None:
+        if study.patient.cohort_id != patient.cohort_id:
+            raise DicomRejected(STUDY_IN_OTHER_COHORT, STUDY_IN_OTHER_COHORT_MESSAGE)
         if study.patient_id != patient.pk:
             raise DicomRejected(
                 UID_CONFLICT,

@@ -12,12 +12,14 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, BinaryIO, Final
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -79,14 +81,74 @@ def import_job_create(
                 cohort=cohort,
                 new={"files": len(saved), "bytes": size},
             )
-            transaction.on_commit(partial(_queue, job.pk))
+            transaction.on_commit(partial(import_job_queue, job.pk))
     except BaseException:
         _delete_files([item["path"] for item in saved], prefix)
         raise
     return job
 
 
-def _queue(job_id: int) -> None:
+def receipt_job_create(
+    *, cohort: Cohort, calling_ae: str, peer_address: str, staging_dir: str
+) -> DicomImportJob:
+    """The job of one C-STORE association, receiving into `staging_dir` until it ends."""
+    with transaction.atomic():
+        job = DicomImportJob.objects.create(
+            cohort=cohort,
+            source=DicomImportJob.Source.CSTORE,
+            status=DicomImportJob.Status.RECEIVING,
+            calling_ae=calling_ae[:16],
+            peer_address=peer_address or None,
+            staging_dir=staging_dir,
+        )
+        audit_record(
+            actor=None,
+            action="dicom.receive",
+            target=job,
+            cohort=cohort,
+            new={"calling_ae": job.calling_ae, "peer_address": peer_address},
+        )
+    return job
+
+
+def receipt_refusals_record(*, job_id: int, refused: list[dict[str, str]]) -> None:
+    """Keep the instances a receiving job refused (they reach its report); only the
+    association's own thread writes them, so the whole list is written each time."""
+    DicomImportJob.objects.filter(pk=job_id).update(report=refused, files_total=len(refused))
+
+
+def receipt_job_close(*, job_id: int, names: list[str], calling_ae: str) -> bool:
+    """The association ended (or its listener died): its staged instances are the job's
+    files, and the job is ready to import. False when the job was already closed."""
+    uploads = [
+        {"name": f"{calling_ae or 'sender'} #{int(name.split('.')[0])}", "path": name}
+        for name in names
+    ]
+    return bool(
+        DicomImportJob.objects.filter(pk=job_id, status=DicomImportJob.Status.RECEIVING).update(
+            status=DicomImportJob.Status.QUEUED, uploads=uploads
+        )
+    )
+
+
+def receipt_jobs_unfinished(*, cohort: Cohort, staging_root: str) -> list[DicomImportJob]:
+    """C-STORE jobs of a listener (its cohort and staging root) that a restart must finish."""
+    return list(
+        DicomImportJob.objects.filter(
+            cohort=cohort,
+            source=DicomImportJob.Source.CSTORE,
+            staging_dir__startswith=staging_root.rstrip("/") + "/",
+            status__in=[
+                DicomImportJob.Status.RECEIVING,
+                DicomImportJob.Status.QUEUED,
+                DicomImportJob.Status.RUNNING,
+            ],
+        ).order_by("pk")
+    )
+
+
+def import_job_queue(job_id: int) -> None:
+    """Hand a committed job to a Celery worker (a broker outage fails the job, visibly)."""
     from cohorts.tasks import run_dicom_import_job
 
     try:
@@ -119,13 +181,16 @@ def import_job_run(*, job_id: int, claim_token: str = "") -> str:
     job = DicomImportJob.objects.select_related("cohort", "created_by").get(pk=job_id)
     tracker = _ProgressTracker(job)
     try:
-        total = _count_files(job)
-        DicomImportJob.objects.filter(pk=job.pk).update(files_total=total, files_done=0)
-        report = dicom_import(
-            cohort=job.cohort,
-            files=tracker.wrap(_uploaded_files(job, tracker)),
-            actor=job.created_by,
-        )
+        if job.source == DicomImportJob.Source.RETRIEVE:
+            from cohorts.imaging.pacs import retrieved_files  # pacs builds on this module
+
+            files = retrieved_files(job)
+            DicomImportJob.objects.filter(pk=job.pk).update(report=[], files_done=0)
+        else:
+            files = _uploaded_files(job, tracker)
+            total = _count_files(job)
+            DicomImportJob.objects.filter(pk=job.pk).update(files_total=total, files_done=0)
+        report = dicom_import(cohort=job.cohort, files=tracker.wrap(files), actor=job.created_by)
     except ArchiveRejected as exc:
         rows = [{"name": tracker.current_upload, "status": "rejected", "reason": exc.message}]
         return _finish(job, DicomImportJob.Status.FAILED, error=exc.message, report_rows=rows)
@@ -156,6 +221,14 @@ class _ProgressTracker:
                 DicomImportJob.objects.filter(pk=self.job_id).update(files_done=self.done)
 
 
+def _open_upload(job: DicomImportJob, path: str) -> BinaryIO:
+    """An uploaded file from the default storage, or a staged instance from the listener's
+    local folder (C-STORE jobs)."""
+    if job.staging_dir:
+        return (Path(job.staging_dir) / path).open("rb")
+    return default_storage.open(path, "rb")
+
+
 def _looks_like_zip(name: str, head: bytes) -> bool:
     if len(head) >= 132 and head[128:132] == b"DICM":
         return False
@@ -167,7 +240,7 @@ def _uploaded_files(job: DicomImportJob, tracker: _ProgressTracker) -> Iterator[
     limits = ArchiveLimits(max_total_bytes=settings.DICOM_MAX_ARCHIVE_BYTES)
     for upload in job.uploads:
         tracker.current_upload = upload["name"]
-        with default_storage.open(upload["path"], "rb") as handle:
+        with _open_upload(job, upload["path"]) as handle:
             head = handle.read(132)
             handle.seek(0)
             if _looks_like_zip(upload["name"], head):
@@ -181,7 +254,7 @@ def _count_files(job: DicomImportJob) -> int:
     """How many files the job will read (zip members counted from the directory)."""
     total = 0
     for upload in job.uploads:
-        with default_storage.open(upload["path"], "rb") as handle:
+        with _open_upload(job, upload["path"]) as handle:
             head = handle.read(132)
             handle.seek(0)
             if not _looks_like_zip(upload["name"], head):
@@ -207,6 +280,9 @@ def _finish(
     rows = report_rows or []
     if report is not None:
         rows = [{"name": f.name, "status": f.status, "reason": f.reason} for f in report.files]
+    # Instances refused on arrival (by the listener, or in a retrieval) come first.
+    refused = DicomImportJob.objects.values_list("report", flat=True).get(pk=job.pk)
+    rows = list(refused or []) + rows
     count = Counter(row["status"] for row in rows)
     DicomImportJob.objects.filter(pk=job.pk).update(
         status=status,
@@ -220,8 +296,13 @@ def _finish(
         error=error[:4000],
         claimed_by="",
         finished_at=timezone.now(),
+        # A retrieval's studies were source UIDs: kept no longer than the job.
+        uploads=[] if job.source == DicomImportJob.Source.RETRIEVE else job.uploads,
     )
-    _delete_files([upload["path"] for upload in job.uploads], job.upload_prefix)
+    if job.staging_dir:
+        shutil.rmtree(job.staging_dir, ignore_errors=True)
+    elif job.source == DicomImportJob.Source.UPLOAD:
+        _delete_files([upload["path"] for upload in job.uploads], job.upload_prefix)
     logger.info("dicom import job %s %s: %s", job.pk, status, report.summary() if report else error)
     return status
 

@@ -4,13 +4,20 @@ path ends with: nothing identifying stored, pixels unchanged, nothing half-writt
 from __future__ import annotations
 
 import io
+import json
+import queue
+import shutil
 import socket
-from collections.abc import Iterable
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pydicom
 import pytest
+import requests
 from django.conf import settings
 from django.core.management import call_command
 from pydicom.data import get_testdata_file
@@ -18,7 +25,8 @@ from pydicom.dataset import Dataset
 
 from cohorts.imaging.dicom.deid import dicom_bytes, identifying_values, remap_uid
 from cohorts.imaging.dicom.synthetic import synthetic_study
-from cohorts.models import Instance
+from cohorts.imaging.listener import DicomListener
+from cohorts.models import DicomImportJob, Instance
 
 # Real MR files no one here wrote, each with a patient id (a file without one is refused).
 REAL_MR_FILES = [
@@ -170,3 +178,157 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def require_program(name: str, package: str) -> str:
+    """The path of a program the test cannot do without: missing, the test fails (CI
+    installs dcmtk, orthanc and openssl; a run without them must not pass quietly)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"needs the program {name} (Debian package {package})", pytrace=False)
+    return path
+
+
+# -- the C-STORE listener, fed by storescu ---------------------------------------------------
+
+AE_TITLE = "IIMTEST"
+STORESCU = "STORESCU"  # storescu's own calling AE title
+
+
+@pytest.fixture
+def start_listener(tmp_path, settings) -> Iterator:
+    """Start a listener for a cohort; stopped at the end. Senders: STORESCU, globally."""
+    require_program("storescu", "dcmtk")
+    settings.DICOM_LISTENER_CALLING_AETS = [STORESCU]
+    started: list[DicomListener] = []
+
+    def start(cohort, **options) -> SimpleNamespace:
+        jobs: queue.Queue = queue.Queue()
+        port = free_port()
+        server = DicomListener(
+            cohort=cohort,
+            ae_title=AE_TITLE,
+            port=port,
+            staging_root=tmp_path / "staging",
+            on_job_done=jobs.put,
+            **options,
+        )
+        server.start()
+        started.append(server)
+        return SimpleNamespace(port=port, jobs=jobs, server=server)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def listener(start_listener, cohort) -> SimpleNamespace:
+    return start_listener(cohort)
+
+
+def finished_job(listener: SimpleNamespace) -> DicomImportJob:
+    return DicomImportJob.objects.get(pk=listener.jobs.get(timeout=60))
+
+
+def storescu(
+    port: int, paths: list[Path], *options: str, called: str = AE_TITLE
+) -> subprocess.CompletedProcess:
+    command = ["storescu", "-v", *options, "-aec", called, "127.0.0.1", str(port)]
+    return subprocess.run(
+        [*command, *map(str, paths)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def on_disk(tmp_path: Path, files: list[tuple[str, bytes]]) -> list[Path]:
+    paths = []
+    for name, data in files:
+        path = tmp_path / name.replace("/", "-")
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+# -- Orthanc as the hospital's PACS (DICOMweb and DICOM) --------------------------------------
+
+ORTHANC_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+ORTHANC_AUTH = ("iim-test", "orthanc-test-password")
+ORTHANC_AET = "IIMTESTPACS"
+
+
+@pytest.fixture
+def orthanc(tmp_path) -> Iterator[SimpleNamespace]:
+    """A real Orthanc on loopback with its own storage: DICOMweb at `url`, DICOM at
+    `dicom_port` as ORTHANC_AET; `upload(files)` stores files in it; `modalities` (set before
+    first use by `start(modalities=...)`) are the DICOM peers it may answer and move to."""
+    binary = require_program("Orthanc", "orthanc")
+    if not ORTHANC_PLUGIN.exists():
+        pytest.fail(f"needs {ORTHANC_PLUGIN} (Debian package orthanc-dicomweb)", pytrace=False)
+    http_port, dicom_port = free_port(), free_port()
+    storage = tmp_path / "orthanc-storage"
+    started: list[subprocess.Popen] = []
+
+    def start(modalities: dict[str, list] | None = None) -> SimpleNamespace:
+        config = {
+            "Name": "iim-test-pacs",
+            "HttpPort": http_port,
+            "DicomPort": dicom_port,
+            "DicomAet": ORTHANC_AET,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": True,
+            "RegisteredUsers": {ORTHANC_AUTH[0]: ORTHANC_AUTH[1]},
+            "StorageDirectory": str(storage),
+            "MaximumStorageCacheSize": 0,  # read files from disk: a test may lose one
+            "IndexDirectory": str(tmp_path / "orthanc-index"),
+            "Plugins": [str(ORTHANC_PLUGIN)],
+            "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+            "DicomModalities": modalities or {},
+        }
+        config_path = tmp_path / "orthanc.json"
+        config_path.write_text(json.dumps(config))
+        with (tmp_path / "orthanc.log").open("w") as log:
+            process = subprocess.Popen(
+                [binary, str(config_path)], stdout=log, stderr=subprocess.STDOUT
+            )
+        started.append(process)
+        base = f"http://127.0.0.1:{http_port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/system", auth=ORTHANC_AUTH, timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail((tmp_path / "orthanc.log").read_text()[-2000:], pytrace=False)
+            time.sleep(0.2)
+
+        def upload(files: list[tuple[str, bytes]]) -> None:
+            for _name, data in files:
+                requests.post(
+                    f"{base}/instances", data=data, auth=ORTHANC_AUTH, timeout=30
+                ).raise_for_status()
+
+        def rest(path: str) -> object:
+            reply = requests.get(f"{base}{path}", auth=ORTHANC_AUTH, timeout=30)
+            reply.raise_for_status()
+            return reply.json()
+
+        return SimpleNamespace(
+            url=f"{base}/dicom-web",
+            base=base,
+            dicom_port=dicom_port,
+            aet=ORTHANC_AET,
+            storage=storage,
+            upload=upload,
+            rest=rest,
+        )
+
+    yield SimpleNamespace(start=start)
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -3,107 +3,54 @@
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import requests
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from cohorts.imaging.dicom.deid import remap_uid
 from cohorts.imaging.dicomweb import DicomwebPullFailed, dicomweb_pull
 from cohorts.models import ImagingStudy, Instance
+from tests.dicom_import.conftest import (
+    ORTHANC_AUTH as AUTH,
+)
 from tests.dicom_import.conftest import (
     assert_nothing_identifying_stored,
     assert_nothing_written,
     assert_pixels_unchanged,
-    free_port,
     parse,
     real_file,
     real_files,
     synthetic_files,
 )
-from tests.services import need, need_program
 
 pytestmark = [pytest.mark.external, pytest.mark.django_db]
 
-PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
-AUTH = ("iim-test", "orthanc-test-password")
-
 
 @pytest.fixture
-def orthanc(tmp_path) -> Iterator[SimpleNamespace]:
-    binary = need_program("Orthanc", "orthanc")
-    need(PLUGIN.exists(), f"the DICOMweb plugin {PLUGIN} (Debian package orthanc-dicomweb)")
-    http_port, dicom_port = free_port(), free_port()
-    config = {
-        "Name": "iim-test-pacs",
-        "HttpPort": http_port,
-        "DicomPort": dicom_port,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": True,
-        "RegisteredUsers": {AUTH[0]: AUTH[1]},
-        "StorageDirectory": str(tmp_path / "orthanc-storage"),
-        "IndexDirectory": str(tmp_path / "orthanc-index"),
-        "Plugins": [str(PLUGIN)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }
-    config_path = tmp_path / "orthanc.json"
-    config_path.write_text(json.dumps(config))
-    log = (tmp_path / "orthanc.log").open("w")
-    process = subprocess.Popen([binary, str(config_path)], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{http_port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/system", auth=AUTH, timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "orthanc.log").read_text()[-2000:])
-            time.sleep(0.2)
-
-        def upload(files: list[tuple[str, bytes]]) -> None:
-            for _name, data in files:
-                requests.post(
-                    f"{base}/instances", data=data, auth=AUTH, timeout=30
-                ).raise_for_status()
-
-        yield SimpleNamespace(url=f"{base}/dicom-web", upload=upload)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+def pacs(orthanc):
+    return orthanc.start()
 
 
-def test_every_mr_study_is_pulled_de_identified_and_a_second_pull_adds_nothing(orthanc, cohort):
+def test_every_mr_study_is_pulled_de_identified_and_a_second_pull_adds_nothing(pacs, cohort):
     files = real_files(
         ["MR_small_jp2klossless.dcm", "MR2_J2KI.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"]
     )
     files += synthetic_files()
-    orthanc.upload(files + [("CT_small.dcm", real_file("CT_small.dcm").read_bytes())])
-    report = dicomweb_pull(cohort=cohort, url=orthanc.url, auth=AUTH, actor=None)
+    pacs.upload(files + [("CT_small.dcm", real_file("CT_small.dcm").read_bytes())])
+    report = dicomweb_pull(cohort=cohort, url=pacs.url, auth=AUTH, actor=None)
     assert report.count("imported") == len(files) == len(report.files)  # the CT is not pulled
     assert ImagingStudy.objects.count() == 4
     assert_nothing_identifying_stored(files)
     for _name, data in files:
         assert_pixels_unchanged(data)  # fetched as stored: JPEG 2000 stays JPEG 2000
-    again = dicomweb_pull(cohort=cohort, url=orthanc.url, auth=AUTH, actor=None)
+    again = dicomweb_pull(cohort=cohort, url=pacs.url, auth=AUTH, actor=None)
     assert again.count("duplicate") == len(files) and again.instances_created == 0
 
 
-def test_the_command_pulls_one_study(orthanc, cohort):
+def test_the_command_pulls_one_study(pacs, cohort):
     first, second = synthetic_files(seed=1), synthetic_files(seed=2, patient_id="SRC-0043")
-    orthanc.upload(first + second)
+    pacs.upload(first + second)
     study_uid = str(parse(second[0][1]).StudyInstanceUID)
     out = io.StringIO()
     call_command(
@@ -111,7 +58,7 @@ def test_the_command_pulls_one_study(orthanc, cohort):
         "--cohort",
         cohort.slug,
         "--url",
-        orthanc.url,
+        pacs.url,
         "--study",
         study_uid,
         "--user",
@@ -126,12 +73,37 @@ def test_the_command_pulls_one_study(orthanc, cohort):
     assert_nothing_identifying_stored(second)
 
 
-def test_a_wrong_password_is_a_clear_error_and_stores_nothing(orthanc, cohort):
-    orthanc.upload(synthetic_files(slices=1))
+def test_a_wrong_password_is_a_clear_error_and_stores_nothing(pacs, cohort):
+    pacs.upload(synthetic_files(slices=1))
     with pytest.raises(DicomwebPullFailed, match="401"):
-        dicomweb_pull(cohort=cohort, url=orthanc.url, auth=(AUTH[0], "wrong"), actor=None)
+        dicomweb_pull(cohort=cohort, url=pacs.url, auth=(AUTH[0], "wrong"), actor=None)
     with pytest.raises(CommandError, match="Nothing was imported"):
         call_command(
-            "dicomweb_pull", "--cohort", cohort.slug, "--url", orthanc.url, stderr=io.StringIO()
+            "dicomweb_pull", "--cohort", cohort.slug, "--url", pacs.url, stderr=io.StringIO()
         )
     assert_nothing_written()
+
+
+def test_a_series_the_pacs_fails_is_skipped_and_reported_and_the_others_imported(pacs, cohort):
+    files = synthetic_files(slices=3)  # a STIR and a T1 series
+    files += synthetic_files("SRC-0043", name="Testperson^Other", seed=2, slices=3)
+    pacs.upload(files)
+    broken_uid = str(parse(files[0][1]).SeriesInstanceUID)
+    series = next(
+        s
+        for s in pacs.rest("/series?expand")
+        if s["MainDicomTags"]["SeriesInstanceUID"] == broken_uid
+    )
+    # The PACS loses the file of the series' second instance: that series cannot be fetched.
+    instance = series["Instances"][1]
+    uuid = pacs.rest(f"/instances/{instance}/attachments/dicom/info")["Uuid"]
+    (pacs.storage / uuid[:2] / uuid[2:4] / uuid).unlink()
+
+    report = dicomweb_pull(cohort=cohort, url=pacs.url, auth=AUTH, actor=None)
+    failed = [f for f in report.files if f.status == "rejected"]
+    assert len(failed) == 1 and "did not deliver this series" in failed[0].reason
+    assert report.count("imported") == len(files) - 3 == Instance.objects.count()
+    assert ImagingStudy.objects.count() == 2
+    assert not Instance.objects.filter(
+        series__series_uid=remap_uid(broken_uid, settings.DICOM_UID_SECRET.encode())
+    ).exists(), "no part of the failed series is stored"

@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cohorts.imaging.listener import DicomListener
+from cohorts.imaging.listener import DicomListener, listener_ssl_context
 from cohorts.models import Cohort
 
 
 class Command(BaseCommand):
     help = (
         "Receive MR images over DICOM (C-STORE) and import each association's images into "
-        "a cohort, de-identified. Runs until interrupted."
+        "a cohort, de-identified; instances are staged on disk before they are acknowledged, "
+        "and a restart imports what an earlier run staged. Runs until interrupted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,8 +30,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--host",
-            default="0.0.0.0",  # noqa: S104 - scanners on the network are the point
-            help="Address to listen on (default: all interfaces).",
+            default=settings.DICOM_LISTENER_HOST,
+            help="Address to listen on (default: DICOM_LISTENER_HOST, loopback unless set).",
         )
         parser.add_argument("--cohort", required=True, help="Slug of the cohort to import into.")
 
@@ -42,13 +43,19 @@ class Command(BaseCommand):
         ae_title = str(options["ae_title"])
         if not 0 < len(ae_title) <= 16:
             raise CommandError("An AE title has 1 to 16 characters.")
+        ssl_context = listener_ssl_context()
         listener = DicomListener(
-            cohort=cohort, ae_title=ae_title, port=int(options["port"]), host=str(options["host"])
+            cohort=cohort,
+            ae_title=ae_title,
+            port=int(options["port"]),
+            host=str(options["host"]),
+            ssl_context=ssl_context,
         )
         self.stdout.write(
-            f"Listening as {ae_title} on {options['host']}:{options['port']}, importing into "
-            f"{cohort.slug}. Ctrl-C stops."
+            f"Listening as {ae_title} on {options['host']}:{options['port']}"
+            f"{' (TLS)' if ssl_context else ''}, importing into {cohort.slug}. Ctrl-C stops.",
         )
+        self.stdout.flush()
         try:
             listener.serve_forever()
         except KeyboardInterrupt:
