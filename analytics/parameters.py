@@ -69,9 +69,7 @@ def _cohort_sites(cohort: Cohort) -> set[str]:
     return set(Site.objects.filter(cohorts=cohort).values_list("code", flat=True))
 
 
-def _choices(
-    query: QueryDict, name: str, known: set[str], problems: dict[str, str]
-) -> list[str]:
+def _choices(query: QueryDict, name: str, known: set[str], problems: dict[str, str]) -> list[str]:
     values = sorted(set(query.getlist(name)))
     unknown = [value for value in values if value not in known]
     if unknown:

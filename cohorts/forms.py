@@ -25,6 +25,8 @@ from .services import (
     CK_TOO_HIGH,
     CK_ULN_MAX,
     CK_ULN_OUT_OF_RANGE,
+    DAYS_FROM_BASELINE_MAX,
+    DAYS_FROM_BASELINE_OUT_OF_RANGE,
     DISEASE_DURATION_NEGATIVE,
     MMT8_AXIAL_GROUP,
     MMT8_GROUP_KEYS,
@@ -37,15 +39,14 @@ from .services import (
     MMT8_TOTAL_MAX,
     MMT8_TOTAL_NOT_SUM,
     MMT8_TOTAL_OUT_OF_RANGE,
+    PSEUDONYM_INVALID,
+    PSEUDONYM_PATTERN,
     assessment_rule_errors,
     ck_times_uln,
     next_pseudonym,
     patient_rule_errors,
 )
 
-PSEUDONYM_INVALID = (
-    "A pseudonym is letters, digits and hyphens (e.g. IIM-0042), up to 40 characters."
-)
 PSEUDONYM_TAKEN = "This pseudonym is already used in this cohort."
 DAYS_FROM_BASELINE_NEGATIVE = "Days from baseline cannot be negative."
 
@@ -177,7 +178,7 @@ class PatientForm(ClinicalForm):
     )
     pseudonym = forms.CharField(
         max_length=40,
-        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9-]*$", PSEUDONYM_INVALID)],
+        validators=[RegexValidator(PSEUDONYM_PATTERN, PSEUDONYM_INVALID)],
         help_text="Never a name or a hospital number.",
     )
 
@@ -250,7 +251,11 @@ class AssessmentForm(ClinicalForm):
 
     days_from_baseline = forms.IntegerField(
         min_value=0,
-        error_messages={"min_value": DAYS_FROM_BASELINE_NEGATIVE},
+        max_value=DAYS_FROM_BASELINE_MAX,
+        error_messages={
+            "min_value": DAYS_FROM_BASELINE_NEGATIVE,
+            "max_value": DAYS_FROM_BASELINE_OUT_OF_RANGE,
+        },
         help_text="Days after the baseline MRI.",
     )
     disease_duration_months = forms.DecimalField(

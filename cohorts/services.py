@@ -6,6 +6,7 @@ see marks the cohort's results stale through analytics' one door.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
@@ -53,6 +54,10 @@ MMT8_TOTAL_MAX: Final = 150
 MMT8_GROUP_MAX: Final = 10
 CK_MAX: Final = 1_000_000
 CK_ULN_MAX: Final = 10_000
+# A century of follow-up; the column holds up to 2**31 - 1, which is no clinical value.
+DAYS_FROM_BASELINE_MAX: Final = 36_500
+# Timepoints are numbered 0, 1, 2, ... per patient; a few hundred is far beyond any study.
+TIMEPOINT_MAX: Final = 999
 
 AGE_OUT_OF_RANGE: Final = "Age at MRI must be between 0 and 120 years."
 SERONEGATIVE_WITH_ANTIBODY: Final = (
@@ -74,6 +79,14 @@ TREATMENT_NAIVE_WITH_IMMUNOSUPPRESSION: Final = (
     "A treatment-naive patient has no current immunosuppression: answer No, or clear the agents."
 )
 IMMUNOSUPPRESSION_NOT_A_LIST: Final = "Give the current immunosuppression as a list of agents."
+DAYS_FROM_BASELINE_OUT_OF_RANGE: Final = (
+    "Days from baseline must be between 0 and 36,500 (a hundred years)."
+)
+TIMEPOINT_OUT_OF_RANGE: Final = "A timepoint is a whole number from 0 to 999."
+PSEUDONYM_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}\Z"
+PSEUDONYM_INVALID: Final = (
+    "A pseudonym is letters, digits and hyphens (e.g. IIM-0042), up to 40 characters."
+)
 
 # MMT-8 (IMACS): neck flexors once, seven groups on each side; 15 scores of 0–10 = 150.
 MMT8_AXIAL_GROUP: Final = ("neck_flexors", "Neck flexors")
@@ -146,10 +159,13 @@ def assessment_rule_errors(
     mmt8_total: int | None,
     treatment_naive: bool | None,
     immunosuppression: Sequence[str],
+    days_from_baseline: int | None = None,
 ) -> dict[str, list[str]]:
     """The clinical rules an assessment breaks, as {field: [message]} (the MMT-8 groups are
     checked by `mmt8_total_from_groups`)."""
     errors: dict[str, list[str]] = {}
+    if days_from_baseline is not None and not 0 <= days_from_baseline <= DAYS_FROM_BASELINE_MAX:
+        errors["days_from_baseline"] = [DAYS_FROM_BASELINE_OUT_OF_RANGE]
     if disease_duration_months is not None and disease_duration_months < 0:
         errors["disease_duration_months"] = [DISEASE_DURATION_NEGATIVE]
     if ck is not None and ck < 0:
@@ -196,6 +212,12 @@ def _number(value: Any) -> Any:
     return None
 
 
+def pseudonym_is_valid(pseudonym: object) -> bool:
+    """Letters, digits and hyphens, starting with a letter or digit, 1 to 40 characters: safe in
+    URLs, file names, HTTP headers and spreadsheet cells."""
+    return isinstance(pseudonym, str) and re.match(PSEUDONYM_PATTERN, pseudonym) is not None
+
+
 def _check_patient_rules(patient: Patient) -> None:
     errors = patient_rule_errors(
         age_at_mri=_number(patient.age_at_mri),
@@ -234,7 +256,10 @@ def _check_assessment_rules(assessment: ClinicalAssessment) -> None:
         mmt8_total=_number(assessment.mmt8_total),
         treatment_naive=assessment.treatment_naive,
         immunosuppression=immunosuppression,
+        days_from_baseline=_number(assessment.days_from_baseline),
     )
+    if not isinstance(assessment.timepoint, int) or not 0 <= assessment.timepoint <= TIMEPOINT_MAX:
+        errors["timepoint"] = [TIMEPOINT_OUT_OF_RANGE]
     if errors:
         raise ValidationError(errors)
     assessment.full_clean()
@@ -299,6 +324,9 @@ def patient_create(
         is_synthetic=is_synthetic,
         **fields,
     )
+    # Every path that creates a patient (form, score sheet, DICOM upload, demo) meets here.
+    if not pseudonym_is_valid(patient.pseudonym):
+        raise ValidationError({"pseudonym": [PSEUDONYM_INVALID]})
     _check_patient_rules(patient)
     patient.save()
     audit_record(

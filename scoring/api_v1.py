@@ -14,7 +14,7 @@ from iim_scoring.api.base import (
     CohortScopedListApi,
     SharedVocabularyMixin,
 )
-from iim_scoring.api.filters import StrictBooleanFilter
+from iim_scoring.api.filters import BoundedIntegerFilter, StrictBooleanFilter
 
 from .models import (
     FunctionalGroup,
@@ -180,7 +180,7 @@ class ReadFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Read.Kind.choices)
     reader = django_filters.CharFilter(field_name="reader__username")
     pseudonym = django_filters.CharFilter(field_name="study__patient__pseudonym")
-    timepoint = django_filters.NumberFilter(field_name="study__timepoint")
+    timepoint = BoundedIntegerFilter(field_name="study__timepoint", high=32767)
     protocol = django_filters.CharFilter(field_name="protocol__slug")
 
     class Meta:
@@ -189,7 +189,7 @@ class ReadFilter(django_filters.FilterSet):
 
 
 class GradeFilter(django_filters.FilterSet):
-    read = django_filters.NumberFilter(field_name="read_id")
+    read = BoundedIntegerFilter(field_name="read_id")
     read_status = django_filters.ChoiceFilter(
         field_name="read__status", choices=Read.Status.choices
     )

@@ -3,6 +3,8 @@ amendments of a cohort."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,8 +19,20 @@ from cohorts.selectors import cohort_get_for_user, patient_get_for_user
 from .erasure import patient_erase, patient_record
 from .forms import AssignmentForm
 from .models import Read
-from .selectors import read_get_for_coordinator
-from .services import AssignmentPlan, read_audit_trail, reads_assign_bulk
+from .selectors import read_audit_rows, read_get_for_coordinator
+from .services import (
+    AssignmentPlan,
+    read_audit_trail,
+    reads_assign_bulk,
+    reads_assign_preview,
+)
+
+_ASSESSMENTS = ("clinical assessment", "clinical assessments")
+
+
+def counted(n: int, singular: str, plural: str) -> str:
+    """`n` and the noun in the number it needs: "1 read", "0 reads"."""
+    return f"{n} {singular if n == 1 else plural}"
 
 
 def _require_coordinator(request: HttpRequest) -> None:
@@ -26,40 +40,59 @@ def _require_coordinator(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
+def _assignment_plan(data: dict) -> AssignmentPlan:
+    return AssignmentPlan(
+        readers=list(data["readers"]),
+        double_reading=data["double_reading"],
+        consensus_reader=data["consensus_reader"],
+        reread_fraction=data["reread_percent"] / 100,
+        reread_after_days=data["reread_after_days"],
+    )
+
+
 @login_required
+@require_http_methods(["GET", "POST"])
 def assign_reads(request: HttpRequest, slug: str) -> HttpResponse:
+    """Bulk assignment in two steps: a POST shows what would be created (reads per reader,
+    studies skipped for want of images); only the confirming POST creates the reads."""
     _require_coordinator(request)
     cohort = cohort_get_for_user(slug=slug, user=request.user)
     form = AssignmentForm(request.POST or None)
+    preview = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        plan = AssignmentPlan(
-            readers=list(data["readers"]),
-            double_reading=data["double_reading"],
-            consensus_reader=data["consensus_reader"],
-            reread_fraction=data["reread_percent"] / 100,
-            reread_after_days=data["reread_after_days"],
-        )
-        created = reads_assign_bulk(
-            cohort=cohort, protocol=data["protocol"], plan=plan, actor=request.user
-        )
-        messages.success(request, f"{len(created)} reads assigned or already in place.")
-        return redirect("scoring:assign", slug=cohort.slug)
+        plan = _assignment_plan(data)
+        if request.POST.get("confirm") == "yes":
+            created = reads_assign_bulk(
+                cohort=cohort, protocol=data["protocol"], plan=plan, actor=request.user
+            )
+            messages.success(request, f"{counted(len(created), 'read', 'reads')} assigned.")
+            return redirect("scoring:assign", slug=cohort.slug)
+        preview = reads_assign_preview(cohort=cohort, protocol=data["protocol"], plan=plan)
     reads = (
         Read.objects.filter(study__patient__cohort=cohort)
         .select_related("reader", "protocol", "study__patient")
         .order_by("study__patient__pseudonym", "kind")
     )
-    return render(request, "scoring/assign.html", {"cohort": cohort, "form": form, "reads": reads})
+    return render(
+        request,
+        "scoring/assign.html",
+        {
+            "cohort": cohort,
+            "form": form,
+            "reads": reads,
+            "preview": preview,
+            "kinds": dict(Read.Kind.choices),
+        },
+    )
 
 
 @login_required
 def read_audit(request: HttpRequest, read_id: int) -> HttpResponse:
     """Every event of one read and its grades, oldest first; nothing here can be edited."""
     read = read_get_for_coordinator(read_id=read_id, user=request.user)
-    return render(
-        request, "scoring/read_audit.html", {"read": read, "events": read_audit_trail(read=read)}
-    )
+    rows = read_audit_rows(read=read, events=read_audit_trail(read=read))
+    return render(request, "scoring/read_audit.html", {"read": read, "rows": rows})
 
 
 @login_required
@@ -89,7 +122,9 @@ def patient_record_download(request: HttpRequest, slug: str, pseudonym: str) -> 
     cohort = cohort_get_for_user(slug=slug, user=request.user)
     patient = patient_get_for_user(user=request.user, cohort=cohort, pseudonym=pseudonym)
     response = JsonResponse(patient_record(patient=patient), json_dumps_params={"indent": 2})
-    response["Content-Disposition"] = f'attachment; filename="{cohort.slug}-{pseudonym}.json"'
+    # Only safe characters in the header: a pseudonym stored before the rule held "\r\n".
+    name = re.sub(r"[^A-Za-z0-9-]", "_", f"{cohort.slug}-{pseudonym}")
+    response["Content-Disposition"] = f'attachment; filename="{name}.json"'
     response["Cache-Control"] = "no-store"
     return response
 
@@ -115,8 +150,10 @@ def patient_erase_page(request: HttpRequest, slug: str, pseudonym: str) -> HttpR
         else:
             messages.success(
                 request,
-                f"{summary.pseudonym} erased: {summary.studies} studies, {summary.instances} "
-                f"images, {summary.reads} reads, {summary.assessments} clinical assessments.",
+                f"{summary.pseudonym} erased: {counted(summary.studies, 'study', 'studies')}, "
+                f"{counted(summary.instances, 'image', 'images')}, "
+                f"{counted(summary.reads, 'read', 'reads')}, "
+                f"{counted(summary.assessments, *_ASSESSMENTS)}.",
             )
             return redirect("cohorts:patient-list", slug=cohort.slug)
     record = patient_record(patient=patient)
@@ -128,12 +165,16 @@ def patient_erase_page(request: HttpRequest, slug: str, pseudonym: str) -> HttpR
             "patient": patient,
             "errors": errors,
             "reason": request.POST.get("reason", ""),
-            "counts": {
-                "clinical assessments": len(record["clinical_assessments"]),
-                "imaging studies": len(record["imaging_studies"]),
-                "reads": len(record["reads"]),
-                "audit events (values emptied)": len(record["audit_events"]),
-            },
+            "counts": [
+                counted(len(record["clinical_assessments"]), *_ASSESSMENTS),
+                counted(len(record["imaging_studies"]), "imaging study", "imaging studies"),
+                counted(len(record["reads"]), "read", "reads"),
+                counted(
+                    len(record["audit_events"]),
+                    "audit event (values emptied)",
+                    "audit events (values emptied)",
+                ),
+            ],
         },
         status=400 if errors else 200,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -111,6 +113,11 @@ class CohortProtocol(models.Model):
         return f"{self.cohort}: {self.protocol}"
 
 
+def new_read_token() -> str:
+    """A random, URL-safe name for a read in the reader's URLs (never its sequential id)."""
+    return secrets.token_urlsafe(16)
+
+
 class Read(models.Model):
     """One reader's scoring of one imaging study under one protocol."""
 
@@ -134,6 +141,9 @@ class Read(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ASSIGNED)
     # All a reader ever sees of the case.
     blind_label = models.CharField(max_length=12, unique=True)
+    # The read in the reader's URLs, and the key of its own UID remap: ids follow import
+    # order, which follows pseudonyms (DESIGN.md, "Blinding beyond the page text").
+    token = models.CharField(max_length=32, unique=True, default=new_read_token, editable=False)
     # Random per reader: the worklist order, so cases are not read in cohort order.
     sort_key = models.FloatField(default=0.0)
     # Optimistic concurrency: every change increments it; a stale writer is refused.

@@ -10,7 +10,7 @@ from django.utils import timezone
 from cohorts.roles import COORDINATOR, RADIOLOGIST, has_role
 from cohorts.selectors import cohorts_for_user
 
-from .models import Muscle, Read, ScoringProtocol
+from .models import Grade, Muscle, Read, ScoringProtocol, Side
 
 
 def _reads_visible_to(reader: AbstractBaseUser) -> QuerySet[Read]:
@@ -26,7 +26,7 @@ def reads_for_reader(*, reader: AbstractBaseUser) -> QuerySet[Read]:
     random order."""
     return (
         _reads_visible_to(reader)
-        .only("id", "blind_label", "status", "sort_key", "protocol_id", "version")
+        .only("id", "token", "blind_label", "status", "sort_key", "protocol_id", "version")
         .order_by("sort_key")
     )
 
@@ -36,14 +36,12 @@ def worklist_for_reader(*, reader: AbstractBaseUser) -> QuerySet[Read]:
     return reads_for_reader(reader=reader).annotate(n_graded=Count("grades"))
 
 
-def read_get_for_reader(*, read_id: int, user: AbstractBaseUser | AnonymousUser) -> Read:
-    """The reader's own read (404 for anyone else, including other radiologists); every grade
-    save and image fetch starts here."""
+def read_get_for_reader(*, read_token: str, user: AbstractBaseUser | AnonymousUser) -> Read:
+    """The reader's own read, named by its token (404 for anyone else, including other
+    radiologists); every grade save and image fetch starts here."""
     if not user.is_authenticated or not has_role(user, RADIOLOGIST):
         raise Http404("No such read.")
-    if not 0 < read_id < 2**63:  # outside bigint: no such key
-        raise Http404("No such read.")
-    read = _reads_visible_to(user).filter(pk=read_id).first()
+    read = _reads_visible_to(user).filter(token=read_token).first()
     if read is None:
         raise Http404("No such read.")
     return read
@@ -106,14 +104,26 @@ def read_series_for_viewer(*, read: Read) -> list[dict]:
     return out
 
 
-def read_instance_get(*, read: Read, instance_id: int):
-    """An image of the read's own study (404 for any other instance)."""
+def read_instance_get(*, read: Read, image: str):
+    """An image of the read's own study, named by its token in this read (404 for anything
+    else). The token → id map of the read is computed once and kept in the cache (a speed-up
+    only: it is recomputed whenever the cache has dropped it)."""
+    from django.core.cache import cache
+
     from cohorts.models import Instance
 
-    try:
-        return Instance.objects.get(pk=instance_id, series__study_id=read.study_id)
-    except Instance.DoesNotExist as exc:
-        raise Http404("No such image.") from exc
+    from .blinding import image_token
+
+    key = f"read-images:{read.token}"
+    images = cache.get(key)
+    if images is None or image not in images:
+        ids = Instance.objects.filter(series__study_id=read.study_id).values_list("pk", flat=True)
+        images = {image_token(read=read, instance_id=pk): pk for pk in ids}
+        cache.set(key, images, timeout=3600)
+    instance = Instance.objects.filter(pk=images.get(image), series__study_id=read.study_id).first()
+    if instance is None:
+        raise Http404("No such image.")
+    return instance
 
 
 def grid_rows(*, read: Read) -> list[dict]:
@@ -128,4 +138,23 @@ def grid_rows(*, read: Read) -> list[dict]:
                 "sides": ["R", "L"] if muscle.paired else ["M"],
             }
         )
+    return rows
+
+
+def read_audit_rows(*, read: Read, events: list) -> list[dict]:
+    """The read's audit events, each with what it changed in a reader's words: a grade as
+    "Deltoid · right · STIR" (not "scoring.grade #14161"), the read itself as its blind label."""
+    grade_ids = [int(e.target_id) for e in events if e.target_type == "scoring.grade"]
+    grades = {str(g.pk): g for g in Grade.objects.filter(pk__in=grade_ids).select_related("muscle")}
+    rows = []
+    for event in events:
+        grade = grades.get(event.target_id) if event.target_type == "scoring.grade" else None
+        if grade is not None:
+            side = Side(grade.side).label.lower()
+            target = f"{grade.muscle.name} · {side} · {grade.sequence}"
+        elif event.target_type == "scoring.read":
+            target = f"read {read.blind_label}"
+        else:
+            target = f"{event.target_type} #{event.target_id}"
+        rows.append({"event": event, "target": target})
     return rows

@@ -6,14 +6,19 @@ app_name = "scoring"
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
-    path("reads/<int:read_id>/", views.read_page, name="read"),
-    path("reads/<int:read_id>/images/<int:instance_id>.dcm", views.read_image, name="read-image"),
-    path("api/reads/<int:read_id>/", api.ReadStateApi.as_view(), name="api-read"),
-    path("api/reads/<int:read_id>/grades/", api.GradesSetApi.as_view(), name="api-grades"),
-    path("api/reads/<int:read_id>/submit/", api.ReadSubmitApi.as_view(), name="api-submit"),
-    path("api/reads/<int:read_id>/amend/", api.ReadAmendApi.as_view(), name="api-amend"),
-    path("api/reads/<int:read_id>/notes/", api.ReadNotesApi.as_view(), name="api-notes"),
-    path("api/reads/<int:read_id>/activity/", api.ReadActivityApi.as_view(), name="api-activity"),
+    # The reader's URLs name a read by its random token and an image by its per-read token.
+    path("reads/<slug:read_token>/", views.read_page, name="read"),
+    path("reads/<slug:read_token>/images/<slug:image>.dcm", views.read_image, name="read-image"),
+    path("api/reads/<slug:read_token>/", api.ReadStateApi.as_view(), name="api-read"),
+    path("api/reads/<slug:read_token>/grades/", api.GradesSetApi.as_view(), name="api-grades"),
+    path("api/reads/<slug:read_token>/submit/", api.ReadSubmitApi.as_view(), name="api-submit"),
+    path("api/reads/<slug:read_token>/amend/", api.ReadAmendApi.as_view(), name="api-amend"),
+    path("api/reads/<slug:read_token>/notes/", api.ReadNotesApi.as_view(), name="api-notes"),
+    path(
+        "api/reads/<slug:read_token>/activity/",
+        api.ReadActivityApi.as_view(),
+        name="api-activity",
+    ),
     path("cohorts/<slug:slug>/assign/", coordinator_views.assign_reads, name="assign"),
     path("cohorts/<slug:slug>/amendments/", coordinator_views.amendments, name="amendments"),
     path("reads/<int:read_id>/audit/", coordinator_views.read_audit, name="read-audit"),

@@ -14,9 +14,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from cohorts.imaging.dicom.blind import blinded_file
 from cohorts.roles import RADIOLOGIST, has_role
 
+from .blinding import image_token, read_copy
 from .models import ReaderPreference
 from .selectors import (
     grid_rows,
@@ -63,9 +63,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def read_page(request: HttpRequest, read_id: int) -> HttpResponse:
+def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
     """Viewer and grading grid of one read; everything the page loads later is blind too."""
-    read = read_get_for_reader(read_id=read_id, user=request.user)
+    read = read_get_for_reader(read_token=read_token, user=request.user)
     prefs = ReaderPreference.objects.filter(reader=request.user).first()
     series = []
     for entry in read_series_for_viewer(read=read):
@@ -76,7 +76,11 @@ def read_page(request: HttpRequest, read_id: int) -> HttpResponse:
                 "sequence": entry["sequence"],
                 "label": entry["sequence"],
                 "imageIds": [
-                    "wadouri:" + reverse("scoring:read-image", args=[read.pk, i.pk])
+                    "wadouri:"
+                    + reverse(
+                        "scoring:read-image",
+                        args=[read.token, image_token(read=read, instance_id=i.pk)],
+                    )
                     for i in instances
                 ],
                 "positions": _all_or_none([i.position_along_normal for i in instances]),
@@ -91,17 +95,17 @@ def read_page(request: HttpRequest, read_id: int) -> HttpResponse:
         "csrfToken": get_token(request),
     }
     grading = {
-        "readId": read.pk,
+        "readId": read.token,
         "version": read.version,
         "status": read.status,
         "sequences": read.protocol.sequences,
         "urls": {
-            "state": reverse("scoring:api-read", args=[read.pk]),
-            "grades": reverse("scoring:api-grades", args=[read.pk]),
-            "submit": reverse("scoring:api-submit", args=[read.pk]),
-            "amend": reverse("scoring:api-amend", args=[read.pk]),
-            "notes": reverse("scoring:api-notes", args=[read.pk]),
-            "activity": reverse("scoring:api-activity", args=[read.pk]),
+            "state": reverse("scoring:api-read", args=[read.token]),
+            "grades": reverse("scoring:api-grades", args=[read.token]),
+            "submit": reverse("scoring:api-submit", args=[read.token]),
+            "amend": reverse("scoring:api-amend", args=[read.token]),
+            "notes": reverse("scoring:api-notes", args=[read.token]),
+            "activity": reverse("scoring:api-activity", args=[read.token]),
             "prefs": reverse("scoring:api-prefs"),
         },
         "keymap": prefs.keymap if prefs else {},
@@ -144,14 +148,15 @@ def _all_or_none(values: list[float | None]) -> list[float] | None:
 
 @login_required
 @require_GET
-def read_image(request: HttpRequest, read_id: int, instance_id: int) -> HttpResponse:
-    """One slice as DICOM Part-10 for the viewer (`wadouri:`), blinded for the reader."""
-    read = read_get_for_reader(read_id=read_id, user=request.user)
-    instance = read_instance_get(read=read, instance_id=instance_id)
+def read_image(request: HttpRequest, read_token: str, image: str) -> HttpResponse:
+    """One slice as DICOM Part-10 for the viewer (`wadouri:`), blinded for the reader, with
+    the read's own UIDs."""
+    read = read_get_for_reader(read_token=read_token, user=request.user)
+    instance = read_instance_get(read=read, image=image)
     etag = (
         '"'
         + hashlib.sha256(
-            f"{instance.pk}:{instance.sop_instance_uid}:{read.blind_label}:{settings.SECRET_KEY[:8]}".encode()
+            f"{instance.pk}:{read.token}:{read.blind_label}:{settings.SECRET_KEY[:8]}".encode()
         ).hexdigest()[:32]
         + '"'
     )
@@ -162,9 +167,7 @@ def read_image(request: HttpRequest, read_id: int, instance_id: int) -> HttpResp
             data = handle.read()
     except FileNotFoundError as exc:
         raise Http404("The image file is missing.") from exc
-    response = HttpResponse(
-        blinded_file(data, blind_label=read.blind_label), content_type="application/dicom"
-    )
+    response = HttpResponse(read_copy(data, read=read), content_type="application/dicom")
     # Private: the bytes are the reader's blinded copy; a day of caching spares re-downloads.
     response["Cache-Control"] = "private, max-age=86400"
     response["ETag"] = etag

@@ -11,10 +11,18 @@ import io
 from dataclasses import dataclass
 
 XLSX_MAGIC = b"PK\x03\x04"
+# No cell of a score sheet is prose: the longest are lists of agents or antibodies.
+CELL_MAX_CHARS = 2000
+CELL_TOO_LONG = f"a cell holds more than {CELL_MAX_CHARS:,} characters; nothing was imported"
+CSV_MALFORMED = "malformed CSV ({error}): check the quotes of this row"
 
 
 class SheetUnreadable(ValueError):
-    """The file is not a CSV or XLSX table we can read."""
+    """The file is not a CSV or XLSX table we can read; `row` says where (0: the whole file)."""
+
+    def __init__(self, message: str, row: int = 0) -> None:
+        super().__init__(message)
+        self.row = row
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,10 @@ def _header(values: list[object]) -> list[str]:
     return header
 
 
-def _record(header: list[str], values: list[object]) -> dict[str, str] | None:
+def _record(header: list[str], values: list[object], number: int) -> dict[str, str] | None:
     texts = [_text(v) for v in values]
+    if any(len(text) > CELL_MAX_CHARS for text in texts):
+        raise SheetUnreadable(CELL_TOO_LONG, row=number)
     if not any(texts):
         return None  # blank lines are not rows
     texts += [""] * (len(header) - len(texts))
@@ -70,16 +80,27 @@ def read_csv(content: bytes) -> Sheet:
         dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        header = _header(next(reader))
-    except StopIteration as exc:
-        raise SheetUnreadable("The file is empty.") from exc
+    # Strict: an unbalanced quote is an error, not a cell that swallows the following lines
+    # ("IIM-0001,F\n" became a pseudonym).
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
     rows = []
-    for values in reader:
-        record = _record(header, values)
-        if record is not None:
-            rows.append(SheetRow(reader.line_num, record))
+    header: list[str] | None = None
+    start = 1  # the line the record being read starts on
+    try:
+        for values in reader:
+            if header is None:
+                header = _header(values)
+            else:
+                record = _record(header, values, start)
+                if record is not None:
+                    rows.append(SheetRow(reader.line_num, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        # The module's own field limit (131,072 characters) or a quoting error.
+        reason = CELL_TOO_LONG if "field larger" in str(exc) else CSV_MALFORMED.format(error=exc)
+        raise SheetUnreadable(reason, row=start) from exc
+    if header is None:
+        raise SheetUnreadable("The file is empty.")
     return Sheet(header, rows)
 
 
@@ -107,7 +128,7 @@ def read_xlsx(content: bytes) -> Sheet:
             elif sheet_header != header:
                 raise SheetUnreadable(f"Sheet {ws.title} has other columns than {first.title}.")
             for number, row in enumerate(values, start=2):
-                record = _record(header, list(row))
+                record = _record(header, list(row), number)
                 if record is not None:
                     rows.append(SheetRow(number, record, label))
         return Sheet(header or [], rows)

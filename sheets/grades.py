@@ -4,6 +4,7 @@ which audit every cell). Used by `score_import`."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from cohorts.choices import BodyCoverage
 from cohorts.models import Cohort, ImagingStudy, Patient
 from cohorts.roles import RADIOLOGIST, has_role
-from cohorts.services import study_create
+from cohorts.services import TIMEPOINT_MAX, study_create
 from exports.codebook import AtlasVocabulary, grades_variables
 from exports.grades import series_by_study_and_sequence
 from scoring.models import GradeValue, Muscle, Read, ScoringProtocol, Side
@@ -34,7 +35,10 @@ GRADE_INVALID = "grade must be 0, 1, 2 or NA"
 SIDE_INVALID = "side must be {allowed} for this muscle"
 SEQUENCE_INVALID = "sequence must be one of {allowed}"
 DUPLICATE_CELL = "duplicate cell: the same read, muscle, side and sequence is on row {row}"
-TIMEPOINT_INVALID = "timepoint must be a whole number ≥ 0"
+TIMEPOINT_INVALID = f"timepoint must be a whole number from 0 to {TIMEPOINT_MAX}"
+STUDY_UID_INVALID = "study must be a DICOM UID: digits and dots, at most 64 characters"
+# PS3.5 9.1: components of digits without leading zeros, separated by dots, ≤ 64 characters.
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 UNKNOWN_READER = "unknown reader"
 READER_NOT_RADIOLOGIST = "reader is not a radiologist"
 READER_MISSING = "no reader: fill the reader column or choose a reader for the whole file"
@@ -133,7 +137,8 @@ def _patient(rules: GradeRules, check: _RowCheck) -> Patient | None:
 
 def _timepoint(check: _RowCheck) -> int | None:
     text = check.values.get("timepoint") or "0"
-    if not text.isdigit():
+    # ASCII digits only: "²".isdigit() is true, and int("²") raised (a 500).
+    if not re.fullmatch(r"[0-9]{1,3}", text) or int(text) > TIMEPOINT_MAX:
         check.problem("timepoint", TIMEPOINT_INVALID)
         return None
     return int(text)
@@ -193,6 +198,9 @@ def _study(
 ) -> tuple[ImagingStudy | None, str]:
     """The row's study (None: one will be made for a sheet without images) and its UID."""
     uid = check.values.get("study", "")
+    if uid and (len(uid) > 64 or not _UID.fullmatch(uid)):
+        check.problem("study", STUDY_UID_INVALID)
+        return None, ""
     if uid:
         study = rules.studies.get(uid)
         if study is not None and (study.patient_id, study.timepoint) != (patient.pk, timepoint):

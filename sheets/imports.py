@@ -24,12 +24,28 @@ from exports.codebook import patient_variables
 from scoring.models import ScoringProtocol
 from sheets.files import ImportRefused, RowProblem, SheetUnreadable, read_sheet
 from sheets.grades import plan_grades, write_grades
-from sheets.patients import check_columns, plan_patients, write_patients
+from sheets.patients import OLDER_COLUMNS, check_columns, plan_patients, write_patients
 
 GRADES, PATIENTS = "grades", "patients"
 NO_PROTOCOL = "the cohort has no scoring protocol; choose one"
 UNKNOWN_PROTOCOL = "unknown protocol {slug}"
 KIND_UNKNOWN = "the file has neither the grades columns nor the patients columns"
+
+
+# Singular and plural of each count a summary holds ("1 patient", "2 patients").
+_NOUNS = {
+    "patients": ("patient created", "patients created"),
+    "patients_updated": ("patient updated", "patients updated"),
+    "assessments": ("clinical assessment", "clinical assessments"),
+    "reads": ("read", "reads"),
+    "grades": ("grade", "grades"),
+    "studies": ("study", "studies"),
+}
+
+
+def counted(n: int, singular: str, plural: str) -> str:
+    """`n` and the noun in the number it needs: "1 study", "0 studies", "2 studies"."""
+    return f"{n} {singular if n == 1 else plural}"
 
 
 @dataclass(frozen=True)
@@ -38,11 +54,22 @@ class ImportSummary:
     rows: int
     created: dict[str, int]
 
+    @property
+    def rows_text(self) -> str:
+        return counted(self.rows, f"{self.kind} row", f"{self.kind} rows")
+
+    @property
+    def counts_text(self) -> str:
+        return ", ".join(
+            counted(n, *_NOUNS.get(what, (what, what))) for what, n in self.created.items()
+        )
+
 
 def detect_kind(columns: list[str]) -> str | None:
     if {"muscle", "grade"} <= set(columns):
         return GRADES
-    if "pseudonym" in columns and set(columns) & {"mmt8", "ck", "subtype", "timepoint", "sex"}:
+    clinical = {"mmt8", "mmt8_total", "ck", "subtype", "timepoint", "sex"}
+    if "pseudonym" in columns and set(columns) & clinical:
         return PATIENTS
     return None
 
@@ -87,7 +114,7 @@ def score_sheet_import(
     try:
         sheet = read_sheet(content, filename)
     except SheetUnreadable as exc:
-        raise ImportRefused([RowProblem(0, "", str(exc))]) from exc
+        raise ImportRefused([RowProblem(exc.row, "", str(exc))]) from exc
     kind = kind or detect_kind(sheet.columns)
     if kind == GRADES:
         scoring_protocol = _protocol(cohort, protocol)
@@ -97,7 +124,8 @@ def score_sheet_import(
             lambda: write_grades(reads, protocol=scoring_protocol, actor=actor, reason=reason)
         )
     elif kind == PATIENTS:
-        check_columns(sheet, required=("pseudonym",), known={v.name for v in patient_variables()})
+        known = {v.name for v in patient_variables()} | OLDER_COLUMNS
+        check_columns(sheet, required=("pseudonym",), known=known)
         patients = plan_patients(sheet, cohort=cohort)
         created = _in_one_transaction(lambda: write_patients(patients, cohort=cohort, actor=actor))
     else:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -12,28 +13,48 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from cohorts.choices import Antibody, Criteria, EmgFinding, Sex, Subtype
 from cohorts.models import Cohort, Patient, Site
-from cohorts.services import assessment_save, patient_create, patient_update
+from cohorts.services import (
+    AGE_MAX,
+    CK_MAX,
+    CK_ULN_MAX,
+    DAYS_FROM_BASELINE_MAX,
+    MMT8_TOTAL_MAX,
+    TIMEPOINT_MAX,
+    assessment_rule_errors,
+    assessment_save,
+    patient_create,
+    patient_rule_errors,
+    patient_update,
+    pseudonym_is_valid,
+)
 from exports.codebook import LIST_SEPARATOR
 from sheets.files import ImportRefused, RowProblem, Sheet, SheetRow
 
 UNKNOWN_COLUMNS = "unknown column(s): {columns}"
 MISSING_COLUMNS = "missing column(s): {columns}"
-MMT8_RANGE = "MMT-8 must be a whole number from 0 to 150"
-CK_NEGATIVE = "CK must be a whole number ≥ 0 (U/L)"
-CK_ULN_INVALID = "CK upper limit of normal must be a whole number ≥ 0 (U/L)"
-AGE_RANGE = "age must be a whole number from 0 to 120"
+# The forms' limits (cohorts.services), said in the sheet's column names.
+MMT8_RANGE = f"MMT-8 must be a whole number from 0 to {MMT8_TOTAL_MAX}"
+CK_NEGATIVE = f"CK must be a whole number from 0 to {CK_MAX:,} (U/L)"
+CK_ULN_INVALID = f"CK upper limit of normal must be a whole number from 1 to {CK_ULN_MAX:,} (U/L)"
+AGE_RANGE = f"age must be a whole number from 0 to {AGE_MAX}"
 DURATION_INVALID = "disease duration must be a number ≥ 0 (months, one decimal)"
-DAYS_INVALID = "days_from_baseline must be a whole number"
-TIMEPOINT_INVALID = "timepoint must be a whole number ≥ 0"
+DAYS_INVALID = f"days_from_baseline must be a whole number from 0 to {DAYS_FROM_BASELINE_MAX:,}"
+TIMEPOINT_INVALID = f"timepoint must be a whole number from 0 to {TIMEPOINT_MAX}"
 TIMEPOINT_NEEDED = "clinical values need a timepoint"
 BOOLEAN_INVALID = "{column} must be true, false or empty"
 CHOICE_INVALID = "{column} must be one of {allowed}"
 LIST_INVALID = "unknown {column} value(s): {values}"
 UNKNOWN_SITE = "unknown site code"
-PSEUDONYM_INVALID = "pseudonym must be 1 to 40 characters"
+PSEUDONYM_INVALID = (
+    "pseudonym must be letters, digits and hyphens (e.g. IIM-0042), up to 40 characters"
+)
+LIST_TOO_LONG = "{column} holds at most 500 characters"
 DUPLICATE_VISIT = "duplicate patient and timepoint: also on row {row}"
 PATIENT_DIFFERS = "{column} differs from row {row} of the same patient"
 
+_WHOLE = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: int() also reads "١٢" and "1_0"
+_DECIMAL = re.compile(r"[0-9]{1,6}(\.[0-9]+)?")
+LIST_MAX_CHARS = 500
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
@@ -60,10 +81,9 @@ def _whole(low: int | None, high: int | None, reason: str) -> Callable[[str], in
     def parse(text: str) -> int | None:
         if not text:
             return None
-        try:
-            value = int(text)
-        except ValueError as exc:
-            raise _Bad(reason) from exc
+        if not _WHOLE.fullmatch(text):
+            raise _Bad(reason)
+        value = int(text)
         if (low is not None and value < low) or (high is not None and value > high):
             raise _Bad(reason)
         return value
@@ -74,6 +94,8 @@ def _whole(low: int | None, high: int | None, reason: str) -> Callable[[str], in
 def _duration(text: str) -> Decimal | None:
     if not text:
         return None
+    if not _DECIMAL.fullmatch(text):
+        raise _Bad(DURATION_INVALID)
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
@@ -110,6 +132,8 @@ def _choice(column: str, choices: list[str], blank: Any) -> Callable[[str], Any]
 
 def _listed(column: str, choices: list[str] | None) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
+        if len(text) > LIST_MAX_CHARS:
+            raise _Bad(LIST_TOO_LONG.format(column=column))
         values = [v.strip() for v in text.split(LIST_SEPARATOR) if v.strip()]
         unknown = [v for v in values if choices is not None and v not in choices]
         if unknown:
@@ -123,7 +147,8 @@ def _listed(column: str, choices: list[str] | None) -> Callable[[str], list[str]
 PATIENT_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "subtype": ("subtype", _choice("subtype", Subtype.values, None)),
     "sex": ("sex", _choice("sex", Sex.values, None)),
-    "age": ("age_at_mri", _whole(0, 120, AGE_RANGE)),
+    "age_at_mri": ("age_at_mri", _whole(0, AGE_MAX, AGE_RANGE)),
+    "age": ("age_at_mri", _whole(0, AGE_MAX, AGE_RANGE)),  # older sheets' name
     "classification_criteria": (
         "classification_criteria",
         _listed("classification_criteria", Criteria.values),
@@ -135,11 +160,15 @@ PATIENT_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 NOT_NULL_PATIENT_FIELDS = {"subtype", "sex", "seronegative", "emg_myopathic"}
 ASSESSMENT_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "days_from_baseline": ("days_from_baseline", _whole(None, None, DAYS_INVALID)),
+    "days_from_baseline": (
+        "days_from_baseline",
+        _whole(0, DAYS_FROM_BASELINE_MAX, DAYS_INVALID),
+    ),
     "disease_duration_months": ("disease_duration_months", _duration),
-    "ck": ("ck", _whole(0, None, CK_NEGATIVE)),
-    "ck_uln": ("ck_uln", _whole(0, None, CK_ULN_INVALID)),
-    "mmt8": ("mmt8_total", _whole(0, 150, MMT8_RANGE)),
+    "ck": ("ck", _whole(0, CK_MAX, CK_NEGATIVE)),
+    "ck_uln": ("ck_uln", _whole(1, CK_ULN_MAX, CK_ULN_INVALID)),
+    "mmt8_total": ("mmt8_total", _whole(0, MMT8_TOTAL_MAX, MMT8_RANGE)),
+    "mmt8": ("mmt8_total", _whole(0, MMT8_TOTAL_MAX, MMT8_RANGE)),  # older sheets' name
     "treatment_naive": ("treatment_naive", _boolean("treatment_naive")),
     "immunosuppression": ("immunosuppression", _listed("immunosuppression", None)),
 }
@@ -185,7 +214,8 @@ def plan_patients(sheet: Sheet, *, cohort: Cohort) -> list[PlannedPatient]:
     for row in sheet.rows:
         before = len(problems)
         pseudonym = row.values["pseudonym"]
-        if not 1 <= len(pseudonym) <= 40:
+        # The form's rule, from cohorts: "<script>…" and "NL\r\nX-Injected: 1" broke pages.
+        if pseudonym not in existing and not pseudonym_is_valid(pseudonym):
             problems.append(RowProblem(row.number, "pseudonym", PSEUDONYM_INVALID, row.sheet))
         fields = _parse(row, PATIENT_COLUMNS, NOT_NULL_PATIENT_FIELDS, problems)
         if "site" in row.values:
@@ -195,6 +225,8 @@ def plan_patients(sheet: Sheet, *, cohort: Cohort) -> list[PlannedPatient]:
             fields["site"] = sites.get(code)
         assessment = _parse(row, ASSESSMENT_COLUMNS, NOT_NULL_ASSESSMENT_FIELDS, problems)
         timepoint = _row_timepoint(row, problems)
+        if len(problems) == before:
+            problems += _clinical_rules(row, fields, assessment)
         if len(problems) > before:
             continue
         patient = planned.get(pseudonym)
@@ -224,12 +256,48 @@ def _row_timepoint(row: SheetRow, problems: list[RowProblem]) -> int | None:
     """The row's timepoint; a row with clinical values must name one."""
     text = row.values.get("timepoint", "")
     if text:
-        if text.isdigit():
+        if re.fullmatch(r"[0-9]{1,3}", text) and int(text) <= TIMEPOINT_MAX:
             return int(text)
         problems.append(RowProblem(row.number, "timepoint", TIMEPOINT_INVALID, row.sheet))
     elif any(row.values.get(c) for c in ASSESSMENT_COLUMNS):
         problems.append(RowProblem(row.number, "timepoint", TIMEPOINT_NEEDED, row.sheet))
     return None
+
+
+# Columns older sheets (and the patients export before it took the model's names) use.
+OLDER_COLUMNS = {"age", "mmt8"}
+
+
+def _column_of(name: str, row: SheetRow) -> str:
+    """The sheet's column of a field, as this row names it."""
+    columns = PATIENT_COLUMNS | ASSESSMENT_COLUMNS
+    return next((c for c, (n, _p) in columns.items() if n == name and c in row.values), name)
+
+
+def _clinical_rules(
+    row: SheetRow, fields: dict[str, Any], assessment: dict[str, Any]
+) -> list[RowProblem]:
+    """The rules the clinical forms apply across fields (seronegative with an antibody, a
+    treatment-naive patient under immunosuppression, ...), reported on the row."""
+    errors = patient_rule_errors(
+        age_at_mri=fields.get("age_at_mri"),
+        antibodies=fields.get("antibodies") or [],
+        seronegative=bool(fields.get("seronegative")),
+        classification_criteria=fields.get("classification_criteria") or [],
+    )
+    errors |= assessment_rule_errors(
+        disease_duration_months=assessment.get("disease_duration_months"),
+        ck=assessment.get("ck"),
+        ck_uln=assessment.get("ck_uln"),
+        mmt8_total=assessment.get("mmt8_total"),
+        treatment_naive=assessment.get("treatment_naive"),
+        immunosuppression=assessment.get("immunosuppression") or [],
+        days_from_baseline=assessment.get("days_from_baseline"),
+    )
+    return [
+        RowProblem(row.number, _column_of(name, row), " ".join(messages), row.sheet)
+        for name, messages in errors.items()
+    ]
 
 
 def _differences(
@@ -239,7 +307,7 @@ def _differences(
     problems = []
     for name, value in fields.items():
         if patient.fields.get(name) != value:
-            column = next((c for c, (n, _p) in PATIENT_COLUMNS.items() if n == name), name)
+            column = _column_of(name, row)
             where = patient.first.where
             problems.append(
                 RowProblem(

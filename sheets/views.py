@@ -72,10 +72,9 @@ def score_sheet_import_page(request: HttpRequest, slug: str) -> HttpResponse:
         except ImportRefused as exc:
             problems = exc.problems
         else:
-            counts = ", ".join(f"{n} {what}" for what, n in summary.created.items())
             messages.success(
                 request,
-                f"Imported {summary.rows} {summary.kind} rows from {upload.name}: {counts}.",
+                f"Imported {summary.rows_text} from {upload.name}: {summary.counts_text}.",
             )
             return redirect(request.path)
     return render(

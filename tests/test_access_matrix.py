@@ -8,6 +8,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from scoring.blinding import image_token
 from scoring.models import ScoringProtocol
 from scoring.services import read_assign
 from tests import factories
@@ -42,6 +43,7 @@ CLINICAL_EDIT = _rule(clinician=OK, coordinator=OK)
 CLINICIAN_ONLY = _rule(clinician=OK)
 COORDINATOR_ONLY = _rule(coordinator=OK)
 API_DATA = _rule(clinician=OK, statistician=OK, coordinator=OK)
+NOT_OFFERED = _rule(anonymous=DENY)
 
 RULES: dict[str, dict[str, str]] = {
     "home": SIGNED_IN,
@@ -52,10 +54,11 @@ RULES: dict[str, dict[str, str]] = {
     "logout": None,  # POST only; covered by the login tests
     "password_change": SIGNED_IN,
     "password_change_done": SIGNED_IN,
-    "password_reset": EVERYONE,
-    "password_reset_done": EVERYONE,
-    "password_reset_confirm": EVERYONE,
-    "password_reset_complete": EVERYONE,
+    # Not offered without mail (no EMAIL_URL in tests): tests/test_password_reset_and_docs.py.
+    "password_reset": NOT_OFFERED,
+    "password_reset_done": NOT_OFFERED,
+    "password_reset_confirm": NOT_OFFERED,
+    "password_reset_complete": NOT_OFFERED,
     "cohorts:cohort-list": CLINICAL_VIEW,
     "cohorts:cohort-detail": CLINICAL_VIEW,
     "cohorts:patient-list": CLINICAL_VIEW,
@@ -66,13 +69,13 @@ RULES: dict[str, dict[str, str]] = {
     "cohorts:dicom-import": COORDINATOR_ONLY,
     "cohorts:dicom-import-job": COORDINATOR_ONLY,
     "cohorts:dicom-import-job-status": COORDINATOR_ONLY,
-    "cohorts:study-series": COORDINATOR_ONLY,
-    "cohorts:series-slice-png": _rule(clinician=OK, coordinator=OK),
-    "scoring:worklist": READER,
     "cohorts:dicom-network": COORDINATOR_ONLY,
     "cohorts:pacs-echo": None,  # POST only: tests/dicom_import/test_pacs.py
     "cohorts:pacs-search": None,  # needs a PACS row: tests/dicom_import/test_pacs.py
     "cohorts:pacs-retrieve": None,  # POST only: tests/dicom_import/test_pacs.py
+    "cohorts:study-series": COORDINATOR_ONLY,
+    "cohorts:series-slice-png": _rule(clinician=OK, coordinator=OK),
+    "scoring:worklist": READER,
     "scoring:read": READER,
     "scoring:read-image": READER,
     "scoring:api-read": READER,
@@ -105,6 +108,7 @@ RULES: dict[str, dict[str, str]] = {
     "api-v1:read-detail": API_DATA,
     "api-v1:grade-list": API_DATA,
     "api-v1:export-grades": API_DATA,
+    "api-v1:export-read-scores": API_DATA,
     "api-v1:export-muscle-scores": API_DATA,
     "api-v1:export-group-scores": API_DATA,
     "api-v1:export-patients": API_DATA,
@@ -121,6 +125,7 @@ RULES: dict[str, dict[str, str]] = {
     "api-schema": EVERYONE,
     "api-docs": EVERYONE,
     "api-redoc": EVERYONE,
+    "api-token": _rule(statistician=OK, coordinator=OK),
 }
 
 
@@ -179,8 +184,10 @@ def world(cohort, radiologist, clinician, statistician, coordinator):
         "pseudonym": patient.pseudonym,
         "timepoint": 0,
         "read_id": read.pk,
+        "read_token": read.token,
         "pk": read.pk,
         "instance_id": series.instances.first().pk,
+        "image": image_token(read=read, instance_id=series.instances.first().pk),
         "study_id": study.pk,
         "study_uid": study.study_uid,
         "series_id": series.pk,
@@ -278,3 +285,70 @@ def test_no_get_writes_anything(client, world, role):
             if found and not found.group(2).startswith(REQUEST_BOOKKEEPING):
                 writes.append(f"{name}: {query['sql'][:80]}")
     assert not writes, f"{role}: " + "; ".join(writes)
+
+
+# --- The admin (issue 22): the clinical and reading models are for superusers only; what a
+# coordinator still reaches is the shared vocabulary, their cohorts' series (the sequence fix),
+# and, read-only, their cohorts' audit trail and import jobs. Non-staff roles never get in.
+ADMIN_COORDINATOR = _rule(coordinator=OK)
+ADMIN_NOBODY = _rule()
+ADMIN_RULES: dict[str, dict[str, str]] = {
+    "index": ADMIN_COORDINATOR,
+    "cohorts.site": ADMIN_NOBODY,
+    "cohorts.cohort": ADMIN_NOBODY,
+    "cohorts.patient": ADMIN_NOBODY,
+    "cohorts.imagingstudy": ADMIN_NOBODY,
+    "cohorts.instance": ADMIN_NOBODY,
+    "cohorts.series": ADMIN_COORDINATOR,
+    "cohorts.auditevent": ADMIN_COORDINATOR,
+    "cohorts.dicomimportjob": ADMIN_NOBODY,  # no view permission in the role
+    "scoring.region": ADMIN_COORDINATOR,
+    "scoring.functionalgroup": ADMIN_COORDINATOR,
+    "scoring.muscle": ADMIN_COORDINATOR,
+    "scoring.scoringprotocol": ADMIN_COORDINATOR,
+    "scoring.cohortprotocol": ADMIN_NOBODY,
+    "scoring.read": ADMIN_NOBODY,
+    "auth.user": ADMIN_NOBODY,
+    "auth.group": ADMIN_NOBODY,
+    "authtoken.tokenproxy": ADMIN_NOBODY,
+    "axes.accessattempt": ADMIN_NOBODY,
+    "axes.accesslog": ADMIN_NOBODY,
+    "axes.accessfailurelog": ADMIN_NOBODY,
+    "analytics.analysisresult": ADMIN_NOBODY,
+    "analytics.cohortanalyticsstate": ADMIN_NOBODY,
+}
+
+
+def _admin_pages() -> list[tuple[str, str]]:
+    from django.contrib import admin
+    from django.urls import reverse
+
+    pages = [("index", reverse("admin:index"))]
+    for model in admin.site._registry:
+        label = model._meta.label_lower
+        pages.append((label, reverse(f"admin:{label.replace('.', '_')}_changelist")))
+    return pages
+
+
+def test_every_admin_model_has_an_access_rule():
+    missing = [label for label, _url in _admin_pages() if label not in ADMIN_RULES]
+    assert not missing, f"admin models without an access rule in this test: {missing}"
+
+
+def _admin_outcome(response, role: str) -> str:
+    if response.status_code == 302 and "/admin/login/" in response["Location"]:
+        return LOGIN if role == "anonymous" else DENY  # staff only: the admin's own login
+    return _outcome(response)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_exactly_what_its_admin_rule_says(client, world, role):
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    wrong = []
+    for label, url in _admin_pages():
+        expected = ADMIN_RULES[label][role]
+        got = _admin_outcome(client.get(url), role)
+        if got != expected:
+            wrong.append(f"{label}: expected {expected}, got {got}")
+    assert not wrong, f"{role}: " + "; ".join(wrong)

@@ -54,7 +54,7 @@ def test_logs_hold_no_identifying_or_clinical_values(
     client.force_login(radiologist)
     with django_capture_on_commit_callbacks(execute=True):
         saved = client.post(
-            reverse("scoring:api-grades", args=[read.pk]),
+            reverse("scoring:api-grades", args=[read.token]),
             data=json.dumps(
                 {
                     "version": 0,

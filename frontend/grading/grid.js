@@ -60,6 +60,24 @@ export class Grid {
   }
 
   /**
+   * The server's list of ungraded cells grouped by muscle, in grid order:
+   * [{muscle, name, cells: [{key, side, sequence}]}].
+   */
+  groupMissing(missing) {
+    const byMuscle = new Map();
+    for (const m of missing) {
+      if (!byMuscle.has(m.muscle)) {
+        byMuscle.set(m.muscle, { muscle: m.muscle, name: m.name, cells: [] });
+      }
+      const key = cellKey(m.muscle, m.side, m.sequence);
+      byMuscle.get(m.muscle).cells.push({ key, side: m.side, sequence: m.sequence });
+    }
+    const order = new Map(this.cells.map((c, i) => [c.key, i]));
+    const first = (group) => Math.min(...group.cells.map((c) => order.get(c.key) ?? Infinity));
+    return [...byMuscle.values()].sort((a, b) => first(a) - first(b));
+  }
+
+  /**
    * The server's list of ungraded cells as the reader reads it:
    * "Gracilis · Sartorius (L STIR, L T1)"; a muscle named alone has none of its cells graded.
    */

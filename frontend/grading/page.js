@@ -45,12 +45,25 @@ export function startGrading({ document, window }) {
   }
 
   async function submit() {
-    const answer = await grading.submit();
+    if (view.submitting) {
+      return; // one submit at a time: the button says it is under way
+    }
+    view.showSubmitting(true);
+    let answer;
+    try {
+      answer = await grading.submit();
+    } catch (error) {
+      view.showMessage(`Not submitted: ${error.message}`, { failed: true });
+      return;
+    } finally {
+      view.showSubmitting(false);
+    }
     const focus = view.showSubmitAnswer(answer);
     if (focus) {
       focusCell(focus);
     }
   }
+  view.onMissingChosen = (key) => focusCell(key);
 
   // ---------------------------------------------------------------- keyboard
 
@@ -70,7 +83,7 @@ export function startGrading({ document, window }) {
       groupFillArmed = false;
       if (action in GRADE_KEYS) {
         event.preventDefault();
-        grading.fillGroup(current, GRADE_KEYS[action]);
+        view.showMessage(groupFillMessage(grading.fillGroup(current, GRADE_KEYS[action]), GRADE_KEYS[action]));
       }
       return;
     }
@@ -94,6 +107,10 @@ export function startGrading({ document, window }) {
       }
       grading.setGrade(current, GRADE_KEYS[action]);
       focusCell(grid.step(current, 1));
+    } else if (action === 'undo') {
+      event.preventDefault();
+      const answer = grading.undo();
+      view.showMessage(undoMessage(answer), { failed: Boolean(answer?.kept) });
     } else if (action === 'copySide') {
       event.preventDefault();
       grading.copyToOtherSide(current);
@@ -192,6 +209,29 @@ export function startGrading({ document, window }) {
     });
 
   return { state: grading, flush: () => grading.flush(), submit };
+}
+
+/** What a group fill did, in the reader's words (and how to overwrite what it kept). */
+export function groupFillMessage({ filled, kept, overwritten = 0 }, value) {
+  const cells = (n) => `${n} cell${n === 1 ? '' : 's'}`;
+  if (overwritten) {
+    return `Group: ${cells(overwritten)} overwritten with ${value} (Ctrl+Z undoes it)`;
+  }
+  if (kept) {
+    const done = filled ? `${cells(filled)} filled with ${value}; ` : '';
+    return `Group: ${done}${cells(kept)} already graded kept. Press g ${value} again now to overwrite them.`;
+  }
+  return filled ? `Group: ${cells(filled)} filled with ${value}` : 'Group: nothing to fill';
+}
+
+/** What an undo did. */
+export function undoMessage(answer) {
+  if (!answer) {
+    return 'Nothing to undo';
+  }
+  const cells = (n) => `${n} cell${n === 1 ? '' : 's'}`;
+  const kept = answer.kept ? `; ${cells(answer.kept)} already saved stay graded (grade them again to change them)` : '';
+  return `Undone: ${cells(answer.undone)}${kept}`;
 }
 
 function gridKeymap(overrides) {

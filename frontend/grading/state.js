@@ -20,6 +20,11 @@ import { gradesOf, landed, onServer } from './server-state.js';
 export const RETRY_FIRST_MS = 1000;
 export const RETRY_MAX_MS = 15000;
 export const NOTE_DELAY_MS = 800;
+// A second group fill of the same group with the same grade within this time overwrites the
+// cells the first one kept (it said so); later, a fill again fills only empty cells.
+export const GROUP_OVERWRITE_MS = 4000;
+// Changes the reader can take back with Ctrl+Z, most recent last.
+export const UNDO_DEPTH = 50;
 
 const VIEW_HOOKS = ['render', 'showSaveStatus', 'showConflict', 'showNotes', 'showMessage'];
 
@@ -48,6 +53,13 @@ export class Grading {
     this.notes = null; // {note?, findings?} waiting to be saved
     this.noteDraft = null; // the note as typed, queued NOTE_DELAY_MS after the last keystroke
     this.noteTimer = null;
+    this.lastFill = null; // {cells, value, at}: the group fill that kept graded cells
+    this.history = []; // [[{key, before}]]: one entry per change the reader made, for undo
+  }
+
+  /** Milliseconds on the page's clock (the fake clock of tests has a `now`). */
+  now() {
+    return typeof this.timers.now === 'number' ? this.timers.now : Date.now();
   }
 
   // ------------------------------------------------------------------ what the page shows
@@ -84,11 +96,72 @@ export class Grading {
     if (!key || !this.grid.has(key) || this.locked()) {
       return;
     }
-    this.values.set(key, value);
-    this.pending.set(key, value);
+    this.change(new Map([[key, value]]));
+  }
+
+  /** Apply {key: value} as one change the reader can undo, and save it. */
+  change(updates) {
+    const step = [];
+    for (const [key, value] of updates) {
+      if (this.values.get(key) === value) {
+        continue;
+      }
+      step.push({ key, before: this.values.get(key) });
+      this.values.set(key, value);
+      this.pending.set(key, value);
+    }
+    if (!step.length) {
+      return;
+    }
+    this.history.push(step);
+    if (this.history.length > UNDO_DEPTH) {
+      this.history.shift();
+    }
     this.persistPending();
     this.view.render();
     this.flush();
+  }
+
+  /**
+   * Take back the reader's last change: each cell gets its value from before. A cell that was
+   * empty is emptied only while its grade is still unsent; a saved grade cannot be emptied
+   * (grades are never deleted), so it stays and the answer counts it.
+   * Returns {undone, kept} (cells), or null when there is nothing to undo.
+   */
+  undo() {
+    if (this.locked() || !this.history.length) {
+      return null;
+    }
+    const step = this.history.pop();
+    const restore = new Map();
+    let kept = 0;
+    const emptied = [];
+    for (const { key, before } of step) {
+      if (before !== undefined) {
+        restore.set(key, before);
+      } else if (this.pending.has(key) && !this.isBeingSent(key)) {
+        emptied.push(key);
+      } else {
+        kept += 1;
+      }
+    }
+    for (const key of emptied) {
+      this.values.delete(key);
+      this.pending.delete(key);
+    }
+    for (const [key, value] of restore) {
+      this.values.set(key, value);
+      this.pending.set(key, value);
+    }
+    this.persistPending();
+    this.view.render();
+    this.flush();
+    return { undone: restore.size + emptied.length, kept };
+  }
+
+  /** True while `key` is part of the request on its way to the server. */
+  isBeingSent(key) {
+    return Boolean(this.sent?.changes && key in this.sent.changes);
   }
 
   /** This cell's value to the same muscle and sequence on the other side. */
@@ -100,18 +173,29 @@ export class Grading {
     this.setGrade(this.grid.otherSide(key), value);
   }
 
-  /** One grade for every cell of this cell's functional group in its sequence, both sides. */
+  /**
+   * One grade for the empty cells of this cell's functional group in its sequence, both sides.
+   * Cells already graded keep their grade; the same fill again within GROUP_OVERWRITE_MS
+   * overwrites them too (the page says so after the first). Returns {filled, kept} (cells).
+   */
   fillGroup(key, value) {
     if (!key || !this.grid.has(key) || this.locked()) {
-      return;
+      return { filled: 0, kept: 0 };
     }
-    for (const target of this.grid.groupOf(key)) {
-      this.values.set(target, value);
-      this.pending.set(target, value);
-    }
-    this.persistPending();
-    this.view.render();
-    this.flush();
+    const cells = this.grid.groupOf(key);
+    const id = cells.join(' ');
+    const last = this.lastFill;
+    const overwrite = Boolean(
+      last && last.id === id && last.value === value && this.now() - last.at <= GROUP_OVERWRITE_MS,
+    );
+    // Graded with another value: what a fill would overwrite.
+    const graded = cells.filter((t) => this.values.has(t) && this.values.get(t) !== value);
+    const empty = cells.filter((t) => !this.values.has(t));
+    const targets = overwrite ? [...empty, ...graded] : empty;
+    this.change(new Map(targets.map((target) => [target, value])));
+    const kept = overwrite ? 0 : graded.length;
+    this.lastFill = kept ? { id, value, at: this.now() } : null;
+    return { filled: empty.length, kept, overwritten: overwrite ? graded.length : 0 };
   }
 
   setFindings(findings) {

@@ -36,6 +36,18 @@ export class GradingView {
     this.conflictBanner = byId('conflict-banner');
     this.noteField = byId('read-note');
     this.missingPanel = byId('missing-panel');
+    this.submitting = false;
+    this.onMissingChosen = null; // (cellKey) => void: the page focuses the cell
+  }
+
+  /** Submit under way: the button is disabled and says so (a submit takes a moment). */
+  showSubmitting(busy) {
+    this.submitting = busy;
+    this.submitButton.disabled = busy;
+    this.submitButton.setAttribute('aria-busy', String(busy));
+    this.submitButton.dataset.label ??= this.submitButton.textContent;
+    this.submitButton.textContent = busy ? 'Submitting…' : this.submitButton.dataset.label;
+    this.document.body.dataset.submitting = busy ? '1' : '';
   }
 
   render() {
@@ -130,13 +142,39 @@ export class GradingView {
     byId('missing-title').textContent = missing.length
       ? `${missing.length} cell${missing.length === 1 ? '' : 's'} not yet graded:`
       : 'Not submitted:';
-    byId('missing-list').textContent = missing.length
-      ? this.grading.grid.describeMissing(missing)
-      : detail || 'The read could not be submitted.';
+    const list = byId('missing-list');
+    list.replaceChildren();
+    if (missing.length) {
+      this.listMissing(list, missing);
+    } else {
+      list.textContent = detail || 'The read could not be submitted.';
+    }
     this.missingPanel.hidden = false;
     for (const m of missing) {
       this.elementOf.get(cellKey(m.muscle, m.side, m.sequence))?.classList.add('missing');
     }
     return missing.length ? cellKey(missing[0].muscle, missing[0].side, missing[0].sequence) : null;
+  }
+
+  /** The missing cells grouped by muscle, each cell a button that jumps to it. */
+  listMissing(list, missing) {
+    const doc = this.document;
+    for (const { name, cells } of this.grading.grid.groupMissing(missing)) {
+      const item = doc.createElement('li');
+      const label = doc.createElement('span');
+      label.className = 'missing-muscle';
+      label.textContent = `${name}: `;
+      item.append(label);
+      for (const cell of cells) {
+        const button = doc.createElement('button');
+        button.type = 'button';
+        button.className = 'missing-cell';
+        button.textContent = `${cell.side} ${cell.sequence}`;
+        button.setAttribute('aria-label', `Go to ${name} ${cell.side} ${cell.sequence}`);
+        button.addEventListener('click', () => this.onMissingChosen?.(cell.key));
+        item.append(button);
+      }
+      list.append(item);
+    }
   }
 }

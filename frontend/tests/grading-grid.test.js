@@ -31,3 +31,20 @@ test('missing cells name a muscle alone when none of its cells is graded', () =>
   ].map(([muscle, side, sequence]) => ({ muscle, name: NAMES[muscle], side, sequence }));
   assert.equal(grid.describeMissing(missing), 'Rectus femoris (L STIR, L T1) · Gracilis');
 });
+
+test('missing cells are grouped by muscle in grid order, each with its cell key', () => {
+  const missing = [
+    ['gracilis', 'L', 'T1'], ['rectus-femoris', 'L', 'STIR'], ['gracilis', 'R', 'STIR'],
+  ].map(([muscle, side, sequence]) => ({ muscle, name: NAMES[muscle], side, sequence }));
+  assert.deepEqual(grid.groupMissing(missing), [
+    { muscle: 'rectus-femoris', name: 'Rectus femoris', cells: [{ key: 'rectus-femoris|L|STIR', side: 'L', sequence: 'STIR' }] },
+    {
+      muscle: 'gracilis',
+      name: 'Gracilis',
+      cells: [
+        { key: 'gracilis|L|T1', side: 'L', sequence: 'T1' },
+        { key: 'gracilis|R|STIR', side: 'R', sequence: 'STIR' },
+      ],
+    },
+  ]);
+});

@@ -2,7 +2,7 @@
 // waiting, retried, refused or in conflict, and what reaches the server.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Grading } from '../grading/state.js';
+import { GROUP_OVERWRITE_MS, Grading } from '../grading/state.js';
 import { FakeClock, FakeServer, FakeStorage, URLS, settled, thighGrid } from './fakes.js';
 
 const RF_R_STIR = 'rectus-femoris|R|STIR';
@@ -263,7 +263,7 @@ test('a change the server refuses is dropped, its reason shown, and the saved gr
 
 // -------------------------------------------------------------------- group fill, copy
 
-test('group fill grades the whole functional group in this sequence, both sides, in one save', async () => {
+test('group fill grades the empty functional group in this sequence, both sides, in one save', async () => {
   const { grading, server } = await openRead();
   grading.fillGroup(RF_R_STIR, '1');
   await settled();
@@ -403,4 +403,84 @@ test('the view is told when to show the grid and the save status, even as a clas
   grading.setGrade(RF_R_STIR, '2');
   await settled();
   assert.deepEqual(view.calls, ['render', 'showSaveStatus', 'render', 'showSaveStatus']);
+});
+
+// -------------------------------------------------------------------- group fill keeps grades, undo
+
+test('group fill gives the grade only to empty cells and says how many it kept', async () => {
+  const { grading, server } = await openRead();
+  grading.setGrade(RF_R_STIR, '1');
+  grading.setGrade(RF_L_STIR, '2');
+  await settled();
+  const answer = grading.fillGroup(VL_R_STIR, '0');
+  await settled();
+  assert.deepEqual(answer, { filled: 2, kept: 2, overwritten: 0 });
+  assert.equal(server.grades.get(RF_R_STIR), '1');
+  assert.equal(server.grades.get(RF_L_STIR), '2');
+  assert.equal(server.grades.get(VL_R_STIR), '0');
+  assert.equal(server.grades.get(VL_L_STIR), '0');
+});
+
+test('the same fill again within a moment overwrites the kept cells; later it does not', async () => {
+  const { grading, server, clock } = await openRead();
+  grading.setGrade(RF_R_STIR, '1');
+  await settled();
+  assert.equal(grading.fillGroup(RF_R_STIR, '0').kept, 1);
+  await clock.advance(GROUP_OVERWRITE_MS - 1);
+  assert.deepEqual(grading.fillGroup(RF_R_STIR, '0'), { filled: 0, kept: 0, overwritten: 1 });
+  await settled();
+  assert.equal(server.grades.get(RF_R_STIR), '0');
+
+  grading.setGrade(RF_L_STIR, '2');
+  await settled();
+  assert.equal(grading.fillGroup(RF_R_STIR, '1').kept, 4);
+  await clock.advance(GROUP_OVERWRITE_MS + 1);
+  assert.equal(grading.fillGroup(RF_R_STIR, '1').overwritten, 0); // too late: kept again
+  await settled();
+  assert.equal(server.grades.get(RF_L_STIR), '2');
+});
+
+test('a second press with another grade does not overwrite', async () => {
+  const { grading, server } = await openRead();
+  grading.setGrade(RF_R_STIR, '1');
+  await settled();
+  grading.fillGroup(RF_R_STIR, '0');
+  assert.equal(grading.fillGroup(RF_R_STIR, '2').overwritten, 0);
+  await settled();
+  assert.equal(server.grades.get(RF_R_STIR), '1');
+});
+
+test('Ctrl+Z brings back the grades an overwriting fill replaced, and saves them', async () => {
+  // The probe: deltoid R STIR 1→0, L STIR 2→0 and teres major NA→0 by one group fill.
+  const { grading, server } = await openRead();
+  grading.setGrade(RF_R_STIR, '1');
+  grading.setGrade(RF_L_STIR, '2');
+  grading.setGrade(VL_R_STIR, 'NA');
+  await settled();
+  grading.fillGroup(RF_R_STIR, '0');
+  grading.fillGroup(RF_R_STIR, '0');
+  await settled();
+  assert.equal(server.grades.get(RF_L_STIR), '0');
+  assert.deepEqual(grading.undo(), { undone: 3, kept: 0 });
+  await settled();
+  assert.equal(server.grades.get(RF_R_STIR), '1');
+  assert.equal(server.grades.get(RF_L_STIR), '2');
+  assert.equal(server.grades.get(VL_R_STIR), 'NA');
+  assert.equal(server.grades.get(VL_L_STIR), '0'); // filled by the first press, not undone yet
+  assert.deepEqual(grading.undo(), { undone: 0, kept: 1 }); // a saved grade cannot be emptied
+  assert.equal(grading.values.get(VL_L_STIR), '0');
+});
+
+test('undo empties a new grade while it is still unsent, and says when there is nothing', async () => {
+  const { grading, server } = await openRead();
+  grading.setGrade(RF_R_STIR, '1'); // on its way at once
+  grading.setGrade(RF_R_T1, '2'); // waits for the first save to come back
+  assert.equal(grading.isBeingSent(RF_R_T1), false);
+  assert.deepEqual(grading.undo(), { undone: 1, kept: 0 });
+  assert.equal(grading.values.has(RF_R_T1), false);
+  await settled();
+  assert.equal(server.grades.has(RF_R_T1), false);
+  assert.equal(server.grades.get(RF_R_STIR), '1');
+  assert.deepEqual(grading.undo(), { undone: 0, kept: 1 });
+  assert.equal(grading.undo(), null);
 });

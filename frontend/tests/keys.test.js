@@ -112,3 +112,9 @@ test('no shortcut fires while the reader types in a field', () => {
   assert.equal(isTypingTarget({ nodeType: 1, tagName: 'TD' }), false);
   assert.equal(isTypingTarget(null), false);
 });
+
+test('Ctrl+Z undoes (Cmd+Z on macOS); a plain z does nothing', () => {
+  assert.equal(grid().actionFor(press('KeyZ', 'z', { ctrlKey: true })), 'undo');
+  assert.equal(grid({}, true).actionFor(press('KeyZ', 'z', { metaKey: true })), 'undo');
+  assert.equal(grid().actionFor(press('KeyZ', 'z')), null);
+});

@@ -3,6 +3,7 @@ cohort selectors (`cohort_get_for_user`, `patients_for_user`)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -29,3 +30,13 @@ class HoldsAnyRole(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return has_role(request.user, *ROLES)
+
+
+class DocsReadable(BasePermission):
+    """The schema and its docs: open in development, signed-in users only when
+    API_DOCS_REQUIRE_LOGIN (the default in production), since they list the reading endpoints."""
+
+    message = "Sign in to read the API's schema and documentation."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return not settings.API_DOCS_REQUIRE_LOGIN or bool(request.user.is_authenticated)

@@ -5,7 +5,13 @@ Every function here runs in a transaction, writes its audit row in it, and marks
 results stale through analytics' one door. Callers import from `scoring.services`.
 """
 
-from scoring.services.assignment import AssignmentPlan, read_assign, reads_assign_bulk
+from scoring.services.assignment import (
+    AssignmentPlan,
+    AssignmentPreview,
+    read_assign,
+    reads_assign_bulk,
+    reads_assign_preview,
+)
 from scoring.services.grading import (
     CellChange,
     grades_set,
@@ -21,6 +27,7 @@ from scoring.services.messages import (
     READ_INCOMPLETE,
     READ_LOCKED,
     READ_STALE,
+    READER_HOLDS_STUDY,
     READER_NOT_RADIOLOGIST,
 )
 from scoring.services.preferences import reader_preferences_update
@@ -31,6 +38,7 @@ from scoring.services.reads import (
     read_submit,
     read_update_notes,
 )
+from scoring.services.vocabulary import series_sequence_set, vocabulary_record_change
 
 __all__ = [
     "AMEND_NEEDS_REASON",
@@ -38,11 +46,13 @@ __all__ = [
     "FINDING_INVALID",
     "GRADE_CELL_INVALID",
     "GRADE_VALUE_INVALID",
+    "READER_HOLDS_STUDY",
     "READER_NOT_RADIOLOGIST",
     "READ_INCOMPLETE",
     "READ_LOCKED",
     "READ_STALE",
     "AssignmentPlan",
+    "AssignmentPreview",
     "CellChange",
     "grades_set",
     "read_add_active_time",
@@ -55,4 +65,7 @@ __all__ = [
     "read_update_notes",
     "reader_preferences_update",
     "reads_assign_bulk",
+    "reads_assign_preview",
+    "series_sequence_set",
+    "vocabulary_record_change",
 ]

@@ -13,16 +13,21 @@ from cohorts.models import AuditEvent
 from scoring.models import (
     Grade,
     Read,
+    Region,
 )
 from scoring.services.grading import CellChange, grades_set, read_missing_cells
 from scoring.services.messages import (
     AMEND_NEEDS_REASON,
     AMEND_NOT_SUBMITTED,
     FINDING_INVALID,
+    NOTE_TOO_LONG,
     READ_INCOMPLETE,
     READ_LOCKED,
     READ_STALE,
+    TEXT_HAS_NUL,
 )
+
+NOTE_MAX_LENGTH = 10_000
 
 
 def _lock_for_change(read: Read, expected_version: int | None) -> Read:
@@ -99,7 +104,12 @@ def read_update_notes(
     note: str | None = None,
     findings: dict[str, dict[str, bool]] | None = None,
 ) -> Read:
-    """Free-text note and region-level yes/no findings (fasciitis, vascular engorgement, ...)."""
+    """Free-text note and region-level yes/no findings (fasciitis, vascular engorgement, ...).
+
+    `findings` maps a region of the protocol to {finding of the protocol: yes/no}; anything
+    else (another key, a value that is not a boolean) is refused with FINDING_INVALID."""
+    if note is not None:
+        _check_note(note)
     read = _lock_for_change(read, expected_version)
     if read.status == Read.Status.SUBMITTED:
         raise ValidationError(READ_LOCKED, code="locked")
@@ -112,10 +122,7 @@ def read_update_notes(
         read.note = note
         fields.append("note")
     if findings is not None:
-        allowed = set(read.protocol.region_findings)
-        for per_region in findings.values():
-            if not set(per_region) <= allowed:
-                raise ValidationError(FINDING_INVALID)
+        _check_findings(read, findings)
         if findings != read.findings:
             audit_record(
                 actor=actor,
@@ -131,6 +138,29 @@ def read_update_notes(
         read.version += 1
         read.save(update_fields=[*fields, "version"])
     return read
+
+
+def _check_note(note: str) -> None:
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError(NOTE_TOO_LONG)
+    if "\x00" in note:
+        raise ValidationError(TEXT_HAS_NUL)
+
+
+def _check_findings(read: Read, findings: object) -> None:
+    allowed = set(read.protocol.region_findings)
+    regions = set(
+        Region.objects.filter(groups__muscles__protocols=read.protocol_id).values_list(
+            "slug", flat=True
+        )
+    )
+    if not isinstance(findings, dict) or not set(findings) <= regions:
+        raise ValidationError(FINDING_INVALID)
+    for per_region in findings.values():
+        if not isinstance(per_region, dict) or not set(per_region) <= allowed:
+            raise ValidationError(FINDING_INVALID)
+        if not all(isinstance(value, bool) for value in per_region.values()):
+            raise ValidationError(FINDING_INVALID)
 
 
 def read_add_active_time(*, read: Read, seconds: int) -> None:

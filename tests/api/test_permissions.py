@@ -73,10 +73,12 @@ def test_statistician_cannot_write_anything(scored_cohort, statistician_client):
         "changes": [{"muscle": "deltoid", "side": "L", "sequence": "STIR", "value": "2"}],
     }
     response = statistician_client.post(
-        f"/reading/api/reads/{read.pk}/grades/", change, format="json"
+        f"/reading/api/reads/{read.token}/grades/", change, format="json"
     )
     assert response.status_code in (403, 404)
-    response = statistician_client.post(f"/reading/api/reads/{read.pk}/submit/", {}, format="json")
+    response = statistician_client.post(
+        f"/reading/api/reads/{read.token}/submit/", {}, format="json"
+    )
     assert response.status_code in (403, 404)
     read.refresh_from_db()
     assert read.version == change["version"]

@@ -176,7 +176,7 @@ def _no_script_errors(browser_context) -> Iterator[None]:
 
 
 def open_read(page, live_server, read: Read, *, viewer: bool = True) -> None:
-    page.goto(f"{live_server.url}/reading/reads/{read.pk}/")
+    page.goto(f"{live_server.url}/reading/reads/{read.token}/")
     wait_ready(page, viewer=viewer)
 
 
@@ -348,9 +348,11 @@ def test_reader_grades_by_keyboard_keeps_grades_over_a_reload_submits_and_amends
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#missing-panel:not([hidden])", timeout=TIMEOUT_MS)
     assert page.text_content("#missing-title") == f"{THIGH_CELLS - 20} cells not yet graded:"
-    missing = page.text_content("#missing-list").split(" · ")
-    assert missing[0] == "Adductor magnus" and missing[-1] == "Semimembranosus"
+    # Grouped by muscle, each cell a button that jumps to it.
+    missing = page.locator("#missing-list .missing-muscle").all_text_contents()
+    assert missing[0] == "Adductor magnus: " and missing[-1] == "Semimembranosus: "
     assert len(missing) == 8  # the medial and dorsal thigh muscles
+    assert page.locator("#missing-list button.missing-cell").count() == THIGH_CELLS - 20
     assert page.locator("td.cell.missing").count() == THIGH_CELLS - 20
     assert Read.objects.get(pk=imaged_read.pk).status == Read.Status.IN_PROGRESS
     screenshot(page, "read-missing")
@@ -493,8 +495,10 @@ def test_nothing_the_readers_browser_receives_names_the_patient(
     page.keyboard.press("1")
     page.keyboard.press("Control+Enter")  # refused: lists the missing cells by muscle name
     page.wait_for_selector("#missing-panel:not([hidden])", timeout=TIMEOUT_MS)
-    first_missing = page.text_content("#missing-list").split(" · ")[0]
-    assert first_missing == "Rectus femoris (R T1, L STIR, L T1)"
+    first_missing = page.locator("#missing-list li").first
+    assert first_missing.locator(".missing-muscle").text_content() == "Rectus femoris: "
+    cells = first_missing.locator("button.missing-cell").all_text_contents()
+    assert cells == ["R T1", "L STIR", "L T1"]
     page.keyboard.press("?")
     page.wait_for_selector("#help-dialog[open]")
     page.keyboard.press("Escape")

@@ -75,7 +75,7 @@ def test_a_grade_amended_over_http_changes_the_stored_analysis(client, celery_wo
     wait_for(lambda: _total_of(cohort, pseudonym) == 0.0, what="the first results")
     client.force_login(reader)
     response = client.post(
-        reverse("scoring:api-amend", args=[read.pk]),
+        reverse("scoring:api-amend", args=[read.token]),
         data=json.dumps(
             {
                 "version": Read.objects.get(pk=read.pk).version,
@@ -187,7 +187,7 @@ def test_grades_save_while_the_broker_is_down_and_recompute_when_it_is_back(
     reset_broker_connections(app)
     client.force_login(reader)
     response = client.post(
-        reverse("scoring:api-grades", args=[open_read.pk]),
+        reverse("scoring:api-grades", args=[open_read.token]),
         data=json.dumps(
             {
                 "version": 0,

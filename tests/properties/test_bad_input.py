@@ -236,7 +236,7 @@ def test_any_grade_save_body_gets_a_clear_answer_and_never_a_server_error(reader
     api.force_authenticate(reader)
     with transaction.atomic():
         response = api.post(
-            f"/reading/api/reads/{read.pk}/grades/",
+            f"/reading/api/reads/{read.token}/grades/",
             data=json.dumps(body),
             content_type="application/json",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pydicom
 import pytest
@@ -13,13 +14,18 @@ from tests.scoring.test_reading_api import cell, post
 
 pytestmark = pytest.mark.django_db
 
-SECRETS = ["IIM-7777", "IMNM", "98765", "111", "Secret Site Hospital", "zz-secret-site"]
+SECRETS = ["IIM-7777", "IMNM", "98765", "Secret Site Hospital", "zz-secret-site"]
+# A short number (the MMT-8 total) is a leak only standing alone: random read and image tokens
+# and per-read UIDs ("2.25.<39 digits>") hold "111" by chance.
+SECRET_NUMBERS = [re.compile(r"(?<![\w./-])111(?![\w.])")]
 
 
 def _assert_blind(payload: bytes | str, where: str) -> None:
     text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
     for secret in SECRETS:
         assert secret not in text, f"{secret!r} leaked in {where}"
+    for pattern in SECRET_NUMBERS:
+        assert not pattern.search(text), f"{pattern.pattern!r} leaked in {where}"
 
 
 def test_worklist_read_page_and_json_carry_only_blind_fields(client, radiologist, read):
@@ -27,8 +33,8 @@ def test_worklist_read_page_and_json_carry_only_blind_fields(client, radiologist
     pages = {
         "home": client.get(reverse("home")),
         "worklist": client.get(reverse("scoring:worklist")),
-        "read page": client.get(reverse("scoring:read", args=[read.pk])),
-        "read json": client.get(reverse("scoring:api-read", args=[read.pk])),
+        "read page": client.get(reverse("scoring:read", args=[read.token])),
+        "read json": client.get(reverse("scoring:api-read", args=[read.token])),
         "save json": post(client, "api-grades", read, {"version": 0, "changes": [cell()]}),
     }
     for where, response in pages.items():
@@ -67,7 +73,7 @@ def test_served_image_carries_the_blind_label_not_the_pseudonym(
     study = patient.studies.exclude(pk=read.study_id).get()
     image_read = read_assign(study=study, protocol=read.protocol, reader=read.reader, actor=None)
     client.force_login(radiologist)
-    page = client.get(reverse("scoring:read", args=[image_read.pk]))
+    page = client.get(reverse("scoring:read", args=[image_read.token]))
     config = json.loads(page.context["viewer_config"] and json.dumps(page.context["viewer_config"]))
     assert [s["sequence"] for s in config["series"]] == ["STIR", "T1"]
     url = config["series"][0]["imageIds"][0].removeprefix("wadouri:")

@@ -16,11 +16,24 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
+def study_with_images(cohort, sequences=("STIR", "T1")):
+    """A study with one image row per sequence (no file needed: assignment only counts them)."""
+    from cohorts.models import Instance, Series
+
+    study = factories.StudyFactory(patient=factories.PatientFactory(cohort=cohort))
+    for sequence in sequences:
+        series = Series.objects.create(
+            study=study, series_uid=f"{study.study_uid}.{len(sequence)}", sequence=sequence
+        )
+        Instance.objects.create(
+            series=series, sop_instance_uid=f"{series.series_uid}.1", file="x.dcm"
+        )
+    return study
+
+
 @pytest.fixture
 def studies(cohort):
-    return [
-        factories.StudyFactory(patient=factories.PatientFactory(cohort=cohort)) for _ in range(10)
-    ]
+    return [study_with_images(cohort) for _ in range(10)]
 
 
 def test_bulk_assignment_with_double_reading_consensus_and_rereads(
@@ -41,6 +54,7 @@ def test_bulk_assignment_with_double_reading_consensus_and_rereads(
             "consensus_reader": readers[2].pk,
             "reread_percent": 20,
             "reread_after_days": 28,
+            "confirm": "yes",
         },
     )
     assert response.status_code == 302

@@ -32,7 +32,7 @@ THIGH_MUSCLES = [
 
 def post(client, name, read, body):
     return client.post(
-        reverse(f"scoring:{name}", args=[read.pk]),
+        reverse(f"scoring:{name}", args=[read.token]),
         data=json.dumps(body),
         content_type="application/json",
     )
@@ -173,8 +173,8 @@ def test_amendment_needs_a_reason_and_records_it(client, radiologist, read):
 
 def test_another_radiologist_gets_404_for_someone_elses_read(client, other_radiologist, read):
     client.force_login(other_radiologist)
-    assert client.get(reverse("scoring:read", args=[read.pk])).status_code == 404
-    assert client.get(reverse("scoring:api-read", args=[read.pk])).status_code == 404
+    assert client.get(reverse("scoring:read", args=[read.token])).status_code == 404
+    assert client.get(reverse("scoring:api-read", args=[read.token])).status_code == 404
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 404
     assert not Grade.objects.exists()
 
@@ -187,7 +187,7 @@ def test_a_read_id_beyond_any_stored_one_is_not_found(client, radiologist, read)
 def test_clinician_cannot_grade(client, clinician, read):
     client.force_login(clinician)
     assert post(client, "api-grades", read, {"version": 0, "changes": [cell()]}).status_code == 404
-    assert client.get(reverse("scoring:read", args=[read.pk])).status_code == 404
+    assert client.get(reverse("scoring:read", args=[read.token])).status_code == 404
 
 
 def test_active_time_accumulates_and_one_report_is_capped(client, radiologist, read):

@@ -58,9 +58,8 @@ class Command(BaseCommand):
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             raise CommandError(str(exc)) from exc
-        counts = ", ".join(f"{n} {what}" for what, n in summary.created.items())
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {summary.rows} {summary.kind} rows into {cohort.slug}: {counts}."
+                f"Imported {summary.rows_text} into {cohort.slug}: {summary.counts_text}."
             )
         )
