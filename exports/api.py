@@ -33,7 +33,15 @@ from exports.codebook import (
     export_variables,
 )
 from exports.formats import FORMATS, MEDIA_TYPES, export_response
-from exports.tables import GRADE_STATUSES, SCORE_SCOPES, analysis_results_for, export_table
+from exports.queries import (
+    GradesQuerySerializer,
+    NoQuerySerializer,
+    PatientsQuerySerializer,
+    ReadScoresQuerySerializer,
+    ScoresQuerySerializer,
+    table_options,
+)
+from exports.tables import analysis_results_for, export_table
 from iim_scoring.api.permissions import HoldsCohortDataRole
 from iim_scoring.api.schema import ApiSchema
 
@@ -120,29 +128,6 @@ FORMAT_PARAMETER = OpenApiParameter(
 # --- views ------------------------------------------------------------------------------------
 
 
-class GradesQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=GRADE_STATUSES,
-        default="submitted",
-        allow_blank=True,
-        help_text="submitted (default): only submitted reads; all: reads in progress too.",
-    )
-
-
-class ScoresQuerySerializer(serializers.Serializer):
-    scope = serializers.ChoiceField(
-        choices=SCORE_SCOPES,
-        default="unified",
-        allow_blank=True,
-        help_text="unified (default): the protocol's combined grade; stir: oedema only; "
-        "t1: fat only.",
-    )
-
-
-class NoQuerySerializer(serializers.Serializer):
-    pass
-
-
 class CohortExportApi(APIView):
     """Base of the export endpoints: the cohort is checked first, then the file is written."""
 
@@ -157,9 +142,7 @@ class CohortExportApi(APIView):
         cohort = cohort_get_for_user(slug=slug, user=request.user)
         query = self.query_serializer_class(data=request.query_params)
         query.is_valid(raise_exception=True)
-        # An empty parameter means its default.
-        options = {name: value for name, value in query.validated_data.items() if value}
-        table = export_table(self.export_name, cohort=cohort, **options)
+        table = export_table(self.export_name, cohort=cohort, **table_options(query.validated_data))
         etag = f'"{table.version}-{request.accepted_renderer.format}"'
         if etag in request.headers.get("If-None-Match", ""):
             unchanged = HttpResponse(status=304)
@@ -203,6 +186,12 @@ GradesExportApi = _export_view(
     GradesQuerySerializer,
     "Grades, long: one row per read, muscle, side and sequence, with study and series UIDs.",
 )
+ReadScoresExportApi = _export_view(
+    "read-scores",
+    ReadScoresQuerySerializer,
+    "Read scores, long, for agreement work: one row per read, scope and scored unit (muscle, "
+    "group, region, limb, total), with reader and read kind; readers not combined.",
+)
 MuscleScoresExportApi = _export_view(
     "muscle-scores",
     ScoresQuerySerializer,
@@ -214,7 +203,7 @@ GroupScoresExportApi = _export_view(
     "Group, region and total scores, wide, with the clinical columns: one row per visit.",
 )
 PatientsExportApi = _export_view(
-    "patients", NoQuerySerializer, "Clinical data: one row per patient and timepoint."
+    "patients", PatientsQuerySerializer, "Clinical data: one row per patient and timepoint."
 )
 CodebookExportApi = _export_view(
     "codebook", NoQuerySerializer, "Every variable of every export: type, unit, values, meaning."

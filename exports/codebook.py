@@ -12,10 +12,25 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cohorts.choices import EmgFinding, Sex, Subtype
-from scoring.models import FunctionalGroup, GradeSequence, GradeValue, Muscle, Read, Region, Side
+from scoring.models import (
+    FunctionalGroup,
+    GradeSequence,
+    GradeValue,
+    Muscle,
+    Read,
+    Region,
+    Side,
+)
 
 STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
-EXPORT_NAMES = ("grades", "muscle-scores", "group-scores", "patients", "codebook")
+EXPORT_NAMES = (
+    "grades",
+    "read-scores",
+    "muscle-scores",
+    "group-scores",
+    "patients",
+    "codebook",
+)
 # The codebook also documents the analytics JSON, by path, under this name.
 ANALYTICS_SECTION = "analytics"
 LIST_SEPARATOR = ";"
@@ -38,6 +53,30 @@ class Variable:
     spss_missing: tuple[int, ...] = ()
     # SPSS measurement level: nominal, ordinal or scale.
     measure: str = "nominal"
+    # SPSS: a categorical variable without a fixed list (site, reader), numbered from the data.
+    sav_coded: bool = False
+    # The value that means "not assessable": Parquet writes it as null beside a boolean flag.
+    not_assessable: str = ""
+    # Parquet: a dictionary whose order is the labels' order (the paper's subtype order).
+    ordered: bool = False
+
+    def sav_codes(self) -> dict[str, int]:
+        """The numbers SPSS stores for a coded variable: the declared codes, else 1, 2, ... in
+        the labels' order (empty: not coded)."""
+        if self.spss_codes:
+            return dict(self.spss_codes)
+        if self.labels and self.type == STRING:
+            return {value: i for i, value in enumerate(self.labels, start=1)}
+        return {}
+
+    def sav_label(self, value: str) -> str:
+        """The SPSS value label of a coded value: the label, led by the value unless the label
+        already says it ("1 – mild", not "1 – 1 – mild"; "Deltoid", not "deltoid – Deltoid")."""
+        label = self.labels.get(value, value)
+        said, code = (_plain(text) for text in (label, value))
+        if said == code or (said.startswith(code) and not said[len(code)].isalnum()):
+            return label
+        return f"{value} – {label}"
 
     def allowed_values(self) -> str:
         if self.labels:
@@ -45,6 +84,10 @@ class Variable:
         if self.type == BOOLEAN and not self.allowed:
             return "true; false; empty = unknown"
         return self.allowed
+
+
+def _plain(text: str) -> str:
+    return text.casefold().replace("-", " ").replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -82,8 +125,16 @@ def _choices(choices: list[tuple[str, str]]) -> dict[str, str]:
 PSEUDONYM = Variable(
     "pseudonym", STRING, "Patient pseudonym, unique within the cohort.", allowed="e.g. IIM-0007"
 )
-SUBTYPE = Variable("subtype", STRING, "IIM subtype.", labels=_choices(Subtype.choices))
-SITE = Variable("site", STRING, "Code of the site (hospital) the patient was seen at.")
+SUBTYPE = Variable(
+    "subtype", STRING, "IIM subtype.", labels=_choices(Subtype.choices), ordered=True
+)
+SITE = Variable(
+    "site",
+    STRING,
+    "Code of the site (hospital) the patient was seen at. In SPSS: numbered, labelled with "
+    "the code.",
+    sav_coded=True,
+)
 TIMEPOINT = Variable(
     "timepoint",
     INTEGER,
@@ -92,7 +143,9 @@ TIMEPOINT = Variable(
     measure="ordinal",
 )
 SEX = Variable("sex", STRING, "Sex.", labels=_choices(Sex.choices))
-AGE = Variable("age", INTEGER, "Age at the MRI.", unit="years", allowed="0–120", measure="scale")
+AGE = Variable(
+    "age_at_mri", INTEGER, "Age at the MRI.", unit="years", allowed="0–120", measure="scale"
+)
 DISEASE_DURATION = Variable(
     "disease_duration_months",
     NUMBER,
@@ -103,7 +156,7 @@ DISEASE_DURATION = Variable(
 )
 CK = Variable("ck", INTEGER, "Creatine kinase.", unit="U/L", allowed="≥ 0", measure="scale")
 MMT8 = Variable(
-    "mmt8",
+    "mmt8_total",
     INTEGER,
     "Manual muscle testing of 8 muscle groups (MMT-8), total score.",
     unit="points",
@@ -115,7 +168,7 @@ TREATMENT_NAIVE = Variable(
 )
 
 
-def _atlas_labels(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def atlas_labels(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return dict(pairs)
 
 
@@ -139,7 +192,13 @@ def grades_variables(atlas: AtlasVocabulary) -> list[Variable]:
             "series (e.g. a score sheet imported without images).",
             allowed="DICOM UID or empty",
         ),
-        Variable("reader", STRING, "Username of the radiologist who gave the grade."),
+        Variable(
+            "reader",
+            STRING,
+            "Username of the radiologist who gave the grade. In SPSS: numbered, labelled "
+            "with the username.",
+            sav_coded=True,
+        ),
         Variable(
             "read_status", STRING, "Status of the read.", labels=_choices(Read.Status.choices)
         ),
@@ -151,10 +210,10 @@ def grades_variables(atlas: AtlasVocabulary) -> list[Variable]:
             labels=_choices(Read.Kind.choices),
         ),
         Variable(
-            "region", STRING, "Body region of the muscle.", labels=_atlas_labels(atlas.regions)
+            "region", STRING, "Body region of the muscle.", labels=atlas_labels(atlas.regions)
         ),
-        Variable("group", STRING, "Functional muscle group.", labels=_atlas_labels(atlas.groups)),
-        Variable("muscle", STRING, "Muscle.", labels=_atlas_labels(atlas.muscles)),
+        Variable("group", STRING, "Functional muscle group.", labels=atlas_labels(atlas.groups)),
+        Variable("muscle", STRING, "Muscle.", labels=atlas_labels(atlas.muscles)),
         Variable("side", STRING, "Side graded.", labels=_choices(Side.choices)),
         Variable(
             "sequence",
@@ -166,105 +225,14 @@ def grades_variables(atlas: AtlasVocabulary) -> list[Variable]:
             "grade",
             STRING,
             "Grade of the muscle on this side and sequence. In SPSS: numeric, 9 = not "
-            "assessable, declared user-missing.",
+            "assessable, declared user-missing. In Parquet: an integer, null when not "
+            "assessable, with the boolean column grade_not_assessable beside it. In XLSX: "
+            "numbers, NA as text.",
             labels=_choices(GradeValue.choices),
             spss_codes=GRADE_SPSS_CODES,
             spss_missing=(9,),
             measure="ordinal",
-        ),
-    ]
-
-
-SCORE_SOURCE = Variable(
-    "score_source",
-    STRING,
-    "Where the scores of the visit come from.",
-    labels={
-        "consensus": "The consensus read of the visit",
-        "reader mean": "Mean over the readers' reads",
-    },
-)
-N_READS = Variable(
-    "n_reads", INTEGER, "Number of reads combined into the visit's scores.", measure="scale"
-)
-
-
-def muscle_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
-    grades = {v.name: v for v in grades_variables(atlas)}
-    return [
-        PSEUDONYM,
-        SUBTYPE,
-        TIMEPOINT,
-        grades["region"],
-        grades["group"],
-        grades["muscle"],
-        Variable(
-            "score",
-            NUMBER,
-            "Muscle score s(m): the unified grade per side (by default the maximum of STIR and "
-            "T1, NA ignored; the protocol decides) averaged over the available sides. Readers "
-            "combined: the consensus read if one exists, else the mean over readers. Empty when "
-            "every cell of the muscle was NA.",
-            allowed="0–2",
-            measure="scale",
-        ),
-    ]
-
-
-def group_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
-    groups = [
-        Variable(
-            column_for_slug("group", slug),
-            NUMBER,
-            f"Group score G of the functional group {name}: mean of the muscle scores of its "
-            "graded muscles. Readers combined as in score_source.",
-            allowed="0–2",
-            measure="scale",
-        )
-        for slug, name in atlas.groups
-    ]
-    regions = [
-        Variable(
-            column_for_slug("region", slug),
-            NUMBER,
-            f"Region score of the {name.lower()}: sum of the muscle scores of its graded "
-            "muscles. Readers combined as in score_source.",
-            allowed="0 – 2 × number of muscles",
-            measure="scale",
-        )
-        for slug, name in atlas.regions
-    ]
-    return [
-        PSEUDONYM,
-        SITE,
-        TIMEPOINT,
-        SUBTYPE,
-        SEX,
-        AGE,
-        DISEASE_DURATION,
-        CK,
-        MMT8,
-        TREATMENT_NAIVE,
-        SCORE_SOURCE,
-        N_READS,
-        *groups,
-        *regions,
-        Variable(
-            "total",
-            NUMBER,
-            "Total score (the MRI severity score): sum of the muscle scores of all graded "
-            "muscles. Readers combined as in score_source.",
-            allowed="≥ 0",
-            measure="scale",
-        ),
-        Variable(
-            "total_pct",
-            NUMBER,
-            "Total score as a percentage of the maximum possible for the muscles actually "
-            "graded (NA lowers the maximum).",
-            unit="%",
-            allowed="0–100",
-            measure="scale",
+            not_assessable=GradeValue.NOT_ASSESSABLE.value,
         ),
     ]
 
@@ -344,8 +312,16 @@ def codebook_variables() -> list[Variable]:
 
 def export_variables(name: str, atlas: AtlasVocabulary) -> list[Variable]:
     """The columns of one export, in order."""
+    from exports.codebook_scores import (
+        group_score_variables,
+        muscle_score_variables,
+        read_score_variables,
+    )
+
     if name == "grades":
         return grades_variables(atlas)
+    if name == "read-scores":
+        return read_score_variables(atlas)
     if name == "muscle-scores":
         return muscle_score_variables(atlas)
     if name == "group-scores":

@@ -13,6 +13,10 @@ from exports.codebook import BOOLEAN, INTEGER, NUMBER, STRING, Variable
 SCOPE = "unified = max(STIR, T1) as in the paper; stir = oedema only; t1 = fat only"
 _SUBTYPE = "Subtype (IBM, DM, PM, ASYS, IMNM, other) or 'all'."
 _KINDS = "inter = first vs second reader of a study; intra = a read vs its re-read"
+QUANTILES = (
+    "Medians and quartiles (IQR = q1–q3) are quantiles by linear interpolation between order "
+    "statistics: R's quantile(type = 7), the default of R, numpy and pandas."
+)
 
 
 def _v(name: str, type_: str, meaning: str, unit: str = "", allowed: str = "") -> Variable:
@@ -24,7 +28,13 @@ def _paper_variables() -> list[Variable]:
     kw = "subtype_comparison.<scope>.kruskal[]"
     dunn = "subtype_comparison.<scope>.dunn[]"
     return [
-        _v("descriptives.table[].variable", STRING, "Table 1 variable (age, sex, CK, MMT-8…)."),
+        _v(
+            "descriptives.table[].variable",
+            STRING,
+            "Table 1 variable. Named as in the analytics engine; in the exports: age = "
+            "age_at_mri, mmt8 = mmt8_total (disease_duration_months, ck and sex are the same).",
+            allowed="age; sex; disease_duration_months; mmt8; ck; treatment_naive; antibodies…",
+        ),
         _v("descriptives.table[].subtype", STRING, _SUBTYPE),
         _v(
             "descriptives.table[].statistic",
@@ -32,14 +42,23 @@ def _paper_variables() -> list[Variable]:
             "Which statistic the row holds.",
             allowed="n; N (of whom known); median; q1; q3; min; max; ratio",
         ),
-        _v("descriptives.table[].value", NUMBER, "The statistic's value."),
+        _v(
+            "descriptives.table[].value",
+            NUMBER,
+            "The statistic's value. " + QUANTILES,
+        ),
         _v(
             "group_profile.<scope>.group[].mean",
             NUMBER,
             "Mean group score of the subtype (Figure 1). " + SCOPE,
             allowed="0–2",
         ),
-        _v("group_profile.<scope>.group[].median", NUMBER, "Median group score.", allowed="0–2"),
+        _v(
+            "group_profile.<scope>.group[].median",
+            NUMBER,
+            "Median group score. " + QUANTILES,
+            allowed="0–2",
+        ),
         _v("group_profile.<scope>.group[].n", INTEGER, "Patients with a score for the group."),
         _v(
             "group_profile.<scope>.limb[].mean",
@@ -78,6 +97,25 @@ def _paper_variables() -> list[Variable]:
             NUMBER,
             "Total as percent of the maximum for the muscles graded.",
             unit="%",
+        ),
+        _v(
+            "patient_scores.<scope>[].group_<slug>",
+            NUMBER,
+            "Group score of the group with that slug, e.g. group_lower-leg-flexors; in the "
+            "group-scores export the same variable is group_lower_leg_flexors (hyphens become "
+            "underscores there, as SPSS, R and Stata names need).",
+            allowed="0–2",
+        ),
+        _v(
+            "patient_scores.<scope>[].limb_<limb>",
+            NUMBER,
+            "Cumulative score of the upper or lower extremity or the axial muscles.",
+        ),
+        _v(
+            "patient_scores.<scope>[].mmt8",
+            INTEGER,
+            "MMT-8 total of the visit: the exports' mmt8_total.",
+            unit="points",
         ),
     ]
 
@@ -179,7 +217,7 @@ def _beyond_variables() -> list[Variable]:
         _v(
             f"{lon}.summary[].median_change_per_year",
             NUMBER,
-            "Median yearly change of the score in the subtype.",
+            "Median yearly change of the score in the subtype. " + QUANTILES,
             unit="points/year",
         ),
         _v(

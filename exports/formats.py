@@ -1,9 +1,9 @@
 """Writing an export table as CSV, JSON, XLSX, SPSS .sav or Parquet, with flat memory.
 
-CSV and JSON stream straight from the table's row iterator. XLSX and Parquet are written to an
-anonymous temporary file chunk by chunk (openpyxl write-only, one Parquet row group per chunk)
-and then streamed. SPSS: pyreadstat writes a whole DataFrame at once, so the frame is built from
-compact categorical chunks first; it is the one format whose memory grows with the row count.
+CSV and JSON stream straight from the table's row iterator. XLSX and Parquet
+(exports.parquet) are written to an anonymous temporary file chunk by chunk (openpyxl
+write-only, one Parquet row group per chunk) and then streamed; SPSS (exports.spss) is written
+from one DataFrame, the one format whose memory grows with the row count.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 
-from exports.codebook import BOOLEAN, INTEGER, NUMBER, STRING, Variable
+from exports.codebook import Variable
 
 FORMATS = ("csv", "json", "xlsx", "sav", "parquet")
 MEDIA_TYPES = {
@@ -137,9 +137,16 @@ def json_chunks(table: ExportTable) -> Iterator[str]:
     yield "".join(parts)
 
 
-def _batches(rows: Iterator[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+def batches(rows: Iterator[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
     while batch := list(islice(rows, size)):
         yield batch
+
+
+def _grade_number(value: Any) -> Any:
+    """A grade as a number ("NA" stays text: it is no number)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
 
 
 def write_xlsx(table: ExportTable, target: IO[bytes]) -> None:
@@ -158,6 +165,8 @@ def write_xlsx(table: ExportTable, target: IO[bytes]) -> None:
         literal.data_type = "s"
         return literal
 
+    # Grades are codes in the text formats; a spreadsheet gets 0, 1, 2 as numbers.
+    graded = [bool(v.not_assessable) for v in table.variables]
     workbook = Workbook(write_only=True)
     workbook.properties.identifier = table.version or None
     workbook.properties.description = f"iim-scoring {table.name}, dataset version {table.version}"
@@ -169,7 +178,7 @@ def write_xlsx(table: ExportTable, target: IO[bytes]) -> None:
             sheet = workbook.create_sheet(title=title[:31])
             sheet.append(table.columns)
             written = 0
-        sheet.append([cell(v) for v in row])
+        sheet.append([cell(_grade_number(v) if g else v) for v, g in zip(row, graded, strict=True)])
         written += 1
     if sheet is None:  # an empty export still names its columns
         workbook.create_sheet(title=table.name[:31]).append(table.columns)
@@ -186,111 +195,6 @@ def write_xlsx(table: ExportTable, target: IO[bytes]) -> None:
             ]
         )
     workbook.save(target)
-
-
-_ARROW_TYPES = {STRING: "string", INTEGER: "int64", NUMBER: "float64", BOOLEAN: "bool_"}
-
-
-def arrow_schema(variables: Sequence[Variable]):  # pyarrow.Schema
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            pa.field(
-                v.name,
-                getattr(pa, _ARROW_TYPES[v.type])(),
-                nullable=True,
-                metadata={"meaning": v.meaning, "unit": v.unit, "allowed": v.allowed_values()},
-            )
-            for v in variables
-        ]
-    )
-
-
-def write_parquet(table: ExportTable, target: IO[bytes]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = arrow_schema(table.variables).with_metadata({"dataset_version": table.version})
-    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
-        wrote = False
-        for batch in _batches(table.rows(), BATCH_ROWS):
-            columns = list(zip(*batch, strict=True))
-            arrays = [
-                pa.array([json_cell(v) for v in values], type=field.type)
-                for values, field in zip(columns, schema, strict=True)
-            ]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-            wrote = True
-        if not wrote:
-            writer.write_table(schema.empty_table())
-
-
-def _spss_text(text: str, limit: int) -> str:
-    return text.encode()[:limit].decode(errors="ignore")
-
-
-def _spss_column(variable: Variable, values: Sequence[Any]):  # pandas object
-    import numpy as np
-    import pandas as pd
-
-    if variable.spss_codes:
-        codes = variable.spss_codes
-        return np.array([codes.get(v, np.nan) for v in values], dtype="float64")
-    if variable.type == STRING:
-        return pd.Categorical(["" if v is None else v for v in values])
-    if variable.type == BOOLEAN:
-        return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
-    return np.array([np.nan if v is None else v for v in values], dtype="float64")
-
-
-def write_sav(table: ExportTable, path: str) -> None:
-    import numpy as np
-    import pandas as pd
-    import pyreadstat
-    from pandas.api.types import union_categoricals
-
-    variables = list(table.variables)
-    chunks: list[list[Any]] = [[] for _ in variables]
-    for batch in _batches(table.rows(), BATCH_ROWS):
-        for i, values in enumerate(zip(*batch, strict=True)):
-            chunks[i].append(_spss_column(variables[i], values))
-    data = {}
-    for variable, parts in zip(variables, chunks, strict=True):
-        if not parts:
-            data[variable.name] = pd.Series(
-                [], dtype="float64" if variable.type != STRING else "str"
-            )
-        elif isinstance(parts[0], pd.Categorical):
-            data[variable.name] = union_categoricals(parts)
-        else:
-            data[variable.name] = np.concatenate(parts)
-    frame = pd.DataFrame(data, columns=[v.name for v in variables])
-    value_labels: dict[str, dict[Any, str]] = {}
-    missing: dict[str, list[Any]] = {}
-    for v in variables:
-        if v.spss_codes:
-            value_labels[v.name] = {
-                float(code): _spss_text(f"{value} – {v.labels.get(value, value)}", 120)
-                for value, code in v.spss_codes.items()
-            }
-            if v.spss_missing:
-                missing[v.name] = [float(code) for code in v.spss_missing]
-        elif v.labels and v.type == STRING:
-            value_labels[v.name] = {
-                value: _spss_text(label, 120) for value, label in v.labels.items()
-            }
-        elif v.type == BOOLEAN:
-            value_labels[v.name] = {1.0: "yes", 0.0: "no"}
-    pyreadstat.write_sav(
-        frame,
-        path,
-        file_label=_spss_text(f"iim-scoring {table.name} {table.version}", 64),
-        column_labels={v.name: _spss_text(v.meaning, 256) for v in variables},
-        variable_value_labels=value_labels,
-        missing_ranges=missing,
-        variable_measure={v.name: v.measure for v in variables},
-    )
 
 
 def _text_stream(chunks: Iterator[str]) -> Iterator[bytes]:
@@ -331,10 +235,14 @@ def _format_response(table: ExportTable, *, fmt: str, filename: str) -> HttpResp
         write_xlsx(table, handle)
         return _file_response(handle, fmt, filename)
     if fmt == "parquet":
+        from exports.parquet import write_parquet  # it builds on this module
+
         handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response
         write_parquet(table, handle)
         return _file_response(handle, fmt, filename)
     if fmt == "sav":
+        from exports.spss import write_sav  # it builds on this module
+
         with tempfile.TemporaryDirectory() as workdir:
             path = os.path.join(workdir, filename)
             write_sav(table, path)

@@ -17,6 +17,7 @@ from django.db.models import Count
 
 from cohorts.models import Cohort, Series
 from exports.codebook import AtlasVocabulary, atlas_vocabulary, export_variables
+from exports.filters import NO_FILTERS, ExportFilters
 from exports.formats import ExportTable, csv_cell, csv_line
 from scoring.models import Grade, GradeSequence, Muscle, Read
 
@@ -66,9 +67,9 @@ def series_by_study_and_sequence(*, cohort: Cohort) -> dict[tuple[int, str], str
     return {key: uid for key, (_n, _pk, uid) in best.items()}
 
 
-def _grade_reads(cohort: Cohort, status: str) -> list[tuple]:
+def _grade_reads(cohort: Cohort, status: str, filters: ExportFilters) -> list[tuple]:
     """The exported reads in export order: patient, timepoint, study, reader, kind."""
-    reads = Read.objects.filter(study__patient__cohort=cohort)
+    reads = filters.reads(Read.objects.filter(study__patient__cohort=cohort))
     if status == "submitted":
         reads = reads.filter(status=Read.Status.SUBMITTED)
     rows = list(
@@ -93,9 +94,16 @@ def _grade_reads(cohort: Cohort, status: str) -> list[tuple]:
 class GradesExport:
     """Long grades: one row per read, muscle, side and sequence."""
 
-    def __init__(self, *, cohort: Cohort, status: str, atlas: AtlasVocabulary) -> None:
+    def __init__(
+        self,
+        *,
+        cohort: Cohort,
+        status: str,
+        atlas: AtlasVocabulary,
+        filters: ExportFilters = NO_FILTERS,
+    ) -> None:
         self.variables = export_variables("grades", atlas)
-        self.reads = _grade_reads(cohort, status)
+        self.reads = _grade_reads(cohort, status, filters)
         self.series = series_by_study_and_sequence(cohort=cohort)
         self.muscles = atlas_muscles()
 
@@ -181,10 +189,12 @@ class GradesExport:
         yield "\n]\n"
 
 
-def grades_table(*, cohort: Cohort, status: str = "submitted") -> ExportTable:
+def grades_table(
+    *, cohort: Cohort, status: str = "submitted", filters: ExportFilters = NO_FILTERS
+) -> ExportTable:
     if status not in GRADE_STATUSES:
         raise ValueError(f"status must be one of {', '.join(GRADE_STATUSES)}")
-    export = GradesExport(cohort=cohort, status=status, atlas=atlas_vocabulary())
+    export = GradesExport(cohort=cohort, status=status, atlas=atlas_vocabulary(), filters=filters)
     return ExportTable(
         name="grades",
         variables=export.variables,

@@ -25,15 +25,15 @@ from exports.codebook import (
     export_variables,
     patient_variables,
 )
+from exports.filters import NO_FILTERS, ExportFilters
 from exports.formats import ExportTable
 from exports.grades import GRADE_STATUSES, atlas_muscles, grades_table
+from exports.read_scores import SCORE_SCOPES, read_scores_table
 
 __all__ = ["GRADE_STATUSES", "SCORE_SCOPES", "analysis_results_for", "export_table"]
 
-SCORE_SCOPES = ("unified", "stir", "t1")
 # Patients per stored-scores query.
 PATIENTS_PER_BATCH = 500
-SCORE_DECIMALS = 6
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -42,17 +42,18 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _score(value: Any) -> float | None:
+    """A score as stored: exact, never rounded (statisticians rank and compare them)."""
     if value is None or pd.isna(value):
         return None
-    return round(float(value), SCORE_DECIMALS)
+    return float(value)
 
 
 # --- scores (from stored ReadScores, readers combined) ---------------------------------------
 
 
-def _cohort_patients(cohort: Cohort) -> list[tuple]:
+def _cohort_patients(cohort: Cohort, filters: ExportFilters) -> list[tuple]:
     rows = list(
-        Patient.objects.filter(cohort=cohort).values_list(
+        filters.patients(Patient.objects.filter(cohort=cohort)).values_list(
             "pk", "pseudonym", "subtype", "site__code", "sex", "age_at_mri"
         )
     )
@@ -60,14 +61,16 @@ def _cohort_patients(cohort: Cohort) -> list[tuple]:
     return rows
 
 
-def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable:
+def muscle_scores_table(
+    *, cohort: Cohort, scope: str = "unified", filters: ExportFilters = NO_FILTERS
+) -> ExportTable:
     if scope not in SCORE_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
     atlas = atlas_vocabulary()
     by_slug = {m.slug: m for m in atlas_muscles().values()}
 
     def rows() -> Iterator[tuple]:
-        patients = _cohort_patients(cohort)
+        patients = _cohort_patients(cohort, filters)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p[1], p[2]) for i, p in enumerate(batch)}
             combined = patient_level_scores(patient_scores(list(info)), scope, "muscle")
@@ -75,6 +78,8 @@ def muscle_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTabl
             for patient_id, timepoint, muscle, score in combined[
                 ["patient_id", "timepoint", "muscle", "score"]
             ].itertuples(index=False):
+                if not filters.keeps_timepoint(int(timepoint)):
+                    continue
                 rank, pseudonym, subtype = info[patient_id]
                 m = by_slug[muscle]
                 out.append(
@@ -115,7 +120,9 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def group_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable:
+def group_scores_table(
+    *, cohort: Cohort, scope: str = "unified", filters: ExportFilters = NO_FILTERS
+) -> ExportTable:
     if scope not in SCORE_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
     atlas = atlas_vocabulary()
@@ -129,7 +136,7 @@ def group_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable
             for visits in _assessments(cohort).values()
             for a in visits
         }
-        patients = _cohort_patients(cohort)
+        patients = _cohort_patients(cohort, filters)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p) for i, p in enumerate(batch)}
             scores = patient_scores(list(info))
@@ -149,7 +156,8 @@ def group_scores_table(*, cohort: Cohort, scope: str = "unified") -> ExportTable
                 ].itertuples(index=False)
             }
             visits = sorted(
-                totals.itertuples(index=False), key=lambda v: (info[v.patient_id][0], v.timepoint)
+                (v for v in totals.itertuples(index=False) if filters.keeps_timepoint(v.timepoint)),
+                key=lambda v: (info[v.patient_id][0], v.timepoint),
             )
             for visit in visits:
                 _rank, (patient_id, pseudonym, subtype, site, sex, age) = info[visit.patient_id]
@@ -184,13 +192,13 @@ def _joined(values: Sequence[str] | None) -> str:
     return LIST_SEPARATOR.join(values or [])
 
 
-def patients_table(*, cohort: Cohort) -> ExportTable:
+def patients_table(*, cohort: Cohort, filters: ExportFilters = NO_FILTERS) -> ExportTable:
     """Clinical data: one row per patient and timepoint (one row with an empty timepoint for a
-    patient without any clinical assessment)."""
+    patient without any clinical assessment, left out when timepoints are asked for)."""
 
     def rows() -> Iterator[tuple]:
         assessments = _assessments(cohort)
-        patients = Patient.objects.filter(cohort=cohort).values(
+        patients = filters.patients(Patient.objects.filter(cohort=cohort)).values(
             "pk",
             "pseudonym",
             "site__code",
@@ -205,6 +213,8 @@ def patients_table(*, cohort: Cohort) -> ExportTable:
         )
         for p in sorted(patients, key=lambda p: p["pseudonym"]):
             for a in assessments.get(p["pk"]) or [None]:
+                if filters.timepoints and not (a and filters.keeps_timepoint(a["timepoint"])):
+                    continue
                 a = a or {}
                 yield (
                     p["pseudonym"],
@@ -238,22 +248,31 @@ def codebook_table() -> ExportTable:
 
 
 def export_table(
-    name: str, *, cohort: Cohort, status: str = "submitted", scope: str = "unified"
+    name: str,
+    *,
+    cohort: Cohort,
+    status: str = "submitted",
+    scope: str = "unified",
+    scopes: Sequence[str] = (),
+    filters: ExportFilters = NO_FILTERS,
 ) -> ExportTable:
-    """One named export of the cohort (see codebook.EXPORT_NAMES), with its dataset version."""
+    """One named export of the cohort (see codebook.EXPORT_NAMES), with its dataset version.
+    `scope` chooses the combined scores' scope, `scopes` the read-scores' (empty: all)."""
     if name == "grades":
-        table = grades_table(cohort=cohort, status=status)
+        table = grades_table(cohort=cohort, status=status, filters=filters)
+    elif name == "read-scores":
+        table = read_scores_table(cohort=cohort, filters=filters, scopes=scopes)
     elif name == "muscle-scores":
-        table = muscle_scores_table(cohort=cohort, scope=scope)
+        table = muscle_scores_table(cohort=cohort, scope=scope, filters=filters)
     elif name == "group-scores":
-        table = group_scores_table(cohort=cohort, scope=scope)
+        table = group_scores_table(cohort=cohort, scope=scope, filters=filters)
     elif name == "patients":
-        table = patients_table(cohort=cohort)
+        table = patients_table(cohort=cohort, filters=filters)
     elif name == "codebook":
         table = codebook_table()
     else:
         raise ValueError(f"No export named {name!r}.")
-    options = {"status": status, "scope": scope}
+    options = {"status": status, "scope": scope, "scopes": sorted(scopes), **filters.as_options()}
     return dataclasses.replace(table, version=dataset_version(cohort, name, options))
 
 

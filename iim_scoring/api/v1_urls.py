@@ -33,6 +33,11 @@ urlpatterns = [
     path(f"{cohort}grades/", scoring_api.GradeListApi.as_view(), name="grade-list"),
     path(f"{cohort}export/grades/", analytics_api.GradesExportApi.as_view(), name="export-grades"),
     path(
+        f"{cohort}export/read-scores/",
+        analytics_api.ReadScoresExportApi.as_view(),
+        name="export-read-scores",
+    ),
+    path(
         f"{cohort}export/muscle-scores/",
         analytics_api.MuscleScoresExportApi.as_view(),
         name="export-muscle-scores",

@@ -20,7 +20,14 @@ def test_schema_describes_every_v1_endpoint(client):
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
     paths = set(schema["paths"])
-    for name in ("grades", "muscle-scores", "group-scores", "patients", "codebook"):
+    for name in (
+        "grades",
+        "read-scores",
+        "muscle-scores",
+        "group-scores",
+        "patients",
+        "codebook",
+    ):
         assert f"/api/v1/cohorts/{{slug}}/export/{name}/" in paths
     grades = schema["paths"]["/api/v1/cohorts/{slug}/export/grades/"]["get"]
     assert set(grades["responses"]["200"]["content"]) == {

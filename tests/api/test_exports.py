@@ -46,10 +46,10 @@ GROUP_SCORES_COLUMNS = [
     "timepoint",
     "subtype",
     "sex",
-    "age",
+    "age_at_mri",
     "disease_duration_months",
     "ck",
-    "mmt8",
+    "mmt8_total",
     "treatment_naive",
     "score_source",
     "n_reads",
@@ -83,7 +83,7 @@ PATIENTS_COLUMNS = [
     "days_from_baseline",
     "subtype",
     "sex",
-    "age",
+    "age_at_mri",
     "classification_criteria",
     "antibodies",
     "seronegative",
@@ -92,13 +92,30 @@ PATIENTS_COLUMNS = [
     "disease_duration_months",
     "ck",
     "ck_uln",
-    "mmt8",
+    "mmt8_total",
     "treatment_naive",
     "immunosuppression",
+]
+READ_SCORES_COLUMNS = [
+    "pseudonym",
+    "subtype",
+    "site",
+    "timepoint",
+    "study",
+    "read_id",
+    "reader",
+    "read_kind",
+    "scope",
+    "level",
+    "level_unit",
+    "score",
+    "total_pct",
+    "n_graded",
 ]
 CODEBOOK_COLUMNS = ["export", "variable", "type", "unit", "allowed_values", "meaning"]
 COLUMNS = {
     "grades": GRADES_COLUMNS,
+    "read-scores": READ_SCORES_COLUMNS,
     "muscle-scores": MUSCLE_SCORES_COLUMNS,
     "group-scores": GROUP_SCORES_COLUMNS,
     "patients": PATIENTS_COLUMNS,
@@ -126,12 +143,14 @@ def test_codebook_covers_every_column_of_every_export(scored_cohort, statisticia
         assert documented == header, name
 
 
-def _canonical(value, variable) -> str:
+def _canonical(value, variable, record: dict) -> str:
     """A cell of any reader as the CSV's text."""
+    if value is None and record.get(variable.name + "_not_assessable"):
+        return variable.not_assessable  # Parquet: null grade, flagged not assessable
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if variable.spss_codes and isinstance(value, float):
-        return {float(code): text for text, code in variable.spss_codes.items()}[value]
+    if variable.sav_codes() and isinstance(value, float):
+        return {float(code): text for text, code in variable.sav_codes().items()}[value]
     if variable.type == "boolean":
         return "true" if value else "false"
     if variable.type == "integer":
@@ -141,8 +160,17 @@ def _canonical(value, variable) -> str:
     return str(value)
 
 
-def _rows(frame_records: list[dict], variables) -> list[list[str]]:
-    return [[_canonical(record[v.name], v) for v in variables] for record in frame_records]
+def _rows(frame_records: list[dict], variables, *, digits: int = 17) -> list[list[str]]:
+    """The records as CSV text; numbers to `digits` significant digits (XLSX files hold 16:
+    openpyxl writes floats with %.16g, Excel reads 15)."""
+
+    def cell(record: dict, v) -> str:
+        value = record[v.name]
+        if v.type == "number" and isinstance(value, float | int) and not math.isnan(value):
+            value = float(f"{value:.{digits}g}")
+        return _canonical(value, v, record)
+
+    return [[cell(record, v) for v in variables] for record in frame_records]
 
 
 @pytest.mark.parametrize("name", list(COLUMNS))
@@ -167,14 +195,18 @@ def test_every_format_opens_in_its_reader_with_the_same_values(
     values = list(sheet.iter_rows(values_only=True))
     assert list(values[0]) == COLUMNS[name]
     records = [dict(zip(COLUMNS[name], row, strict=True)) for row in values[1:]]
-    assert _rows(records, variables) == reference
+    assert _rows(records, variables, digits=15) == _rows(as_json, variables, digits=15)
 
     parquet = pq.read_table(io.BytesIO(fetch("parquet")))
-    assert parquet.column_names == COLUMNS[name]
+    flags = [f"{v.name}_not_assessable" for v in variables if v.not_assessable]
+    assert [c for c in parquet.column_names if c not in flags] == COLUMNS[name]
     assert _rows(parquet.to_pylist(), variables) == reference
 
     with open_sav(fetch("sav")) as (frame, meta):
         assert list(frame.columns) == COLUMNS[name]
+        for v in variables:  # numbered from the data: the label is the value
+            if v.sav_coded:
+                frame[v.name] = frame[v.name].map(meta.variable_value_labels[v.name])
         records = frame.to_dict(orient="records")
         assert _rows(records, variables) == reference
         assert meta.column_labels[0] == variables[0].meaning
@@ -201,7 +233,7 @@ def test_spss_file_carries_value_labels_and_declares_na_missing(scored_cohort, s
     with open_sav(body(response)) as (frame, meta):
         assert meta.variable_value_labels["grade"][9.0].startswith("NA")
         assert meta.variable_value_labels["grade"][2.0].startswith("2")
-        assert meta.variable_value_labels["subtype"]["DM"] == "Dermatomyositis"
+        assert meta.variable_value_labels["subtype"][2.0] == "DM – Dermatomyositis"
         assert meta.missing_ranges["grade"] == [{"lo": 9.0, "hi": 9.0}]
         assert set(frame["grade"].dropna()) <= {0.0, 1.0, 2.0, 9.0}
         assert meta.variable_measure["grade"] == "ordinal"
@@ -284,7 +316,7 @@ def test_group_scores_are_one_row_per_visit_with_clinical_columns(
     assert list(groups.index) == ["IIM-0001", "IIM-0002"]
     first = groups.loc["IIM-0001"]
     assert (first["score_source"], first["n_reads"]) == ("consensus", "1")
-    assert (first["ck"], first["mmt8"], first["treatment_naive"]) == ("2400", "118", "true")
+    assert (first["ck"], first["mmt8_total"], first["treatment_naive"]) == ("2400", "118", "true")
     assert first["disease_duration_months"] == "4.5"
     assert groups.loc["IIM-0002", "score_source"] == "reader mean"
     muscles = get_csv(statistician_client, "muscle-scores")
@@ -303,7 +335,7 @@ def test_patients_export_has_one_row_per_patient_and_timepoint(scored_cohort, st
     first = patients.iloc[0]
     assert (first["antibodies"], first["seronegative"], first["ck"]) == ("Mi-2", "false", "2400")
     no_visit = patients.iloc[3]
-    assert (no_visit["timepoint"], no_visit["ck"], no_visit["mmt8"]) == ("", "", "")
+    assert (no_visit["timepoint"], no_visit["ck"], no_visit["mmt8_total"]) == ("", "", "")
 
 
 def test_fast_grades_text_equals_the_generic_writers(scored_cohort):
