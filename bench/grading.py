@@ -110,7 +110,7 @@ def setup_data(readers: int, reads_each: int, password: str) -> dict:
 @dataclass
 class Reader:
     username: str
-    reads: list[int]
+    reads: list[str]
     cookie: str = ""
     csrf: str = ""
     versions: dict[int, int] = field(default_factory=dict)

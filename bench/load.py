@@ -324,15 +324,15 @@ class ReaderUser:
     def __init__(self, base: str, info: dict, cells: list[list[str]], index: int) -> None:
         self.base = base
         self.username = info["username"]
-        self.reads: list[int] = info["reads"]
+        self.reads: list[str] = info["reads"]
         self.cells = cells
         self.rng = random.Random(index)
         self.versions: dict[int, int] = {}
         self.next_cell = dict.fromkeys(self.reads, 0)
         # What the server said it saved: (read, muscle, side, sequence) -> value.
-        self.acked: dict[tuple[int, str, str, str], str] = {}
+        self.acked: dict[tuple[str, str, str, str], str] = {}
         # Sent, never answered (exception): the server may or may not have saved it.
-        self.unanswered: dict[tuple[int, str, str, str], str] = {}
+        self.unanswered: dict[tuple[str, str, str, str], str] = {}
         self.acked_saves = 0
         self.graded_mismatch = 0
         self.headers: dict[str, str] = {}
@@ -344,13 +344,13 @@ class ReaderUser:
         for read_id in self.reads:
             self.resync(read_id)
 
-    def resync(self, read_id: int) -> None:
+    def resync(self, read_id: str) -> None:
         status, payload, _ = self.conn.call("GET", READ_PATH.format(read_id=read_id))
         if status != 200:
             raise RuntimeError(f"{self.username}: GET read {read_id} answered {status}")
         self.versions[read_id] = json.loads(payload)["version"]
 
-    def choose(self, read_id: int) -> tuple[tuple[int, str, str, str], str]:
+    def choose(self, read_id: str) -> tuple[tuple[str, str, str, str], str]:
         mine = [key for key in self.acked if key[0] == read_id]
         if mine and (self.rng.random() < 0.25 or self.next_cell[read_id] >= len(self.cells)):
             key = self.rng.choice(mine)  # a correction
@@ -539,11 +539,13 @@ def analytics_state(db_url: str, cohort_id: int) -> tuple[bool, bool, object]:
     return (True, False, None) if row is None else row
 
 
-def database_grades(db_url: str, read_ids: list[int]) -> dict[tuple[int, str, str, str], str]:
+def database_grades(db_url: str, read_ids: list[str]) -> dict[tuple[str, str, str, str], str]:
+    """The stored grades of the reads (by their tokens, as the readers' URLs name them)."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT g.read_id, m.slug, g.side, g.sequence, g.value FROM scoring_grade g"
-            " JOIN scoring_muscle m ON m.id = g.muscle_id WHERE g.read_id = ANY(%s)",
+            "SELECT r.token, m.slug, g.side, g.sequence, g.value FROM scoring_grade g"
+            " JOIN scoring_muscle m ON m.id = g.muscle_id"
+            " JOIN scoring_read r ON r.id = g.read_id WHERE r.token = ANY(%s)",
             (read_ids,),
         ).fetchall()
     return {(r, m, side, seq): value for r, m, side, seq, value in rows}
@@ -570,9 +572,9 @@ class Comparison:
         return self.missing + self.different + self.extra
 
 
-def compare(readers: list[ReaderUser], stored: dict[tuple[int, str, str, str], str]) -> Comparison:
-    acked: dict[tuple[int, str, str, str], str] = {}
-    unanswered: dict[tuple[int, str, str, str], str] = {}
+def compare(readers: list[ReaderUser], stored: dict[tuple[str, str, str, str], str]) -> Comparison:
+    acked: dict[tuple[str, str, str, str], str] = {}
+    unanswered: dict[tuple[str, str, str, str], str] = {}
     for reader in readers:
         acked |= reader.acked
         unanswered |= reader.unanswered
@@ -726,8 +728,8 @@ class After:
     caught_up: float | None  # s from the load's end to fresh results; None: not in 300 s
     tasks: str
     tracebacks: dict[str, int]
-    read_ids: list[int]
-    stored: dict[tuple[int, str, str, str], str]
+    read_ids: list[str]
+    stored: dict[tuple[str, str, str, str], str]
     compared: Comparison
     audit_rows: int
     acked_saves: int

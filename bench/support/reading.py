@@ -36,9 +36,9 @@ def reads_assigned(
     pseudonyms: list[str],
     description: str,
     **patient_fields: Any,
-) -> list[int]:
+) -> list[str]:
     """One new synthetic patient (with `patient_fields`), whole-body study and assigned read
-    of `protocol` for `reader` per pseudonym; the reads' ids."""
+    of `protocol` for `reader` per pseudonym; the reads' tokens (what a reader's URLs name)."""
     from cohorts.models import ImagingStudy
     from cohorts.services import patient_create
     from scoring.services import read_assign
@@ -54,5 +54,6 @@ def reads_assigned(
             field_strength=1.5,
             description=description,
         )
-        read_ids.append(read_assign(study=study, protocol=protocol, reader=reader, actor=None).pk)
+        read = read_assign(study=study, protocol=protocol, reader=reader, actor=None)
+        read_ids.append(read.token)
     return read_ids
