@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from analytics.models import AnalysisResult
 from analytics.selectors import dashboard_cohort_get, stored_results
 from dashboards import figures_beyond
 
@@ -16,8 +17,15 @@ def beyond_data(request: HttpRequest, slug: str) -> JsonResponse:
     cohort = dashboard_cohort_get(slug=slug, user=request.user)
     stored = stored_results(cohort=cohort).get("beyond_paper")
     if stored is None:
-        return JsonResponse({"available": False})
-    result = stored.result
+        return JsonResponse({"available": False, "message": "Not computed yet."})
+    if stored.status == AnalysisResult.Status.FAILED:
+        # Never the previous figures as if they were current: say it failed, and why.
+        return JsonResponse(
+            {"available": False, "failed": True, "message": f"Failed: {stored.message}"}
+        )
+    result = stored.result or {}
+    if result.get("status") == "no data":
+        return JsonResponse({"available": False, "message": result.get("message", "No data.")})
     return JsonResponse(
         {
             "available": True,

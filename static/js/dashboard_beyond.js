@@ -38,7 +38,13 @@ async function drawBeyond() {
   const response = await fetch(`/dashboards/${slug}/beyond.json`, { credentials: "same-origin" });
   if (!response.ok) return;
   const data = await response.json();
-  if (!data.available) return;
+  if (!data.available) {
+    const note = document.getElementById("beyond-note");
+    note.textContent = `Beyond the paper: ${data.message || "not available"}`;
+    note.classList.toggle("error", Boolean(data.failed));
+    document.body.dataset.beyondDrawn = "0";
+    return;
+  }
   const body = document.querySelector("#agreement-table tbody");
   body.replaceChildren(agreementRow("Inter-reader (two readers)", data.agreement.inter), agreementRow("Intra-reader (re-reads)", data.agreement.intra));
   for (const [name, figure] of Object.entries(data.figures)) {

@@ -210,3 +210,20 @@ def test_the_codebook_documents_the_analytics_json(statistician, demo):
         "clinical_correlation.<scope>.fits[].slope",
     ):
         assert path in documented, path
+
+
+def test_a_failed_beyond_computation_is_shown_as_failed_not_as_the_old_figures(
+    client, clinician, demo, monkeypatch
+):
+    from analytics import beyond
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("a reader's grades do not fit the atlas")
+
+    monkeypatch.setattr(beyond, "compute_beyond", broken)
+    assert beyond.cohort_beyond_recompute(cohort_id=demo.pk, force=True) == "failed"
+    client.force_login(clinician)
+    data = client.get(reverse("analytics:dashboard-beyond", args=[demo.slug])).json()
+    assert data["available"] is False and data["failed"] is True
+    assert "do not fit the atlas" in data["message"]
+    assert "figures" not in data
