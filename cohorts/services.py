@@ -20,7 +20,7 @@ from django.forms.models import model_to_dict
 from cohorts.audit import audit_record
 from cohorts.choices import Antibody, Criteria
 from cohorts.imaging.dicom.deid import source_patient_key
-from cohorts.models import ClinicalAssessment, Cohort, ImagingStudy, Patient, Site
+from cohorts.models import AuditEvent, ClinicalAssessment, Cohort, ImagingStudy, Patient, Site
 
 PATIENT_FIELDS = [
     "site",
@@ -297,8 +297,15 @@ def cohort_create(
 
 
 def next_pseudonym(cohort: Cohort, prefix: str = "IIM") -> str:
+    """The next free `PREFIX-NNNN`, after every number the cohort ever gave: an erased
+    patient's pseudonym is never given again (its exports and notes may still circulate)."""
     taken = set(cohort.patients.values_list("pseudonym", flat=True))
-    number = len(taken) + 1
+    numbered = re.compile(rf"{re.escape(prefix)}-(\d+)")
+    highest = max((int(m.group(1)) for p in taken if (m := numbered.fullmatch(p))), default=0)
+    # Every patient ever created through the service left a patient.create audit row, kept
+    # after an erasure (the erasure redacts its content, not its existence).
+    ever_created = AuditEvent.objects.filter(cohort=cohort, action="patient.create").count()
+    number = max(highest, ever_created, len(taken)) + 1
     while f"{prefix}-{number:04d}" in taken:
         number += 1
     return f"{prefix}-{number:04d}"
