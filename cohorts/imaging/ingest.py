@@ -61,7 +61,10 @@ from cohorts.imaging.dicom.validate import (
 from cohorts.models import Cohort, ImagingStudy, Instance, Patient, Series, instance_upload_path
 from cohorts.services import AGE_MAX, patient_create, source_key_for, study_create
 
-SERIES_REJECTED = "Not stored: another file of this series was rejected (a series is stored whole)."
+SERIES_REJECTED = (
+    "Not stored: another file of this series names a different patient, so the series is in "
+    "doubt."
+)
 NO_PATIENT_ID = "no_patient_id"
 NO_UIDS = "no_uids"
 UID_CONFLICT = "uid_conflict"
@@ -224,7 +227,11 @@ def dicom_import(
                     )
             except DicomRejected as exc:
                 file_report.reason, file_report.reason_code = exc.message, exc.reason_code
-                _reject_series_of(staged, payload)
+                # A damaged or unsupported file fails alone (DESIGN.md: a good file is never
+                # dropped for a bad neighbour); a file naming another patient than its series
+                # does puts the whole series in doubt.
+                if exc.reason_code == UID_CONFLICT:
+                    _reject_series_of(staged, payload)
                 if progress:
                     progress(file_report)
         staging.flush()
@@ -471,7 +478,7 @@ def _staged_bytes(staging: BinaryIO, staged: _StagedInstance) -> bytes:
 
 
 def _reject_series_of(staged: dict[str, _StagedSeries], payload: bytes) -> None:
-    """A rejected file that still names its series takes the whole series down with it."""
+    """A file that names another patient than its series takes the whole series down."""
     try:
         import pydicom
 
