@@ -303,6 +303,13 @@ class DicomImportJob(models.Model):
     pacs_peer = models.ForeignKey(
         "PacsPeer", on_delete=models.SET_NULL, null=True, blank=True, related_name="import_jobs"
     )
+    # The patient the coordinator chose for every file of an upload (None: each file's patient
+    # is found by its patient ID, and an unknown one becomes a new patient).
+    patient = models.ForeignKey(
+        Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Pseudonyms of the patients this job created, shown and linked on its page.
+    new_patients = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )

@@ -62,8 +62,7 @@ from cohorts.models import Cohort, ImagingStudy, Instance, Patient, Series, inst
 from cohorts.services import AGE_MAX, patient_create, source_key_for, study_create
 
 SERIES_REJECTED = (
-    "Not stored: another file of this series names a different patient, so the series is in "
-    "doubt."
+    "Not stored: another file of this series names a different patient, so the series is in doubt."
 )
 NO_PATIENT_ID = "no_patient_id"
 NO_UIDS = "no_uids"
@@ -97,6 +96,7 @@ class FileReport:
 class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     patients_created: int = 0
+    new_patients: list[str] = field(default_factory=list)  # their pseudonyms
     studies_created: int = 0
     series_created: int = 0
     instances_created: int = 0
@@ -657,6 +657,7 @@ def _patient_for(
         age_at_mri=age if age is not None and age <= AGE_MAX else None,
     )
     report.patients_created += 1
+    report.new_patients.append(patient.pseudonym)
     return patient
 
 

@@ -33,7 +33,7 @@ from django.utils import timezone
 from cohorts.audit import audit_record
 from cohorts.imaging.dicom.archive import ArchiveLimits, ArchiveRejected, iter_files
 from cohorts.imaging.ingest import ImportReport, dicom_import
-from cohorts.models import Cohort, DicomImportJob
+from cohorts.models import Cohort, DicomImportJob, Patient
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +51,16 @@ _PROGRESS_EVERY_S = 0.5  # how often a running job writes its progress for the p
 
 
 def import_job_create(
-    *, cohort: Cohort, actor: AbstractBaseUser | None, uploads: Sequence[UploadedFile]
+    *,
+    cohort: Cohort,
+    actor: AbstractBaseUser | None,
+    uploads: Sequence[UploadedFile],
+    patient: Patient | None = None,
 ) -> DicomImportJob:
-    """Keep the uploaded files privately and queue their import (after the commit)."""
+    """Keep the uploaded files privately and queue their import (after the commit). With
+    `patient`, every file goes to that patient of the cohort, whatever patient ID it carries."""
+    if patient is not None and patient.cohort_id != cohort.pk:
+        raise ValidationError("That patient is not in this cohort.")
     if not uploads:
         raise ValidationError(NO_FILES)
     size = sum(upload.size or 0 for upload in uploads)
@@ -73,6 +80,7 @@ def import_job_create(
                 upload_prefix=prefix,
                 uploads=saved,
                 files_total=len(saved),
+                patient=patient,
             )
             audit_record(
                 actor=actor,
@@ -190,7 +198,12 @@ def import_job_run(*, job_id: int, claim_token: str = "") -> str:
             files = _uploaded_files(job, tracker)
             total = _count_files(job)
             DicomImportJob.objects.filter(pk=job.pk).update(files_total=total, files_done=0)
-        report = dicom_import(cohort=job.cohort, files=tracker.wrap(files), actor=job.created_by)
+        report = dicom_import(
+            cohort=job.cohort,
+            files=tracker.wrap(files),
+            actor=job.created_by,
+            patient=job.patient,
+        )
     except ArchiveRejected as exc:
         rows = [{"name": tracker.current_upload, "status": "rejected", "reason": exc.message}]
         return _finish(job, DicomImportJob.Status.FAILED, error=exc.message, report_rows=rows)
@@ -293,6 +306,7 @@ def _finish(
         rejected=count["rejected"],
         skipped=count["skipped"],
         report=rows,
+        new_patients=report.new_patients if report is not None else [],
         error=error[:4000],
         claimed_by="",
         finished_at=timezone.now(),

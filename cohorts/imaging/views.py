@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cohorts.imaging.dicom.render import SliceNotFound, slice_png
 from cohorts.imaging.jobs import import_job_create
-from cohorts.models import Cohort, DicomImportJob, Series
+from cohorts.models import Cohort, DicomImportJob, Patient, Series
 from cohorts.roles import CLINICIAN, COORDINATOR, has_role
 from cohorts.selectors import (
     cohort_get_for_user,
@@ -71,6 +71,19 @@ class DicomUploadForm(forms.Form):
         label="A .zip of a study or series, or DICOM files",
         help_text="Files are de-identified on import; the uploaded originals are deleted.",
     )
+    patient = forms.ModelChoiceField(
+        queryset=Patient.objects.none(),
+        required=False,
+        empty_label="Match by the files' patient ID (an unknown one becomes a new patient)",
+        help_text="Or choose the cohort's patient these images belong to.",
+    )
+
+    def __init__(self, *args: Any, cohort: Cohort, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = Patient.objects.filter(cohort=cohort).order_by(
+            "pseudonym"
+        )
+        self.fields["patient"].label_from_instance = lambda patient: patient.pseudonym
 
 
 def _cohort_for(request: HttpRequest, slug: str, *roles: str) -> Cohort:
@@ -85,11 +98,18 @@ def _cohort_for(request: HttpRequest, slug: str, *roles: str) -> Cohort:
 def dicom_import_page(request: HttpRequest, slug: str) -> HttpResponse:
     cohort = _cohort_for(request, slug, COORDINATOR)
     posted = request.method == "POST"
-    form = DicomUploadForm(request.POST, request.FILES) if posted else DicomUploadForm()
+    form = (
+        DicomUploadForm(request.POST, request.FILES, cohort=cohort)
+        if posted
+        else DicomUploadForm(cohort=cohort)
+    )
     if posted and form.is_valid():
         try:
             job = import_job_create(
-                cohort=cohort, actor=request.user, uploads=form.cleaned_data["files"]
+                cohort=cohort,
+                actor=request.user,
+                uploads=form.cleaned_data["files"],
+                patient=form.cleaned_data["patient"],
             )
         except ValidationError as exc:
             form.add_error("files", exc)
