@@ -17,6 +17,7 @@ from itertools import combinations
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.utils import timezone
 
 from cohorts.models import Cohort, ImagingStudy
@@ -275,8 +276,10 @@ def _patterns(group_scores: pd.DataFrame) -> dict[str, Any]:
             labelled,
             group_cols=group_cols,
             n_repeats=repeats,
-            # p to 0.01 on a paper-sized cohort; to 0.05 where each fit costs seconds.
-            n_label_permutations=99 if len(labelled) <= 500 else 19,
+            # Each permutation is a cross-validation of its own: fewer where fits cost seconds.
+            n_label_permutations=settings.ANALYTICS_CLASSIFIER_PERMUTATIONS
+            if len(labelled) <= 500
+            else min(19, settings.ANALYTICS_CLASSIFIER_PERMUTATIONS),
         )
         out["classifier"] = {**classifier.to_dict(), "label": EXPLORATORY}
     except ValueError as exc:

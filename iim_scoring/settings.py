@@ -375,6 +375,9 @@ ANALYTICS_MIN_SUBGROUP_N = env.int("ANALYTICS_MIN_SUBGROUP_N", default=8)
 # Kruskal-Wallis and Dunn leave out a subtype with fewer scores than this in a group (its
 # ranks say little); a group with fewer than two subtypes left reports "too few".
 ANALYTICS_MIN_COMPARISON_N = env.int("ANALYTICS_MIN_COMPARISON_N", default=3)
+# Label permutations behind the subtype classifier's p (p's resolution is 1 / (n + 1); each is
+# one cross-validation, so they are most of the beyond-the-paper task's time).
+ANALYTICS_CLASSIFIER_PERMUTATIONS = env.int("ANALYTICS_CLASSIFIER_PERMUTATIONS", default=99)
 # A grade change queues a recomputation that starts after this many seconds; changes until it
 # starts ride on it (one task per burst), changes while it runs queue one more.
 ANALYTICS_DEBOUNCE_SECONDS = env.float("ANALYTICS_DEBOUNCE_SECONDS", default=0.25)

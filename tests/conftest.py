@@ -27,7 +27,11 @@ def _eager_celery(request):
     if not _django_active(request):
         yield
         return
-    request.getfixturevalue("settings").CELERY_TASK_ALWAYS_EAGER = True
+    settings = request.getfixturevalue("settings")
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Every seeded demo computes the beyond-the-paper analyses; the classifier's permutation
+    # test is checked on its own (tests/stats/test_patterns.py), not 99 times per seed.
+    settings.ANALYTICS_CLASSIFIER_PERMUTATIONS = 9
     from iim_scoring.celery import app
 
     app.conf.task_always_eager = True
