@@ -23,8 +23,8 @@ function watchImportJob(card) {
     bar.firstElementChild.style.width = `${job.percent}%`;
     status.textContent = job.status;
     counts.textContent = job.files_total && job.files_done >= job.files_total && !job.finished
-      ? `${job.files_total} files read; storing series`
-      : `${job.files_done} of ${job.files_total} files read`;
+      ? `${job.files_total} ${files(job.files_total)} read; storing series`
+      : `${job.files_done} of ${job.files_total} ${files(job.files_total)} read`;
     if (job.finished) {
       window.location.reload(); // the server renders the per-file report
     } else {
@@ -120,3 +120,7 @@ function previewSeries(card) {
 const job = document.getElementById("import-job");
 if (job && job.dataset.finished !== "true") watchImportJob(job);
 document.querySelectorAll(".series-preview").forEach(previewSeries);
+
+function files(n) {
+  return n === 1 ? "file" : "files";
+}
