@@ -7,6 +7,11 @@ Subtype patterns (paper, "Results"): DM severe, symmetric, proximal and upper-li
 (STIR) dominant; IMNM extensive proximal (gluteal, thigh, rotator cuff), oedema and fat; PM
 proximal lower > upper, heterogeneous; IBM distal lower-leg flexors and ventral thigh, fat (T1)
 dominant and asymmetric; ASYS mildest, distal lower leg and thigh, fat over oedema.
+
+The seeded grades tell the paper's story (tests/analytics/test_demo_story.py): subtype totals
+DM > IMNM > PM > IBM > ASYS; lower > upper extremity except in DM; Kruskal–Wallis significant in
+most functional groups but in the lower limb (thigh and lower leg) only in the medial thigh; MMT-8
+and CK correlate with the total score across the cohort but not within IBM or IMNM.
 """
 
 from __future__ import annotations
@@ -37,11 +42,11 @@ PATTERNS: dict[str, dict[str, float]] = {
         "extrinsic-back": 1.5,
         "intrinsic-back": 0.8,
         "gluteal": 1.0,
-        "ventral-thigh": 1.3,
-        "medial-thigh": 1.4,
-        "dorsal-thigh": 0.4,
+        "ventral-thigh": 0.9,
+        "medial-thigh": 1.5,
+        "dorsal-thigh": 0.5,
         "lower-leg-extensors": 0.6,
-        "lower-leg-flexors": 0.7,
+        "lower-leg-flexors": 0.6,
     },
     "IMNM": {
         "shoulder-girdle": 0.6,
@@ -54,11 +59,11 @@ PATTERNS: dict[str, dict[str, float]] = {
         "extrinsic-back": 0.6,
         "intrinsic-back": 0.9,
         "gluteal": 1.5,
-        "ventral-thigh": 1.4,
+        "ventral-thigh": 1.0,
         "medial-thigh": 1.5,
-        "dorsal-thigh": 1.3,
+        "dorsal-thigh": 1.0,
         "lower-leg-extensors": 0.6,
-        "lower-leg-flexors": 0.9,
+        "lower-leg-flexors": 0.8,
     },
     "PM": {
         "shoulder-girdle": 0.35,
@@ -73,9 +78,9 @@ PATTERNS: dict[str, dict[str, float]] = {
         "gluteal": 0.8,
         "ventral-thigh": 0.8,
         "medial-thigh": 0.9,
-        "dorsal-thigh": 0.5,
-        "lower-leg-extensors": 0.3,
-        "lower-leg-flexors": 0.7,
+        "dorsal-thigh": 0.6,
+        "lower-leg-extensors": 0.5,
+        "lower-leg-flexors": 0.8,
     },
     "IBM": {
         "shoulder-girdle": 0.05,
@@ -88,11 +93,11 @@ PATTERNS: dict[str, dict[str, float]] = {
         "extrinsic-back": 0.1,
         "intrinsic-back": 0.6,
         "gluteal": 0.15,
-        "ventral-thigh": 0.8,
-        "medial-thigh": 0.3,
-        "dorsal-thigh": 0.2,
-        "lower-leg-extensors": 0.5,
-        "lower-leg-flexors": 1.0,
+        "ventral-thigh": 1.0,
+        "medial-thigh": 0.2,
+        "dorsal-thigh": 0.5,
+        "lower-leg-extensors": 0.8,
+        "lower-leg-flexors": 1.2,
     },
     "ASYS": {
         "shoulder-girdle": 0.0,
@@ -105,17 +110,29 @@ PATTERNS: dict[str, dict[str, float]] = {
         "extrinsic-back": 0.02,
         "intrinsic-back": 0.1,
         "gluteal": 0.3,
-        "ventral-thigh": 0.35,
+        "ventral-thigh": 0.6,
         "medial-thigh": 0.1,
-        "dorsal-thigh": 0.3,
-        "lower-leg-extensors": 0.1,
-        "lower-leg-flexors": 0.5,
+        "dorsal-thigh": 0.6,
+        "lower-leg-extensors": 0.4,
+        "lower-leg-flexors": 0.8,
     },
 }
-# Share of the involvement seen as oedema on STIR versus fat on T1.
 # Share of muscles whose two sides are graded independently in the symmetric subtypes.
 SIDE_DISCORDANCE = 0.15
+# Share of the involvement seen as oedema on STIR versus fat on T1.
 OEDEMA_SHARE = {"DM": 0.9, "IMNM": 0.6, "PM": 0.5, "IBM": 0.15, "ASYS": 0.25}
+# The thigh and lower leg are involved in every subtype, patchily: how much of a lower-limb group
+# is affected varies more from patient to patient than between subtypes (paper: no difference
+# between subtypes in the lower limb except the medial thigh, a ceiling effect).
+PATCHY_REGIONS = {"thigh", "lower-leg"}
+PATCHINESS = 0.6
+# Clinical severity follows the MRI total loosely: across the cohort about as strongly as in the
+# paper (R² 0.20 for MMT-8, 0.17 for CK, both p < 0.05), within IBM or IMNM not significantly.
+# MMT-8 sits near the paper's median 139 (IQR 121–142).
+MMT8_PER_POINT = 0.132
+MMT8_NOISE = 15.0
+CK_PER_POINT = 0.02
+CK_NOISE = 0.45
 # Median CK (U/L) per subtype: highest in IMNM, then PM (paper).
 CK_MEDIAN = {"IMNM": 4200, "PM": 2100, "DM": 900, "ASYS": 600, "IBM": 380}
 TREATMENT_NAIVE = {"IBM": (6, 8), "PM": (5, 6), "DM": (4, 5), "ASYS": (3, 5), "IMNM": (9, 9)}
@@ -181,6 +198,9 @@ def _grade(expected: float, rng: random.Random) -> int:
 
 def demo_patients(seed: int = 2026) -> list[DemoPatient]:
     rng = random.Random(seed)
+    # The lower-limb patchiness draws from its own generator, so the patients' other values
+    # (sex, age, disease duration) stay those of earlier versions of the demo.
+    patchy = random.Random(seed + 1)
     patients: list[DemoPatient] = []
     number = 0
     for subtype, count in SUBTYPE_COUNTS.items():
@@ -194,8 +214,10 @@ def demo_patients(seed: int = 2026) -> list[DemoPatient]:
             asymmetric = subtype == "IBM"
             weaker_side = rng.choice(["L", "R"])
             grades: dict[tuple[str, str], tuple[int, int]] = {}
-            for _region, group, _name, muscles in GROUPS:
+            for region, group, _name, muscles in GROUPS:
                 expected = PATTERNS[subtype][group] * severity
+                if region in PATCHY_REGIONS:
+                    expected *= patchy.lognormvariate(0, PATCHINESS)
                 for slug, _muscle_name in muscles:
                     muscle_expected = expected * rng.uniform(0.7, 1.3)
                     # The inflammatory subtypes are bilateral and symmetric: both sides share
@@ -243,10 +265,13 @@ def demo_patients(seed: int = 2026) -> list[DemoPatient]:
                 ),
                 grades=grades,
             )
-            # Clinical severity follows the MRI total, with noise (paper: R² ≈ 0.2 for both).
+            # Clinical severity follows the MRI total, with noise (see MMT8_* and CK_*).
             total = patient.total
-            patient.mmt8 = int(min(150, max(60, round(150 - 0.22 * total - abs(rng.gauss(0, 13))))))
-            patient.ck = int(CK_MEDIAN[subtype] * math.exp(0.012 * total + rng.gauss(-0.3, 0.55)))
+            weakness = MMT8_PER_POINT * total + abs(rng.gauss(0, MMT8_NOISE))
+            patient.mmt8 = int(min(150, max(60, round(150 - weakness))))
+            patient.ck = int(
+                CK_MEDIAN[subtype] * math.exp(CK_PER_POINT * total + rng.gauss(-0.3, CK_NOISE))
+            )
             patients.append(patient)
     # One missing MMT-8 (the paper reports n per variable where data were incomplete).
     patients[3].mmt8 = None
