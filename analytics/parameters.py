@@ -24,10 +24,11 @@ from cohorts.models import Cohort, ImagingStudy, Site
 from scoring.models import Read, ScoringProtocol
 
 from .recompute import analysis_parameters
+from .stats.comparison import CORRECTIONS
 
 FILTER_NAMES = ("site", "subtype", "reader", "protocol", "timepoint", "ck", "correction")
-CORRECTIONS = ("holm", "fdr_bh", "bonferroni")
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is True)
+# ASCII digits only ("²".isdigit() is True); nine of them at most, far below any bound.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 class ParameterError(ValueError):
@@ -80,7 +81,7 @@ def _choices(query: QueryDict, name: str, known: set[str], problems: dict[str, s
 def _readers(cohort: Cohort, values: list[str], problems: dict[str, str]) -> list[int]:
     if not values:
         return []
-    if not all(_WHOLE_NUMBER.fullmatch(value) for value in values):
+    if not all(WHOLE_NUMBER.fullmatch(value) for value in values):
         problems["reader"] = "must be a reader's id (digits 0-9)"
         return []
     ids = sorted({int(value) for value in values})
@@ -107,7 +108,7 @@ def _protocol(cohort: Cohort, value: str | None, problems: dict[str, str]) -> st
 def _timepoint(cohort: Cohort, value: str | None, problems: dict[str, str]) -> str | int:
     if value in (None, "", "baseline", "0"):
         return "baseline"
-    if not _WHOLE_NUMBER.fullmatch(value):
+    if not WHOLE_NUMBER.fullmatch(value):
         problems["timepoint"] = "must be 'baseline' or a timepoint number (digits 0-9)"
         return "baseline"
     timepoint = int(value)

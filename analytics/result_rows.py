@@ -57,18 +57,6 @@ def patient_rows_replace(result_id: int, texts: RowTexts) -> None:
     )
 
 
-def patient_rows_patch(result_id: int, changes: list[tuple[str, int, bytes]]) -> None:
-    """Set the rows at (scope, position) to new texts (inside the caller's transaction). The
-    rows must exist: a patch never changes a scope's length."""
-    if not changes:
-        return
-    patched = statements.patient_rows_patch(
-        result_id, [(scope, position, text.decode()) for scope, position, text in changes]
-    )
-    if patched != len(changes):
-        raise RuntimeError(f"patched {patched} of {len(changes)} rows of result {result_id}")
-
-
 def patient_rows(result_id: int, scope: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """{scope: [row, ...]} of one stored result (only `scope` when given), rows in order."""
     return {

@@ -34,6 +34,7 @@ from exports.codebook import (
 )
 from exports.formats import FORMATS, MEDIA_TYPES, export_response
 from exports.queries import (
+    TIMEPOINT_PATTERN,
     GradesQuerySerializer,
     NoQuerySerializer,
     PatientsQuerySerializer,
@@ -255,7 +256,7 @@ class AnalyticsQuerySerializer(serializers.Serializer):
     reader = serializers.ListField(child=serializers.IntegerField(), required=False)
     protocol = serializers.CharField(required=False)
     timepoint = serializers.RegexField(
-        r"^(baseline|[0-9]{1,9})$", required=False, help_text="baseline (default) or 1, 2, ..."
+        TIMEPOINT_PATTERN, required=False, help_text="baseline (default) or 1, 2, ..."
     )
     ck = serializers.ChoiceField(choices=["linear", "log10"], required=False)
     correction = serializers.ChoiceField(choices=list(CORRECTIONS), required=False)

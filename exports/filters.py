@@ -7,16 +7,14 @@ file, as any filter on a list answers).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from analytics.parameters import WHOLE_NUMBER
 from cohorts.models import Patient
 from scoring.models import Read
-
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is True)
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class ExportFilters:
         if self.sites:
             reads = reads.filter(study__patient__site__code__in=self.sites)
         if self.readers:
-            ids = [int(r) for r in self.readers if _WHOLE_NUMBER.fullmatch(r)]
+            ids = [int(r) for r in self.readers if WHOLE_NUMBER.fullmatch(r)]
             reads = reads.filter(Q(reader__username__in=self.readers) | Q(reader_id__in=ids))
         if self.read_kinds:
             reads = reads.filter(kind__in=self.read_kinds)

@@ -154,7 +154,10 @@ def grade_lines(read_ids: Sequence[int]) -> str:
 def read_muscle_scores(read_ids: Sequence[int]) -> list[tuple[int, dict]]:
     """(read id, {scope: {muscle slug: score}}) of the stored scores of `read_ids`: Postgres
     sends only the muscle level of each scope (the other levels are derived from it), as
-    text that orjson parses several times faster than the driver's json.loads."""
+    text that orjson parses several times faster than the driver's json.loads. Every
+    recomputation reads all of a cohort's reads this way: at 10,000 reads it is 1.25 s of
+    the 4 s from a grade change to fresh results (bench/recompute.py, target 5 s), and
+    the ORM would send and parse all levels (twice the JSON) with the slower parser."""
     scores = apps.get_model("analytics", "ReadScores")
     table, read, payload = _quoted(scores, "read", "scores")
     with connection.cursor() as cursor:
@@ -235,23 +238,6 @@ def patient_rows_copy(result_id: int, rows: Iterable[tuple[str, int, str]]) -> N
     ):
         for scope, position, text in rows:
             copy.write_row((result_id, scope, position, text))
-
-
-def patient_rows_patch(result_id: int, changes: Sequence[tuple[str, int, str]]) -> int:
-    """Set the rows at (scope, position) to new JSON texts in one statement; returns the
-    number of rows changed. A grade change patches two rows instead of storing 30,000."""
-    row = apps.get_model("analytics", "PatientScoreRow")
-    table, result, scope, position, value = _quoted(row, "result", "scope", "position", "row")
-    values = ", ".join(["(%s, %s::integer, %s::jsonb)"] * len(changes))
-    arguments: list[Any] = [item for change in changes for item in change]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS r SET {value} = v.row"  # noqa: S608 - names from _meta
-            f" FROM (VALUES {values}) AS v(scope, position, row)"
-            f" WHERE r.{result} = %s AND r.{scope} = v.scope AND r.{position} = v.position",
-            [*arguments, result_id],
-        )
-        return cursor.rowcount
 
 
 def patient_rows_text(result_id: int, scope: str | None = None) -> list[tuple[str, str]]:
