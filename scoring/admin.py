@@ -15,6 +15,7 @@ from cohorts.models import Series
 from cohorts.selectors import cohorts_for_user
 
 from .models import CohortProtocol, FunctionalGroup, Muscle, Read, Region, ScoringProtocol
+from .services.imaging import study_has_submitted_reads
 from .services.vocabulary import (
     series_sequence_set,
     vocabulary_record_change,
@@ -121,6 +122,12 @@ class SeriesAdmin(admin.ModelAdmin):
         "pixel_spacing",
     )
     readonly_fields = tuple(f for f in fields if f != "sequence")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Series | None = None) -> tuple:
+        # Grades given on a submitted read refer to the series as they are.
+        if obj is not None and study_has_submitted_reads(obj.study_id):
+            return self.fields
+        return self.readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Series]:
         rows = super().get_queryset(request).select_related("study__patient")

@@ -12,12 +12,13 @@ from rest_framework.views import APIView
 from cohorts.roles import RADIOLOGIST, has_role
 
 from .models import GradeSequence, GradeValue, Read, ReaderPreference, Side
-from .selectors import protocol_cell_count, read_get_for_reader
+from .selectors import protocol_cell_count, read_get_for_reader, read_levels
 from .services import (
     CellChange,
     grades_set,
     read_add_active_time,
     read_amend,
+    read_level_pin,
     read_missing_cells,
     read_submit,
     read_update_notes,
@@ -184,6 +185,22 @@ class ReadNotesApi(APIView):
             findings=data.validated_data.get("findings"),
         )
         return Response({"version": read.version})
+
+
+class ReadLevelsApi(APIView):
+    """The reader pins the level of a functional group ("this slice is the thigh")."""
+
+    class ReadLevelInputSerializer(serializers.Serializer):
+        group = serializers.CharField(max_length=60)
+        position = serializers.FloatField(min_value=-5000, max_value=5000)
+
+    @extend_schema(request=ReadLevelInputSerializer, responses={200: None})
+    def post(self, request, read_token: str) -> Response:
+        read = read_get_for_reader(read_token=read_token, user=request.user)
+        data = self.ReadLevelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        read = read_level_pin(read=read, actor=request.user, **data.validated_data)
+        return Response({"levels": read_levels(read=read)})
 
 
 class ReadActivityApi(APIView):

@@ -151,6 +151,9 @@ class Read(models.Model):
     active_seconds = models.PositiveIntegerField(default=0, help_text="Active reading time.")
     note = models.TextField(blank=True)
     findings = models.JSONField(default=dict, blank=True, help_text="Region-level yes/no findings.")
+    # The reader's own navigation pins, {group slug: position in mm along the patient axis}:
+    # "this slice is the level of the thigh"; never shown to another reader.
+    level_pins = models.JSONField(default=dict, blank=True)
     rereads = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rereaders"
     )

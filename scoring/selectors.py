@@ -82,26 +82,25 @@ def next_open_read(*, reader: AbstractBaseUser, after: Read) -> Read | None:
     return (later or open_reads or [None])[0]
 
 
-def read_series_for_viewer(*, read: Read) -> list[dict]:
-    """For each graded sequence, the study's series of that sequence (the longest if several)
-    with its instances in slice order."""
-    from cohorts.models import Series
+def read_stacks(*, read: Read) -> list:
+    """The stacks the read is graded on: for each graded sequence role, its axial series
+    composed into one head-to-foot stack, and a coronal or sagittal series in its own
+    orientation (cohorts/imaging/stacks.py says how stations are joined)."""
+    from cohorts.imaging.stacks import study_stacks
 
-    out = []
-    for sequence in read.protocol.sequences:
-        series = (
-            Series.objects.filter(study_id=read.study_id, sequence=sequence)
-            .annotate(n=Count("instances"))
-            .order_by("-n", "pk")
-            .first()
-        )
-        if series is None or not series.n:
-            continue
-        instances = list(
-            series.instances.order_by("position_along_normal", "instance_number", "pk")
-        )
-        out.append({"sequence": sequence, "instances": instances})
-    return out
+    return study_stacks(study_id=read.study_id, roles=read.protocol.sequences)
+
+
+def read_levels(*, read: Read) -> dict[str, dict]:
+    """Known levels of functional groups for this read, {group slug: {position, source}}:
+    the coordinator's levels of the study, overridden by the reader's own pins."""
+    levels = {
+        group: {"position": position, "source": "study"}
+        for group, position in (read.study.group_levels or {}).items()
+    }
+    for group, position in (read.level_pins or {}).items():
+        levels[group] = {"position": position, "source": "read"}
+    return levels
 
 
 def read_instance_get(*, read: Read, image: str):

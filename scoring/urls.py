@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, coordinator_views, views
+from . import api, coordinator_views, study_views, views
 
 app_name = "scoring"
 
@@ -14,12 +14,19 @@ urlpatterns = [
     path("api/reads/<slug:read_token>/submit/", api.ReadSubmitApi.as_view(), name="api-submit"),
     path("api/reads/<slug:read_token>/amend/", api.ReadAmendApi.as_view(), name="api-amend"),
     path("api/reads/<slug:read_token>/notes/", api.ReadNotesApi.as_view(), name="api-notes"),
+    path("api/reads/<slug:read_token>/levels/", api.ReadLevelsApi.as_view(), name="api-levels"),
     path(
         "api/reads/<slug:read_token>/activity/",
         api.ReadActivityApi.as_view(),
         name="api-activity",
     ),
     path("cohorts/<slug:slug>/assign/", coordinator_views.assign_reads, name="assign"),
+    path(
+        "cohorts/<slug:slug>/studies/<int:study_id>/reading/",
+        study_views.study_reading_setup,
+        name="study-reading",
+    ),
+    path("cohorts/<slug:slug>/series-rules/", study_views.series_rules, name="series-rules"),
     path("cohorts/<slug:slug>/amendments/", coordinator_views.amendments, name="amendments"),
     path("reads/<int:read_id>/audit/", coordinator_views.read_audit, name="read-audit"),
     path(

@@ -24,7 +24,8 @@ from .selectors import (
     protocol_cell_count,
     read_get_for_reader,
     read_instance_get,
-    read_series_for_viewer,
+    read_levels,
+    read_stacks,
     worklist_for_reader,
 )
 
@@ -67,29 +68,11 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
     """Viewer and grading grid of one read; everything the page loads later is blind too."""
     read = read_get_for_reader(read_token=read_token, user=request.user)
     prefs = ReaderPreference.objects.filter(reader=request.user).first()
-    series = []
-    for entry in read_series_for_viewer(read=read):
-        instances = entry["instances"]
-        series.append(
-            {
-                "key": entry["sequence"].lower(),
-                "sequence": entry["sequence"],
-                "label": entry["sequence"],
-                "imageIds": [
-                    "wadouri:"
-                    + reverse(
-                        "scoring:read-image",
-                        args=[read.token, image_token(read=read, instance_id=i.pk)],
-                    )
-                    for i in instances
-                ],
-                "positions": _all_or_none([i.position_along_normal for i in instances]),
-                "sliceLocations": _all_or_none([i.slice_location for i in instances]),
-                "presets": WINDOW_PRESETS[entry["sequence"]],
-            }
-        )
+    series = [_stack_config(read, stack) for stack in read_stacks(read=read)]
     config = {
         "series": series,
+        "levels": read_levels(read=read),
+        "levelsUrl": reverse("scoring:api-levels", args=[read.token]),
         "prefsUrl": reverse("scoring:api-prefs"),
         "prefs": {"voi": prefs.voi if prefs else {}, "keymap": prefs.keymap if prefs else {}},
         "csrfToken": get_token(request),
@@ -130,6 +113,33 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
             "total": protocol_cell_count(protocol=read.protocol),
         },
     )
+
+
+def _stack_config(read, stack) -> dict:
+    """One viewport's stack as the viewer takes it (frontend/README.md, reader-config)."""
+    slices = stack.slices
+    label = stack.role if stack.orientation == "axial" else f"{stack.role} · {stack.orientation}"
+    return {
+        "key": stack.key,
+        "sequence": stack.role,
+        "label": label,
+        "orientation": stack.orientation,
+        "syncGroup": stack.orientation,
+        "imageIds": [
+            "wadouri:"
+            + reverse(
+                "scoring:read-image",
+                args=[read.token, image_token(read=read, instance_id=s.instance.pk)],
+            )
+            for s in slices
+        ],
+        "positions": _all_or_none([s.position for s in slices]),
+        "sliceLocations": _all_or_none([s.instance.slice_location for s in slices]),
+        "stations": [s.station for s in slices],
+        "stationCount": len(stack.series),
+        "gaps": stack.gaps,
+        "presets": WINDOW_PRESETS.get(stack.role, []),
+    }
 
 
 def _regions(read) -> list[dict]:

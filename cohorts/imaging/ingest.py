@@ -49,6 +49,8 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 from cohorts.audit import audit_record
 from cohorts.imaging.dicom.classify import classify_sequence, orientation_label
 from cohorts.imaging.dicom.deid import deidentify, dicom_bytes, patient_date_offset
+from cohorts.imaging.dicom.describe import clean_description, series_role
+from cohorts.imaging.dicom.frames import has_burned_in_annotation, is_lossy, stored_images
 from cohorts.imaging.dicom.validate import (
     CONTROL_CHARACTERS,
     DAMAGED_ATTRIBUTE,
@@ -129,6 +131,8 @@ class _StagedInstance:
     columns: int
     window_center: float | None
     window_width: float | None
+    lossy: bool
+    burned_in_annotation: bool
     offset: int  # where the pseudonymized file sits in the staging file
     size: int
 
@@ -178,12 +182,13 @@ def _spacing(ds: Dataset) -> str:
 
 def _original_attributes(ds: Dataset) -> dict:
     """The few original values the database keeps: the sequence class (from TR/TE/TI), sex
-    and age in years. Series and study descriptions are free text the profile removes (they
-    can name the patient or the site), so they are not kept."""
+    and age in years, and the series description cleaned to protocol words (free text the
+    profile removes: it can name the patient; see dicom/describe.py)."""
     age = str(ds.get("PatientAge", "") or "")
     sex = str(ds.get("PatientSex", "") or "").upper()
     return {
         "sequence": classify_sequence(ds),
+        "description": clean_description(str(ds.get("SeriesDescription", "") or "")),
         "sex": sex if sex in ("F", "M") else "U",
         "age": int(age[:3]) if age[:3].isdigit() and age.endswith("Y") else None,
     }
@@ -238,8 +243,9 @@ def dicom_import(
         for series in staged.values():
             _store_series(cohort, series, report, staging, actor=actor, pinned_patient=patient)
             if progress:
-                for instance in series.instances:
-                    progress(instance.report)
+                # An Enhanced MR file is one report for all the frames it was split into.
+                for file_report in {id(i.report): i.report for i in series.instances}.values():
+                    progress(file_report)
     return report
 
 
@@ -329,7 +335,11 @@ def _position_along_normal(ds: Dataset) -> float | None:
         if position is not None and cosines is not None and len(cosines) == 6:
             rx, ry, rz, cx, cy, cz = (float(v) for v in cosines)
             x, y, z = (float(v) for v in position)
-            return (ry * cz - rz * cy) * x + (rz * cx - rx * cz) * y + (rx * cy - ry * cx) * z
+            normal = (ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx)
+            # Stations of one stack may be acquired with opposite normals: count every
+            # slice along the axis the normal points along most, in its positive direction.
+            sign = 1.0 if max(normal, key=abs) >= 0 else -1.0
+            return sign * (normal[0] * x + normal[1] * y + normal[2] * z)
     except (TypeError, ValueError):
         pass
     return _number(ds, "SliceLocation")
@@ -436,13 +446,16 @@ def _stage_file(
         )
     # Sex, age and the sequence class come from the original, before de-identification.
     original = _original_attributes(ds) if series is None else None
+    lossy, burned_in = is_lossy(ds), has_burned_in_annotation(ds)
     offset = patient_date_offset(source_key or str(pinned_patient.pk), uid_secret)
     deidentify(ds, pseudonym="PSEUDONYM", date_offset_days=offset, uid_secret=uid_secret)
+    images = stored_images(ds, uid_secret=uid_secret)
+    # Encoded before anything is staged: a value that cannot be written rejects the file alone.
     # The preamble is written empty: a TIFF header or vendor bytes there are not ours to keep.
-    data = _part10_bytes(ds)
+    encoded = [(image, _part10_bytes(image)) for image in images]
     if series is None:
         header = Dataset()
-        for element in ds:
+        for element in images[0]:
             if element.tag != 0x7FE00010:  # keep the attributes, not the pixels
                 header.add(element)
         series = staged[source_series] = _StagedSeries(
@@ -453,23 +466,26 @@ def _stage_file(
             original=original,
         )
     file_report.series_uid = series.series_uid
-    offset = staging.tell()
-    staging.write(data)
-    series.instances.append(
-        _StagedInstance(
-            report=file_report,
-            sop_uid=str(ds.SOPInstanceUID),
-            instance_number=_integer(ds, "InstanceNumber"),
-            slice_location=_number(ds, "SliceLocation"),
-            position=_position_along_normal(ds),
-            rows=_integer(ds, "Rows") or 0,
-            columns=_integer(ds, "Columns") or 0,
-            window_center=_number(ds, "WindowCenter"),
-            window_width=_number(ds, "WindowWidth"),
-            offset=offset,
-            size=len(data),
+    for image, data in encoded:
+        offset = staging.tell()
+        staging.write(data)
+        series.instances.append(
+            _StagedInstance(
+                report=file_report,
+                sop_uid=str(image.SOPInstanceUID),
+                instance_number=_integer(image, "InstanceNumber"),
+                slice_location=_number(image, "SliceLocation"),
+                position=_position_along_normal(image),
+                rows=_integer(image, "Rows") or 0,
+                columns=_integer(image, "Columns") or 0,
+                window_center=_number(image, "WindowCenter"),
+                window_width=_number(image, "WindowWidth"),
+                lossy=lossy,
+                burned_in_annotation=burned_in,
+                offset=offset,
+                size=len(data),
+            )
         )
-    )
     file_report.status = "staged"
 
 
@@ -518,7 +534,11 @@ def _store_series(
                 Instance.objects.bulk_create(new_rows, batch_size=1000)
                 if new_rows:
                     row.slice_count = row.instances.count()
-                    row.save(update_fields=["slice_count"])
+                    row.lossy |= any(i.lossy for i in series.instances)
+                    row.burned_in_annotation |= any(
+                        i.burned_in_annotation for i in series.instances
+                    )
+                    row.save(update_fields=["slice_count", "lossy", "burned_in_annotation"])
                     report.instances_created += len(new_rows)
                     audit_record(
                         actor=actor,
@@ -554,7 +574,7 @@ def _series_row_locked(
     patient = pinned_patient or _patient_for(cohort, series, report, actor)
     study = _study_for(patient, series, report, actor)
     row, created = Series.objects.select_for_update().get_or_create(
-        series_uid=series.series_uid, defaults=_series_fields(study, series)
+        series_uid=series.series_uid, defaults=_series_fields(study, series, cohort.series_rules)
     )
     if row.study_id != study.pk:
         raise DicomRejected(
@@ -623,15 +643,19 @@ def _remove_orphan_files(row: Series) -> None:
             default_storage.delete(f"{folder}/{name}")
 
 
-def _series_fields(study: ImagingStudy, series: _StagedSeries) -> dict:
+def _series_fields(study: ImagingStudy, series: _StagedSeries, rules: list[dict]) -> dict:
     h = series.header
     original = series.original or {}
-    sequence = original.get("sequence") or classify_sequence(h)
+    detected = original.get("sequence") or classify_sequence(h)
+    description = original.get("description", "")
+    role, why = series_role(description, detected, rules)
     return {
         "study": study,
         "series_number": _integer(h, "SeriesNumber"),
-        "sequence": sequence,
-        "sequence_detected": sequence,
+        "sequence": role,
+        "sequence_detected": detected,
+        "role_source": why,
+        "description": description,
         "echo_time": _number(h, "EchoTime"),
         "repetition_time": _number(h, "RepetitionTime"),
         "inversion_time": _number(h, "InversionTime"),

@@ -18,6 +18,11 @@ from scoring.services.grading import (
     read_missing_cells,
     read_record_complete,
 )
+from scoring.services.imaging import (
+    cohort_series_rules_set,
+    read_level_pin,
+    study_group_level_set,
+)
 from scoring.services.messages import (
     AMEND_NEEDS_REASON,
     AMEND_NOT_SUBMITTED,
@@ -41,6 +46,9 @@ from scoring.services.reads import (
 from scoring.services.vocabulary import series_sequence_set, vocabulary_record_change
 
 __all__ = [
+    "cohort_series_rules_set",
+    "read_level_pin",
+    "study_group_level_set",
     "AMEND_NEEDS_REASON",
     "AMEND_NOT_SUBMITTED",
     "FINDING_INVALID",

@@ -16,6 +16,7 @@ from cohorts.audit import audit_record
 from cohorts.choices import Sequence
 from cohorts.models import Cohort, Series
 from scoring.models import FunctionalGroup, Muscle, Region, ScoringProtocol
+from scoring.services.imaging import ROLES_LOCKED, study_has_submitted_reads
 
 SEQUENCE_INVALID = "A series' sequence is one of STIR, T1 or Other."
 
@@ -84,16 +85,20 @@ def vocabulary_record_change(
 
 @transaction.atomic
 def series_sequence_set(*, series: Series, sequence: str, actor: AbstractBaseUser | None) -> Series:
-    """Correct the sequence role of a series (the classifier was misled by its tags): which
-    series readers are shown changes, so it is audited and the cohort's results marked stale."""
+    """A coordinator sets the sequence role of a series (the tags or the rules misled the
+    import): which series readers are shown changes, so it is audited and the cohort's
+    results marked stale. Refused once the study has submitted reads (their grades were given
+    on the series as they were); no description rule overrides it afterwards."""
     if sequence not in Sequence.values:
         raise ValidationError({"sequence": [SEQUENCE_INVALID]})
     locked = Series.objects.select_for_update().select_related("study__patient").get(pk=series.pk)
-    if locked.sequence == sequence:
+    if locked.sequence == sequence and locked.role_source == "coordinator":
         return locked
+    if study_has_submitted_reads(locked.study_id):
+        raise ValidationError({"sequence": [ROLES_LOCKED]})
     old = locked.sequence
-    locked.sequence = sequence
-    locked.save(update_fields=["sequence"])
+    locked.sequence, locked.role_source = sequence, "coordinator"
+    locked.save(update_fields=["sequence", "role_source"])
     cohort_id = locked.study.patient.cohort_id
     audit_record(
         actor=actor,

@@ -14,7 +14,7 @@ from cohorts.imaging.dicom.deid import dicom_bytes
 from cohorts.imaging.ingest import dicom_import
 from cohorts.models import Series
 from scoring.models import ScoringProtocol
-from scoring.selectors import read_series_for_viewer
+from scoring.selectors import read_stacks
 from scoring.services import read_assign
 from tests import factories
 from tests.dicom_import.conftest import parse, real_files, synthetic_files
@@ -59,17 +59,19 @@ def test_an_unchanged_slice_is_not_sent_again(client, clinician, cohort, mr_smal
     assert again.status_code == 304 and again["ETag"] == first["ETag"]
 
 
-def test_a_multiframe_file_serves_the_asked_frame(client, clinician, cohort):
+def test_an_enhanced_mr_file_is_previewed_frame_by_frame(client, clinician, cohort):
+    """Enhanced MR is split into one image per frame on import: slice i is frame i."""
     patient = factories.PatientFactory(cohort=cohort, source_key="e" * 64)
     files = real_files(["emri_small.dcm"])
     dicom_import(cohort=cohort, files=files, actor=None, patient=patient)
     series = Series.objects.get()
+    assert series.slice_count == 10
     client.force_login(clinician)
-    response = client.get(png_url(cohort, series) + "?frame=3")
+    response = client.get(png_url(cohort, series, 3))
     assert response.status_code == 200
     frame = np.array(Image.open(io.BytesIO(response.content))).astype(np.int32)
     assert np.array_equal(frame, parse(files[0][1]).pixel_array[3])
-    assert client.get(png_url(cohort, series) + "?frame=10").status_code == 404
+    assert client.get(png_url(cohort, series, 10)).status_code == 404
 
 
 def test_a_slice_past_the_end_is_404(client, clinician, cohort, mr_small_series):
@@ -148,7 +150,7 @@ def test_a_sequence_corrected_in_the_admin_is_what_the_viewer_shows(
     dicom_import(cohort=cohort, files=t1_files, actor=None)
     misread = Series.objects.get(sequence_detected="OTHER")
     read = read_assign(study=misread.study, protocol=thigh_protocol, reader=radiologist, actor=None)
-    assert [s["sequence"] for s in read_series_for_viewer(read=read)] == ["STIR"]
+    assert [s.role for s in read_stacks(read=read)] == ["STIR"]
 
     client.force_login(coordinator)
     url = reverse("admin:cohorts_series_change", args=[misread.pk])
@@ -156,9 +158,9 @@ def test_a_sequence_corrected_in_the_admin_is_what_the_viewer_shows(
     assert response.status_code == 302, response.content.decode()[:2000]
     misread.refresh_from_db()
     assert (misread.sequence, misread.sequence_detected) == ("T1", "OTHER")
-    shown = read_series_for_viewer(read=read)
-    assert [s["sequence"] for s in shown] == ["STIR", "T1"]
-    assert {i.series_id for i in shown[1]["instances"]} == {misread.pk}
+    shown = read_stacks(read=read)
+    assert [s.role for s in shown] == ["STIR", "T1"]
+    assert {s.instance.series_id for s in shown[1].slices} == {misread.pk}
     page = client.get(reverse("cohorts:study-series", args=[cohort.slug, misread.study_id]))
     assert (
         "corrected" in page.content.decode()
