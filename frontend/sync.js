@@ -5,7 +5,8 @@
 // dot(ImagePositionPatient, normal), in imageIds order) and/or
 // `sliceLocations`. The follower goes to the slice whose position is nearest
 // to the leader's; failing that, to the nearest slice location; the same
-// index only when neither is usable for both series.
+// index only when neither is usable for both series. Only series of one sync group (one
+// orientation: a coronal stack does not follow an axial one) are matched with each other.
 
 /** An array of finite numbers with one entry per image, or null. */
 export function usableCoords(values, count) {
@@ -75,4 +76,30 @@ export function matchSlice(leader, leaderIndex, follower) {
     return nearestIndex(follower.sliceLocations, leader.sliceLocations[i]);
   }
   return clampIndex(i, follower.count);
+}
+
+/**
+ * The sync group of a configuration's series: its `syncGroup`, else its orientation, else
+ * "axial" (old configurations have neither, and all their series sync together).
+ */
+export function syncGroupOf(raw) {
+  const group = raw && (raw.syncGroup || (raw.orientation && raw.orientation !== 'unknown' ? raw.orientation : ''));
+  return group ? String(group) : 'axial';
+}
+
+/** The series that follow `leader`: the others of its sync group. series: [{syncGroup}]. */
+export function syncPartners(series, leader) {
+  return series.filter((s) => s !== leader && s.syncGroup === leader.syncGroup);
+}
+
+/** The series grouped by sync group, in order of first appearance: [[series...], ...]. */
+export function syncGroups(series) {
+  const groups = new Map();
+  for (const s of series) {
+    if (!groups.has(s.syncGroup)) {
+      groups.set(s.syncGroup, []);
+    }
+    groups.get(s.syncGroup).push(s);
+  }
+  return [...groups.values()];
 }

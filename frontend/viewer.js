@@ -1,27 +1,41 @@
 // The reading viewer: STIR and T1 stacks side by side (Cornerstone3D), slices scrolled
-// together by position along the stack normal, window/level per sequence (kept per reader),
-// presets, pan/zoom, reset. Contract with the Django template: see frontend/README.md.
+// together by position along the patient axis within one orientation, station, position and
+// gaps on the overlay, orientation markers, window/level per sequence (kept per reader),
+// presets, pan/zoom linked, reset, and region levels (the grid's cursor brings the stacks to
+// its group's level; a key pins it). Contract with the Django template: frontend/README.md.
 //
 // createViewer starts it and returns its public API (window.iimViewer). The parts, each a
 // module of frontend/viewer/ sharing one context object (`ctx`, below):
 //   series.js    the configuration's series, one record each
 //   stacks.js    Cornerstone: engine, viewports, element events, first images, prefetch
-//   scroll.js    slices: one series leads, the others follow (pure matching in sync.js)
-//   tools.js     mouse tools, window/level, presets, reset
+//   scroll.js    slices: one series leads, its sync group follows (pure matching in sync.js)
+//   tools.js     mouse tools (and their list for `?`), window/level, presets, reset
+//   link.js      zoom/pan linked within a sync group (Cornerstone synchronizer)
+//   levels.js    region levels: following the grid's cursor, pinning a level
+//   frame.js     orientation markers (orientation.js) and buttons on each viewport's frame
+//   stackinfo.js station, position, gaps, overlay text, level lookup (pure)
 //   keyboard.js  the viewer's shortcuts (keys and labels in keymap.js, engine in keys.js)
 //   overlays.js  the text over each viewport; errors.js how failures are shown
 //   voi.js       window/level read from and written to a viewport
 
+import { Enums } from '@cornerstonejs/core';
+
 import { VoiPrefs } from './prefs.js';
 import { syncMode } from './sync.js';
 import { ViewerError, fail } from './viewer/errors.js';
+import { buildFrame, updateFrame } from './viewer/frame.js';
 import { onKeyDown, viewerKeymap } from './viewer/keyboard.js';
 import { VIEWER_LABELS } from './viewer/keymap.js';
+import { goToGroup, listenToGrid, pinLevel, startAtLevel, startGroup } from './viewer/levels.js';
+import { setLinked, setUpLink } from './viewer/link.js';
 import { showNotice } from './viewer/overlays.js';
 import { startIndexes, scrollBy, setSlice } from './viewer/scroll.js';
 import { geometry, readConfig, setUpSeries } from './viewer/series.js';
-import { enableStacks, followResizesAndPrefetch, initCornerstone, loadFirstImage } from './viewer/stacks.js';
-import { applyPreset, reset } from './viewer/tools.js';
+import { gapText, levelLeader, stationAt, stationCountOf } from './viewer/stackinfo.js';
+import {
+  ENGINE_ID, enableStacks, followResizesAndPrefetch, initCornerstone, loadFirstImage,
+} from './viewer/stacks.js';
+import { MOUSE_GESTURES, applyPreset, applyPresetAll, reset, setUpReferenceLines } from './viewer/tools.js';
 import { currentVoi, round2 } from './viewer/voi.js';
 
 export function createViewer() {
@@ -46,6 +60,19 @@ export function createViewer() {
     lastActive: null, // key of the series last scrolled, clicked or hovered
     isReady: false,
     failed: null,
+    referenceLines: null, // {source, targets} when an axial and a coronal/sagittal stack are shown
+    linked: true, // zoom/pan linked within a sync group (link.js)
+    linkSynchronizers: [],
+    gridGroup: null, // the group of the grid's cursor, as the grid last told (levels.js)
+    shownGroup: null, // the group whose level the stacks were last brought to (or opened at)
+    csrfToken: '',
+    lastPinMessage: null,
+    refreshFrames,
+    toggleLink: () => {
+      setLinked(ctx, !ctx.linked);
+      refreshFrames();
+      return ctx.linked;
+    },
   };
 
   const api = {
@@ -54,8 +81,22 @@ export function createViewer() {
     scrollBy: (key, delta) => scrollBy(ctx, key, delta).then(() => state()),
     setSlice: (key, index) => setSlice(ctx, key, index).then(() => state()),
     applyPreset: (key, i) => applyPreset(ctx, key, i),
+    applyPresetAll: (i) => applyPresetAll(ctx, i),
     reset: () => reset(ctx),
-    keymap: () => ({ bindings: ctx.keymap.bindings, labels: { ...VIEWER_LABELS } }),
+    setLinked: (on) => {
+      setLinked(ctx, on);
+      refreshFrames();
+      return ctx.linked;
+    },
+    pinLevel: (group) => pinLevel(ctx, group).then((answer) => ({ ...answer, state: state() })),
+    goToGroup: (group) => goToGroup(ctx, group).then((moved) => ({ moved, state: state() })),
+    levels: () => ({ ...(ctx.config && ctx.config.levels) }),
+    referenceLines: () => ctx.referenceLines,
+    keymap: () => ({
+      bindings: ctx.keymap.bindings,
+      labels: { ...VIEWER_LABELS },
+      gestures: MOUSE_GESTURES.map((g) => ({ ...g })),
+    }),
     flushPrefs: () => (ctx.prefs ? ctx.prefs.flush() : Promise.resolve(false)),
     syncModes,
     prefsStatus: () =>
@@ -64,6 +105,7 @@ export function createViewer() {
         : null,
   };
 
+  listenToGrid(ctx);
   start().then(
     () => {
       ctx.isReady = true;
@@ -80,9 +122,10 @@ export function createViewer() {
 
   async function start() {
     ctx.config = readConfig();
+    ctx.csrfToken = ctx.config.csrfToken || readCookie('csrftoken');
     ctx.prefs = new VoiPrefs({
       url: ctx.config.prefsUrl,
-      csrfToken: ctx.config.csrfToken || readCookie('csrftoken'),
+      csrfToken: ctx.csrfToken,
       initial: ctx.config.prefs && ctx.config.prefs.voi,
       onError: (message) => {
         // Not fatal for reading; visible so it is not silent.
@@ -96,6 +139,10 @@ export function createViewer() {
 
     for (const raw of ctx.config.series) {
       const ser = setUpSeries(raw);
+      ser.frameParts = buildFrame(ser, {
+        onPreset: (i) => applyPreset(ctx, ser.key, i),
+        onLink: () => ctx.toggleLink(),
+      });
       ctx.series.push(ser);
       ctx.byKey.set(ser.key, ser);
       ser.imageIds.forEach((id, index) => ctx.byImageId.set(id, { ser, index }));
@@ -107,11 +154,33 @@ export function createViewer() {
 
     await initCornerstone(ctx);
     enableStacks(ctx);
-    startIndexes(ctx);
+    setUpLink(ctx, ENGINE_ID);
+    refreshFrames();
+    const lineSource = ctx.series.find((ser) => ser.orientation === 'axial') || levelLeader(ctx.series);
+    const redrawLines = setUpReferenceLines(ctx, lineSource);
+    if (redrawLines) {
+      lineSource.element.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => redrawLines());
+    }
+    // Open at the level of the grid's first (or current) row's group when it is known.
+    const group = startGroup(ctx);
+    ctx.shownGroup = group;
+    startIndexes(ctx, group ? startAtLevel(ctx, group) : null);
     await Promise.all(ctx.series.map((ser) => loadFirstImage(ctx, ser)));
 
     document.addEventListener('keydown', (e) => onKeyDown(ctx, e));
     followResizesAndPrefetch(ctx);
+    // The grid may have moved to another group while the images loaded.
+    if (ctx.gridGroup && ctx.gridGroup !== ctx.shownGroup) {
+      ctx.shownGroup = ctx.gridGroup;
+      await goToGroup(ctx, ctx.gridGroup);
+    }
+  }
+
+  function refreshFrames() {
+    const linkKey = ctx.keymap ? (ctx.keymap.bindings.linkZoomPan || [])[0] : null;
+    for (const ser of ctx.series) {
+      updateFrame(ser, { linked: ctx.linked, linkable: Boolean(ser.linkable), linkKey });
+    }
   }
 
   function state() {
@@ -124,8 +193,16 @@ export function createViewer() {
         count: ser.imageIds.length,
         position: ser.positions ? ser.positions[ser.index] ?? null : null,
         sliceLocation: ser.sliceLocations ? ser.sliceLocations[ser.index] ?? null : null,
+        station: stationAt(ser, ser.index),
+        stationCount: stationCountOf(ser),
+        gap: gapText(ser, ser.index) || null,
+        orientation: ser.orientation,
+        syncGroup: ser.syncGroup,
+        markers: ser.markers ? { ...ser.markers } : null,
+        linked: Boolean(ctx.linked && ser.linkable),
         voi: currentVoi(ser),
         preset: ser.presetName,
+        presetIndex: ser.presetIndex ?? null,
         zoom: ser.viewport && ser.sawImage ? round2(ser.viewport.getZoom()) : null,
         pan: ser.viewport && ser.sawImage ? ser.viewport.getPan().map(round2) : null,
         error: ser.error,

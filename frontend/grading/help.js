@@ -1,5 +1,6 @@
 // The shortcut list (the `?` dialog): every shortcut of the grid and the viewer, each with a
-// "change" button that takes the next key pressed as its new binding.
+// "change" button that takes the next key pressed as its new binding, then the viewer's mouse
+// gestures (not remappable; from iimViewer.keymap().gestures).
 
 import { bindingOf, isModifierKey } from '../keys.js';
 import { GRID_LABELS } from './keymap.js';
@@ -53,7 +54,22 @@ export class ShortcutHelp {
       tr.append(keysCell, labelCell, changeCell);
       body.append(tr);
     }
+    for (const { gesture, action } of this.gestures()) {
+      const tr = this.document.createElement('tr');
+      tr.className = 'gesture-row';
+      const how = this.document.createElement('td');
+      how.textContent = gesture;
+      const what = this.document.createElement('td');
+      what.textContent = `${action} (images, mouse)`;
+      tr.append(how, what, this.document.createElement('td'));
+      body.append(tr);
+    }
     this.dialog.showModal();
+  }
+
+  gestures() {
+    const viewer = this.viewerKeymap();
+    return viewer && Array.isArray(viewer.gestures) ? viewer.gestures : [];
   }
 
   showKeys(cell, keys) {

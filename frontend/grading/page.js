@@ -39,9 +39,24 @@ export function startGrading({ document, window }) {
     if (!td) {
       return;
     }
-    current = key;
     td.focus({ preventScroll: false });
     td.scrollIntoView({ block: 'nearest' });
+    moveCursor(key);
+  }
+
+  // The viewer follows the cursor's functional group (region levels, frontend/README.md):
+  // 'iim:grid-cursor' on the document, detail {key, muscle, side, sequence, group}.
+  function moveCursor(key) {
+    if (key === current) {
+      return;
+    }
+    current = key;
+    const cell = grid.byKey.get(key);
+    if (cell) {
+      document.dispatchEvent(new CustomEvent('iim:grid-cursor', {
+        detail: { key, muscle: cell.muscle, side: cell.side, sequence: cell.sequence, group: cell.group },
+      }));
+    }
   }
 
   async function submit() {
@@ -140,7 +155,7 @@ export function startGrading({ document, window }) {
   });
   table.addEventListener('focusin', (event) => {
     if (event.target.matches('td.cell')) {
-      current = keyOfElement(event.target);
+      moveCursor(keyOfElement(event.target));
     }
   });
 
@@ -208,7 +223,7 @@ export function startGrading({ document, window }) {
       view.showMessage(error.message, { failed: true });
     });
 
-  return { state: grading, flush: () => grading.flush(), submit };
+  return { state: grading, flush: () => grading.flush(), submit, cursor: () => current };
 }
 
 /** What a group fill did, in the reader's words (and how to overwrite what it kept). */

@@ -150,6 +150,9 @@ def open_case(browser, base: str, query: str, sink: list):
     page = browser.new_page(viewport={"width": 1200, "height": 700})
     page.on("console", lambda m: sink.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: sink.append(f"pageerror: {e}"))
+    page.on(
+        "requestfailed", lambda r: sink.append(f"requestfailed: {r.method} {r.url} {r.failure}")
+    )
     page.goto(f"{base}/?{query}")
     page.wait_for_selector(READY, state="attached", timeout=60000)
     return page
@@ -190,6 +193,18 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
         "1 / 20" in overlay and "STIR" in overlay and "W 3200" in overlay and "L 1600" in overlay,
         "main: STIR overlay shows label, counter, window",
         overlay.replace("\n", " | "),
+    )
+
+    markers = page.evaluate(
+        """Object.fromEntries(['left', 'right', 'top', 'bottom'].map(edge => [edge,
+             document.querySelector('#viewport-stir').parentElement
+               .querySelector(`.orientation-marker[data-edge="${edge}"]`).textContent]))"""
+    )
+    check(
+        markers == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+        and st["t1"]["markers"] == markers,
+        "main: axial orientation markers R/L/A/P on the edges and in state()",
+        markers,
     )
 
     # Prefetch: the whole of both stacks is fetched without scrolling, once each.
@@ -371,7 +386,8 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     )
     n_posts = len(log)
 
-    # Presets: Shift+2 over T1, Shift+4 over STIR; plain 2 does nothing.
+    # Presets: Shift+2 both viewports (each its own preset 2); Alt+Shift+3 over T1 and
+    # Alt+Shift+4 over STIR that viewport only; plain 2 does nothing (a grade).
     x, y = centre(page, "t1")
     page.mouse.move(x, y)
     page.keyboard.press("Digit2")
@@ -379,23 +395,41 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     page.keyboard.press("Shift+Digit2")
     st = state(page)
     check(
-        st["t1"]["voi"] == {"center": 1500, "width": 1800} and st["stir"]["voi"] == dragged,
-        "Shift+2 over T1: T1 preset 2, STIR unchanged",
+        st["t1"]["voi"] == {"center": 1500, "width": 1800}
+        and st["stir"]["voi"] == {"center": 2000, "width": 1600},
+        "Shift+2: preset 2 of each sequence in both viewports",
         f"T1 {st['t1']['voi']} STIR {st['stir']['voi']}",
     )
     ov = page.locator('.viewport-overlay[data-for="t1"]').inner_text()
     check(
         "W 1800" in ov and "L 1500" in ov, "preset shown in the T1 overlay", ov.replace("\n", " | ")
     )
+    page.keyboard.press("Alt+Shift+Digit3")
+    st = state(page)
+    check(
+        st["t1"]["voi"] == {"center": 2000, "width": 4000}
+        and st["stir"]["voi"] == {"center": 2000, "width": 1600},
+        "Alt+Shift+3 over T1: T1 preset 3, STIR unchanged",
+        f"T1 {st['t1']['voi']} STIR {st['stir']['voi']}",
+    )
     x, y = centre(page, "stir")
     page.mouse.move(x, y)
-    page.keyboard.press("Shift+Digit4")
+    page.keyboard.press("Alt+Shift+Digit4")
     st = state(page)
     check(
         st["stir"]["voi"] == {"center": 1000, "width": 800}
-        and st["t1"]["voi"] == {"center": 1500, "width": 1800},
-        "Shift+4 over STIR: STIR preset 4, T1 unchanged",
+        and st["t1"]["voi"] == {"center": 2000, "width": 4000},
+        "Alt+Shift+4 over STIR: STIR preset 4, T1 unchanged",
         f"STIR {st['stir']['voi']}",
+    )
+    pressed = page.evaluate(
+        """[...document.querySelectorAll('.viewport-tools[data-for="stir"] .preset-button')]
+           .map(b => b.getAttribute('aria-pressed'))"""
+    )
+    check(
+        pressed == ["false", "false", "false", "true"],
+        "the STIR preset buttons show preset 4 in use",
+        pressed,
     )
     page.evaluate("iimViewer.applyPreset('t1', 0)")
     check(
@@ -403,10 +437,10 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
         "applyPreset('t1', 0): first preset",
     )
     page.mouse.move(5, 650)  # off the viewports: the last active one (STIR) is used
-    page.keyboard.press("Shift+Digit1")
+    page.keyboard.press("Alt+Shift+Digit1")
     check(
         state(page)["stir"]["voi"] == {"center": 1600, "width": 3200},
-        "Shift+1 off the viewports: last active (STIR)",
+        "Alt+Shift+1 off the viewports: last active (STIR)",
     )
 
     # Prefs saved (debounced POST with X-CSRFToken).
@@ -423,12 +457,21 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     check(
         len(log) - n_posts == 1,
         "saves are debounced",
-        f"{len(log) - n_posts} POST(s) for 5 quick changes",
+        f"{len(log) - n_posts} POST(s) for 6 quick changes",
     )
     status = page.evaluate("iimViewer.prefsStatus()")
     check(status and not status["error"], "prefs POST accepted (CSRF header, cookie)", status)
 
-    # Zoom: right drag on STIR; ctrl+wheel on T1; pan: middle drag and shift+drag.
+    # Zoom and pan linked (the default): right drag on STIR zooms both; ctrl+wheel on T1
+    # zooms both. After l (unlinked): middle drag and shift+drag pan STIR only.
+    check(
+        all(v["linked"] for v in state(page).values())
+        and page.evaluate(
+            "[...document.querySelectorAll('.viewport-tools .link-button')]"
+            ".every(b => b.getAttribute('aria-pressed') === 'true' && !b.hidden)"
+        ),
+        "zoom/pan linked by default, shown on the link buttons",
+    )
     x, y = centre(page, "stir")
     page.mouse.move(x, y)
     z0 = state(page)
@@ -437,8 +480,8 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     page.mouse.up(button="right")
     z1 = state(page)
     check(
-        z1["stir"]["zoom"] != z0["stir"]["zoom"] and z1["t1"]["zoom"] == z0["t1"]["zoom"],
-        "right drag on STIR zooms STIR only",
+        z1["stir"]["zoom"] != z0["stir"]["zoom"] and z1["t1"]["zoom"] == z1["stir"]["zoom"],
+        "right drag on STIR zooms STIR, T1 follows (linked)",
         f"{z0['stir']['zoom']} -> {z1['stir']['zoom']}, T1 {z1['t1']['zoom']}",
     )
     check(
@@ -455,9 +498,18 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     page.wait_for_timeout(100)
     z2 = state(page)
     check(
-        z2["t1"]["zoom"] != z1["t1"]["zoom"] and z2["t1"]["index"] == idx,
-        "ctrl+wheel zooms T1 without scrolling",
-        f"{z1['t1']['zoom']} -> {z2['t1']['zoom']}",
+        z2["t1"]["zoom"] != z1["t1"]["zoom"]
+        and z2["t1"]["index"] == idx
+        and z2["stir"]["zoom"] == z2["t1"]["zoom"],
+        "ctrl+wheel zooms T1 without scrolling, STIR follows",
+        f"{z1['t1']['zoom']} -> {z2['t1']['zoom']}, STIR {z2['stir']['zoom']}",
+    )
+    page.keyboard.press("l")
+    linked = page.evaluate("document.querySelector('#viewport-stir').parentElement.dataset.linked")
+    check(
+        not any(v["linked"] for v in state(page).values()) and linked == "0",
+        "l unlinks zoom/pan (state and frame)",
+        linked,
     )
     page.mouse.move(x, y)
     page.mouse.down(button="middle")
@@ -465,9 +517,9 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     page.mouse.up(button="middle")
     p1 = state(page)
     check(
-        p1["stir"]["pan"] != z2["stir"]["pan"],
-        "middle drag pans STIR",
-        f"{z2['stir']['pan']} -> {p1['stir']['pan']}",
+        p1["stir"]["pan"] != z2["stir"]["pan"] and p1["t1"]["pan"] == z2["t1"]["pan"],
+        "middle drag pans STIR only (unlinked)",
+        f"{z2['stir']['pan']} -> {p1['stir']['pan']}, T1 {p1['t1']['pan']}",
     )
     page.keyboard.down("Shift")
     page.mouse.move(x, y)
@@ -480,6 +532,25 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
         p2["stir"]["pan"] != p1["stir"]["pan"] and p2["stir"]["voi"] == p1["stir"]["voi"],
         "shift+left drag pans STIR (window unchanged)",
         f"{p1['stir']['pan']} -> {p2['stir']['pan']}, voi {p2['stir']['voi']}",
+    )
+    page.keyboard.press("l")  # over STIR: T1 takes STIR's zoom and pan at once
+    p2b = state(page)
+    check(
+        p2b["t1"]["pan"] == p2b["stir"]["pan"] and p2b["t1"]["zoom"] == p2b["stir"]["zoom"],
+        "l links again: T1 takes the zoom and pan of STIR (the viewport used)",
+        f"T1 {p2b['t1']['pan']} STIR {p2b['stir']['pan']}",
+    )
+    page.mouse.move(x2, y2)
+    page.mouse.down(button="middle")
+    page.mouse.move(x2 + 30, y2 + 30, steps=6)
+    page.mouse.up(button="middle")
+    p3 = state(page)
+    check(
+        p3["stir"]["linked"]
+        and p3["t1"]["pan"] != p2["t1"]["pan"]
+        and p3["stir"]["pan"] == p3["t1"]["pan"],
+        "l links again: a pan on T1 moves STIR too",
+        f"T1 {p3['t1']['pan']} STIR {p3['stir']['pan']}",
     )
     page.screenshot(path=str(shots / "zoomed.png"))
 
@@ -500,9 +571,18 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
 
     keymap = page.evaluate("iimViewer.keymap()")
     check(
-        keymap["bindings"]["preset2"] == ["Shift+Digit2"],
+        keymap["bindings"]["presetBoth2"] == ["Shift+Digit2"]
+        and keymap["bindings"]["preset2"] == ["Alt+Shift+Digit2"]
+        and keymap["bindings"]["linkZoomPan"] == ["l"]
+        and keymap["bindings"]["pinLevel"] == ["p"],
         "keymap() lists the viewer shortcuts",
         keymap["bindings"],
+    )
+    check(
+        any("Wheel" in g["gesture"] for g in keymap.get("gestures", []))
+        and any("Left drag" in g["gesture"] for g in keymap.get("gestures", [])),
+        "keymap() lists the mouse gestures (for the ? list)",
+        keymap.get("gestures"),
     )
 
     errors = [
@@ -514,6 +594,335 @@ def main_case(browser, base: str, info: dict, shots: Path) -> None:
     ]
     check(not errors, "main: no page errors, console errors or CSP violations", errors[:5])
     page.screenshot(path=str(shots / "final.png"))
+    page.close()
+
+
+def cursor(page, group: str) -> None:
+    """The grading grid's cursor moves to a row of `group` (as grading/page.js tells it)."""
+    page.evaluate(
+        "g => document.dispatchEvent(new CustomEvent('iim:grid-cursor', {detail: {group: g}}))",
+        group,
+    )
+
+
+def edge_markers(page, key: str) -> dict:
+    return page.evaluate(
+        """key => Object.fromEntries(['left', 'right', 'top', 'bottom'].map(edge => [edge,
+             document.getElementById('viewport-' + key).parentElement
+               .querySelector(`.orientation-marker[data-edge="${edge}"]`).textContent]))""",
+        key,
+    )
+
+
+def wholebody_case(browser, base: str, info: dict, shots: Path) -> None:
+    """The new configuration: stacks head to foot in stations, a gap, a coronal stack in
+    its own sync group, region levels (study level for "thigh" at 60 mm) and pins."""
+    logs: list[str] = []
+    page = open_case(browser, base, "case=wholebody", logs)
+    ds = page.evaluate("({...document.body.dataset})")
+    check(ds.get("viewerReady") == "1", "wholebody: viewerReady", ds)
+    if ds.get("viewerReady") != "1":
+        return
+    stir_pos = list(reversed(info["stir"]["positions"]))  # head to foot
+    t1_pos = list(reversed(info["t1"]["positions"]))
+    st = state(page)
+    check(
+        st["stir"]["index"] == 0
+        and st["stir"]["station"] == 1
+        and st["stir"]["stationCount"] == 2
+        and st["t1"]["index"] == nearest(t1_pos, stir_pos[0]),
+        "wholebody: first row's group has no level: opens at the head end",
+        {k: (v["index"], v["position"]) for k, v in st.items()},
+    )
+    ov = page.locator('.viewport-overlay[data-for="stir"]').inner_text().replace("\n", " ")
+    check(
+        f"station 1 / 2 · position +{stir_pos[0]:.1f} mm · slice 1 / 20" in ov,
+        "wholebody: overlay shows station, position and slice",
+        ov,
+    )
+    axial = {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+    coronal = {"left": "R", "right": "L", "top": "H", "bottom": "F"}
+    got = {k: edge_markers(page, k) for k in ("stir", "t1", "stir-coronal")}
+    check(
+        got["stir"] == axial
+        and got["t1"] == axial
+        and got["stir-coronal"] == coronal
+        and st["stir-coronal"]["markers"] == coronal,
+        "wholebody: markers R/L/A/P on axial, R/L/H/F on coronal",
+        got,
+    )
+    check(
+        st["stir-coronal"]["syncGroup"] == "coronal"
+        and not st["stir-coronal"]["linked"]
+        and st["stir"]["linked"],
+        "wholebody: the coronal stack has its own sync group, not linked",
+        {k: (v["syncGroup"], v["linked"]) for k, v in st.items()},
+    )
+
+    # A gap: STIR declares 24 mm between slices 9 and 10.
+    page.evaluate("iimViewer.setSlice('stir', 9)")
+    settled(page)
+    ov9 = page.locator('.viewport-overlay[data-for="stir"] .viewport-overlay-gap').inner_text()
+    page.evaluate("iimViewer.setSlice('stir', 10)")
+    settled(page)
+    st = state(page)
+    ov10 = page.locator('.viewport-overlay[data-for="stir"] .viewport-overlay-gap').inner_text()
+    check(
+        ov9 == "gap 24 mm below" and ov10 == "gap 24 mm above" and st["stir"]["station"] == 2,
+        "wholebody: the gap is marked on the slices either side of it",
+        (ov9, ov10, st["stir"]["station"]),
+    )
+
+    # Sync groups: wheel over STIR moves T1, not the coronal stack; and the other way round.
+    cor0 = st["stir-coronal"]["index"]
+    x, y = centre(page, "stir")
+    page.mouse.move(x, y)
+    for _ in range(3):
+        page.mouse.wheel(0, 100)
+        page.wait_for_timeout(30)
+    settled(page)
+    st = state(page)
+    check(
+        st["stir"]["index"] == 13
+        and st["t1"]["index"] == nearest(t1_pos, stir_pos[13])
+        and st["stir-coronal"]["index"] == cor0,
+        "wholebody: wheel over STIR: T1 follows, the coronal stack does not",
+        {k: v["index"] for k, v in st.items()},
+    )
+    x, y = centre(page, "stir-coronal")
+    page.mouse.move(x, y)
+    for _ in range(4):
+        page.mouse.wheel(0, 100)
+        page.wait_for_timeout(30)
+    settled(page)
+    st2 = state(page)
+    check(
+        st2["stir-coronal"]["index"] == cor0 + 4
+        and st2["stir"]["index"] == 13
+        and st2["t1"]["index"] == st["t1"]["index"],
+        "wholebody: wheel over the coronal stack moves it alone",
+        {k: v["index"] for k, v in st2.items()},
+    )
+    lines = page.evaluate("iimViewer.referenceLines()")
+    drawn = page.evaluate("document.querySelectorAll('#viewport-stir-coronal svg line').length")
+    check(
+        lines == {"source": "stir", "targets": ["stir-coronal"]} and drawn >= 1,
+        "wholebody: the axial STIR slice drawn as a line on the coronal stack",
+        (lines, drawn),
+    )
+
+    # The grid's cursor moves to the thigh (study level 60 mm): the axial stacks go there.
+    cursor(page, "thigh")
+    settled(page)
+    st = state(page)
+    check(
+        st["stir"]["index"] == nearest(stir_pos, 60.0)
+        and st["t1"]["index"] == nearest(t1_pos, stir_pos[st["stir"]["index"]])
+        and st["stir-coronal"]["index"] == cor0 + 4,
+        "wholebody: cursor to a group with a level: axial stacks go there",
+        {k: (v["index"], v["position"]) for k, v in st.items()},
+    )
+    # Back to the shoulder (no level yet): nothing moves. Pin it from T1 (p over T1).
+    cursor(page, "shoulder")
+    page.evaluate("iimViewer.setSlice('t1', 3)")
+    settled(page)
+    x, y = centre(page, "t1")
+    page.mouse.move(x, y)
+    page.keyboard.press("p")
+    wait_until(page, "iimViewer.levels().shoulder")
+    posted = get_json(base, "/harness/levels")
+    levels = page.evaluate("iimViewer.levels()")
+    msg = page.locator('.viewport-overlay[data-for="t1"] .viewport-overlay-message').inner_text()
+    check(
+        posted
+        and posted[-1] == {"group": "shoulder", "position": t1_pos[3]}
+        and levels.get("shoulder", {}).get("position") == t1_pos[3]
+        and "Shoulder girdle" in msg,
+        "wholebody: p pins the cursor's group at the focused slice (POST, levels, message)",
+        (posted[-1:] if posted else None, levels, msg),
+    )
+    cursor(page, "thigh")
+    settled(page)
+    cursor(page, "shoulder")
+    settled(page)
+    st = state(page)
+    check(
+        st["stir"]["index"] == nearest(stir_pos, t1_pos[3]) and st["t1"]["index"] == 3,
+        "wholebody: back to the pinned group: the stacks return to its level",
+        {k: (v["index"], v["position"]) for k, v in st.items()},
+    )
+    # p over the coronal stack: the pin takes the first axial stack's (STIR's) position.
+    page.evaluate("iimViewer.setSlice('stir', 16)")
+    settled(page)
+    x, y = centre(page, "stir-coronal")
+    page.mouse.move(x, y)
+    page.keyboard.press("p")
+    wait_until(page, f"iimViewer.levels().shoulder.position === {stir_pos[16]}")
+    posted = get_json(base, "/harness/levels")
+    check(
+        posted[-1] == {"group": "shoulder", "position": stir_pos[16]},
+        "wholebody: p over the coronal stack pins the axial STIR position",
+        posted[-1],
+    )
+    answer = page.evaluate("iimViewer.pinLevel('no-such-group')")
+    check(
+        not answer["ok"] and "Unknown group" in answer["message"],
+        "wholebody: a refused pin (400) is shown with the server's reason",
+        answer.get("message"),
+    )
+
+    # Preset and link buttons.
+    page.locator('.viewport-tools[data-for="stir"] .preset-button[data-preset="2"]').click()
+    st = state(page)
+    check(
+        st["stir"]["voi"] == {"center": 2000, "width": 4000}
+        and st["stir"]["presetIndex"] == 2
+        and st["t1"]["presetIndex"] is None,
+        "wholebody: a preset button sets its viewport's window only",
+        (st["stir"]["voi"], st["t1"]["voi"]),
+    )
+    page.locator('.viewport-tools[data-for="t1"] .link-button').click()
+    check(not state(page)["stir"]["linked"], "wholebody: the link button unlinks zoom/pan")
+    page.locator('.viewport-tools[data-for="t1"] .link-button').click()
+    check(state(page)["stir"]["linked"], "wholebody: and links them again")
+    page.evaluate("iimViewer.setSlice('stir', 14)")
+    settled(page)
+    page.mouse.move(5, 690)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "wholebody.png"))
+    errors = [
+        line
+        for line in logs
+        if line.startswith("pageerror")
+        or "Content Security Policy" in line
+        or (line.startswith("error") and not any(c in line for c in ("favicon", "404", "400")))
+    ]
+    check(not errors, "wholebody: no page errors, console errors or CSP violations", errors[:5])
+    page.close()
+
+    # The grid's first row is a group with a known level: the stacks open there.
+    page = open_case(browser, base, "case=wholebody&start=thigh", [])
+    st = state(page)
+    check(
+        st["stir"]["index"] == nearest(stir_pos, 60.0)
+        and st["t1"]["index"] == nearest(t1_pos, stir_pos[st["stir"]["index"]]),
+        "wholebody: opens at the level of the first row's group",
+        {k: (v["index"], v["position"]) for k, v in st.items()},
+    )
+    page.close()
+
+
+def page_case(browser, base: str, info: dict, shots: Path) -> None:
+    """grading.js and reader.js on one page: the grid's cursor drives the region levels,
+    grades and viewer keys do not collide, `?` lists the viewer's keys and gestures."""
+    logs: list[str] = []
+    page = open_case(browser, base, "case=page", logs)
+    ok = wait_until(
+        page, "document.body.dataset.gradingReady === '1' && !!document.body.dataset.viewerReady"
+    )
+    check(bool(ok), "page: grid and viewer ready", page.evaluate("({...document.body.dataset})"))
+    if not ok:
+        return
+    stir_pos = list(reversed(info["stir"]["positions"]))
+    st = state(page)
+    check(
+        page.evaluate("iimGrading.cursor()") == "deltoid|R|STIR" and st["stir"]["index"] == 0,
+        "page: cursor on the first cell (shoulder, no level): images at the head end",
+        (page.evaluate("iimGrading.cursor()"), st["stir"]["index"]),
+    )
+    page.keyboard.press("j")
+    page.keyboard.press("j")  # rectus-femoris: the thigh (study level 60 mm)
+    settled(page)
+    st = state(page)
+    check(
+        page.evaluate("iimGrading.cursor()") == "rectus-femoris|R|STIR"
+        and st["stir"]["index"] == nearest(stir_pos, 60.0),
+        "page: j into the thigh rows brings the images to the thigh's level",
+        (page.evaluate("iimGrading.cursor()"), st["stir"]["index"], st["stir"]["position"]),
+    )
+    voi = st["stir"]["voi"]
+    page.keyboard.press("1")
+    page.wait_for_timeout(100)
+    graded = page.evaluate(
+        "document.querySelector('td.cell[data-muscle=\"rectus-femoris\"]').textContent"
+    )
+    check(
+        graded == "1" and state(page)["stir"]["voi"] == voi,
+        "page: 1 grades the cell and leaves the window alone",
+        (graded, state(page)["stir"]["voi"]),
+    )
+    page.keyboard.press("k")
+    page.keyboard.press("k")  # supraspinatus: the shoulder, no level: nothing moves
+    settled(page)
+    check(
+        state(page)["stir"]["index"] == nearest(stir_pos, 60.0),
+        "page: k back to a group with no level: the images stay",
+        state(page)["stir"]["index"],
+    )
+    page.evaluate("iimViewer.setSlice('stir', 2)")
+    settled(page)
+    x, y = centre(page, "stir")
+    page.mouse.move(x, y)
+    page.keyboard.press("p")
+    wait_until(page, "iimViewer.levels().shoulder")
+    msg = page.locator('.viewport-overlay[data-for="stir"] .viewport-overlay-message').inner_text()
+    check(
+        page.evaluate("iimViewer.levels().shoulder.position") == stir_pos[2]
+        and "Shoulder girdle" in msg,
+        "page: p pins the cursor row's group (shoulder) at the STIR slice",
+        msg,
+    )
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    settled(page)
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    settled(page)
+    check(
+        state(page)["stir"]["index"] == 2,
+        "page: thigh and back: the images return to the pinned shoulder level",
+        state(page)["stir"]["index"],
+    )
+    page.keyboard.press("?")
+    page.wait_for_selector("#help-dialog[open]")
+    text = page.locator("#shortcut-table").inner_text()
+    check(
+        all(
+            w in text
+            for w in (
+                "Link / unlink zoom",
+                "Pin:",
+                "Shift+Digit1",
+                "Alt+Shift+Digit1",
+                "Left drag",
+                "Wheel",
+                "Right drag",
+            )
+        ),
+        "page: ? lists the viewer's keys and mouse gestures",
+        text[-400:].replace("\n", " | "),
+    )
+    page.screenshot(path=str(shots / "page-help.png"))
+    page.keyboard.press("l")  # the dialog has the keyboard: no unlink
+    check(state(page)["stir"]["linked"], "page: viewer keys do nothing while ? is open")
+    page.locator("#help-close").click()
+    page.keyboard.press("l")
+    check(not state(page)["stir"]["linked"], "page: l unlinks zoom/pan (not a grid key)")
+    page.mouse.move(5, 5)
+    page.screenshot(path=str(shots / "page.png"))
+    errors = [
+        line
+        for line in logs
+        if line.startswith("pageerror")
+        or "Content Security Policy" in line
+        or (line.startswith("error") and not any(c in line for c in ("favicon", "404", "400")))
+    ]
+    failed = [line for line in logs if line.startswith("requestfailed")]
+    check(
+        not errors and not failed,
+        "page: no page errors, console errors, failed requests or CSP violations",
+        (errors + failed)[:5],
+    )
     page.close()
 
 
@@ -616,6 +1025,8 @@ def main() -> int:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             try:
                 main_case(browser, base, info, shots)
+                wholebody_case(browser, base, info, shots)
+                page_case(browser, base, info, shots)
                 other_cases(browser, base, info, shots)
             finally:
                 browser.close()

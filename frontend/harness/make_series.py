@@ -8,6 +8,9 @@ Writes into OUT_DIR:
   stir_j2k/...     the STIR series re-encoded as JPEG 2000 lossless
   t1_jls/...       20 slices of pydicom's MR_small JPEG-LS lossless frame,
                    with the T1 geometry (decoder check for JPEG-LS)
+  stir_cor/...     20 coronal STIR slices (orientation [1,0,0, 0,0,-1], y = -40 + 4 k,
+                   the STIR picture again: only the geometry matters), for the
+                   sync groups and orientation markers
   series.json      for each series: files, positions, sliceLocations
 
 Usage: python make_series.py OUT_DIR
@@ -34,6 +37,7 @@ from pydicom.uid import (
 ROWS = COLS = 160
 SPACING = 1.0
 AXIAL = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+CORONAL = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0]
 
 SERIES = {
     "stir": {"count": 20, "z0": 0.0, "dz": 5.0, "desc": "STIR TRA", "fat": 0.15, "water": 1.0},
@@ -120,7 +124,9 @@ def base_dataset(
     return ds
 
 
-def write_series(out: Path, kind: str, folder: str, transform=None) -> dict:
+def write_series(
+    out: Path, kind: str, folder: str, transform=None, *, coronal: bool = False
+) -> dict:
     p = SERIES[kind]
     study_uid = "2.25.1000"
     series_uid = generate_uid()
@@ -131,14 +137,21 @@ def write_series(out: Path, kind: str, folder: str, transform=None) -> dict:
     for k in range(p["count"]):
         z = p["z0"] + p["dz"] * k
         ds = base_dataset(kind, study_uid, series_uid, for_uid, k, z)
+        if coronal:
+            z = -40.0 + 4.0 * k  # position along the normal (0, 1, 0): y
+            ds.ImageOrientationPatient = CORONAL
+            ds.ImagePositionPatient = [-80.0, z, 80.0]
+            ds.SliceLocation = z
+            ds.SeriesNumber = 5
+            ds.SeriesDescription = "STIR COR"
         if transform is None:
-            ds.PixelData = phantom(kind, z).tobytes()
+            ds.PixelData = phantom(kind, abs(z)).tobytes()
         else:
             transform(ds, kind, z)
         name = f"{k:03d}.dcm"
         ds.save_as(d / name, enforce_file_format=True)
         files.append(name)
-        positions.append(z)  # dot(IPP, normal) with normal (0, 0, 1)
+        positions.append(z)  # dot(IPP, normal): normal (0, 0, 1), coronal (0, 1, 0)
     return {
         "folder": folder,
         "files": files,
@@ -182,6 +195,7 @@ def main(out_dir: str) -> None:
         "t1": write_series(out, "t1", "t1"),
         "stir_j2k": write_series(out, "stir", "stir_j2k", j2k),
         "t1_jls": write_series(out, "t1", "t1_jls", jpeg_ls_from_testdata),
+        "stir_cor": write_series(out, "stir", "stir_cor", coronal=True),
     }
     (out / "series.json").write_text(json.dumps(info, indent=1))
     print(f"wrote {sum(len(v['files']) for v in info.values())} files to {out}")

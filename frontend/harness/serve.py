@@ -3,9 +3,19 @@ viewer from static/reader/, and generated DICOM series.
 
   python frontend/harness/serve.py [--port 8765] [--data /tmp/iim-reader-harness-data]
 
-Pages: /?case=main|codecs|sliceloc|noloc|error|nocookie [&hashed=1] [&csp=0]
+Pages: /?case=main|wholebody|codecs|sliceloc|noloc|error|nocookie [&hashed=1] [&csp=0]
   main      STIR + T1 uncompressed 16-bit, positions (different frames of
-            reference, T1 offset by 3 mm and spaced 4.5 mm against 5 mm)
+            reference, T1 offset by 3 mm and spaced 4.5 mm against 5 mm);
+            the old configuration fields only
+  wholebody the new fields (frontend/README.md): the STIR and T1 stacks head to
+            foot (positions descending) in two stations each, a gap declared in
+            STIR after slice 9, a coronal STIR stack in its own sync group,
+            levels and levelsUrl; the page's stand-in grid rows are in the
+            groups "shoulder" (first, no level) then "thigh" (a study level);
+            &start=thigh puts the thigh row first
+  page      wholebody with grading.js on a stand-in of the read page's grid
+            (two muscles each of "shoulder" and "thigh", R/L x STIR/T1) and a
+            fake grading API: the grid and the viewer together
   codecs    STIR as JPEG 2000 lossless, T1 as JPEG-LS lossless
   sliceloc  positions null: sync by sliceLocations
   noloc     positions and sliceLocations null: sync by index
@@ -18,8 +28,9 @@ Pages: /?case=main|codecs|sliceloc|noloc|error|nocookie [&hashed=1] [&csp=0]
             csp=nowasm: the same without 'wasm-unsafe-eval')
 
 Images need the cookie `sessionid=harness` (set by the page) like Django's
-session; POST /reader/prefs/ needs X-CSRFToken; GET /harness/prefs lists the
-bodies received, GET /harness/images the image paths served.
+session; POST /reader/prefs/ and POST /reader/api/reads/harness/levels/ need
+X-CSRFToken; GET /harness/prefs and /harness/levels list the bodies received,
+GET /harness/images the image paths served.
 """
 
 from __future__ import annotations
@@ -66,13 +77,19 @@ PRESETS = {
     ],
 }
 
+LEVELS_URL = "/reader/api/reads/harness/levels/"
+STUDY_LEVELS = {"thigh": {"position": 60.0, "source": "study"}}
+NEEDED = ("stir", "t1", "stir_j2k", "t1_jls", "stir_cor")
+
 PREFS_LOG: list[dict] = []
+LEVELS_LOG: list[dict] = []
+LEVELS: dict = {}  # the reader's pins: group -> {"position", "source": "read"}
 IMAGE_LOG: list[str] = []  # image paths served, in order
 
 
 def ensure_data(data_dir: Path) -> dict:
     index = data_dir / "series.json"
-    if not index.exists():
+    if not index.exists() or any(k not in json.loads(index.read_text()) for k in NEEDED):
         subprocess.run([sys.executable, str(HERE / "make_series.py"), str(data_dir)], check=True)
     return json.loads(index.read_text())
 
@@ -103,7 +120,59 @@ def series_entry(
     }
 
 
+def stack_entry(info: dict, key: str, sequence: str, folder: str, *, coronal=False) -> dict:
+    """A stack as the new contract gives it: display order (axial head to foot), stations,
+    gaps, orientation and sync group."""
+    s = info[folder]
+    n = len(s["files"])
+    order = list(range(n)) if coronal else list(reversed(range(n)))  # z ascends in the files
+    positions = [s["positions"][i] for i in order]
+    stations = [1 if k < n // 2 else 2 for k in range(n)]
+    gaps = []
+    if not coronal:
+        step = abs(positions[1] - positions[0])
+        gaps = [
+            {"after": k, "mm": round(abs(positions[k] - positions[k + 1]) - step, 1)}
+            for k in range(n - 1)
+            if abs(positions[k] - positions[k + 1]) > 1.5 * step
+        ]
+        if key == "stir" and not gaps:
+            gaps = [{"after": n // 2 - 1, "mm": 24.0}]  # declared: the viewer only shows it
+    orientation = "coronal" if coronal else "axial"
+    return {
+        "key": key,
+        "sequence": sequence,
+        "label": f"{sequence} · coronal" if coronal else sequence,
+        "orientation": orientation,
+        "syncGroup": orientation,
+        "imageIds": [f"wadouri:/reads/17/images/{folder}/{s['files'][i]}" for i in order],
+        "positions": positions,
+        "sliceLocations": [s["sliceLocations"][i] for i in order],
+        "stations": stations,
+        "stationCount": 2,
+        "gaps": gaps,
+        "presets": PRESETS[sequence],
+    }
+
+
+def levels_now() -> dict:
+    return {**STUDY_LEVELS, **LEVELS}
+
+
 def make_config(info: dict, case: str) -> dict:
+    if case in ("wholebody", "page"):
+        return {
+            "series": [
+                stack_entry(info, "stir", "STIR", "stir"),
+                stack_entry(info, "t1", "T1", "t1"),
+                stack_entry(info, "stir-coronal", "STIR", "stir_cor", coronal=True),
+            ],
+            "levels": levels_now(),
+            "levelsUrl": LEVELS_URL,
+            "prefsUrl": "/reader/prefs/",
+            "prefs": {"voi": {}, "keymap": {}},
+            "csrfToken": CSRF,
+        }
     folders = {"stir": "stir", "t1": "t1"}
     pos = loc = True
     missing = False
@@ -156,13 +225,22 @@ class Handler(SimpleHTTPRequestHandler):
         path = url.path
         if path in ("/", "/index.html"):
             case = q.get("case", "main")
-            config = json.dumps(make_config(self.info, case)).replace("<", "\\u003c")
+            # Each page load is a fresh read: no pins, no grades yet.
+            LEVELS.clear()
+            GRADES.clear()
+            made = make_config(self.info, case)
+            config = json.dumps(made).replace("<", "\\u003c")
             src = "/static/reader/" + (HASHED_NAME if q.get("hashed") == "1" else "reader.js")
+            page = "page.html" if case == "page" else "index.html"
+            grid = page_grid_html() if case == "page" else grid_html(q.get("start") == "thigh")
             html = (
-                (HERE / "index.html")
+                (HERE / page)
                 .read_text()
                 .replace("__CONFIG__", config)
+                .replace("__GRADING__", json.dumps(GRADING_CONFIG))
                 .replace("__READER_SRC__", src)
+                .replace("__VIEWPORTS__", viewports_html(made))
+                .replace("__GRID__", grid)
             )
             extra = {}
             csp = CSP_VARIANTS.get(q.get("csp", "1"))
@@ -178,6 +256,17 @@ class Handler(SimpleHTTPRequestHandler):
             return self._send(200, (HERE / "harness.css").read_bytes(), "text/css")
         if path == "/harness/images":
             return self._send(200, json.dumps(IMAGE_LOG).encode(), "application/json")
+        if path == GRADING_CONFIG["urls"]["state"]:
+            body = {
+                "version": GRADING_VERSION[0],
+                "status": "in_progress",
+                "grades": GRADES,
+                "note": "",
+                "findings": {},
+            }
+            return self._send(200, json.dumps(body).encode(), "application/json")
+        if path == "/harness/levels":
+            return self._send(200, json.dumps(LEVELS_LOG).encode(), "application/json")
         if path == "/harness/prefs":
             return self._send(200, json.dumps(PREFS_LOG).encode(), "application/json")
         if path.startswith("/static/reader/"):
@@ -217,7 +306,9 @@ class Handler(SimpleHTTPRequestHandler):
 
     def do_POST(self):
         url = urlparse(self.path)
-        if url.path != "/reader/prefs/":
+        if url.path.startswith("/harness/api/") and url.path != GRADING_CONFIG["urls"]["state"]:
+            return self._grading(url.path)
+        if url.path not in ("/reader/prefs/", LEVELS_URL):
             return self._send(404, b"not found", "text/plain")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
@@ -229,8 +320,106 @@ class Handler(SimpleHTTPRequestHandler):
             data = json.loads(body)
         except ValueError:
             return self._send(400, b"bad json", "text/plain")
+        if url.path == LEVELS_URL:
+            return self._levels(data)
         PREFS_LOG.append(data)
         return self._send(200, b'{"ok": true}', "application/json")
+
+    def _grading(self, path):
+        """The grading API, just enough for grading.js: every save lands."""
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            data = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return self._send(400, b'{"detail": "bad json"}', "application/json")
+        if path.endswith("/grades/"):
+            for change in data.get("changes") or []:
+                cell = (change["muscle"], change["side"], change["sequence"])
+                GRADES[:] = [g for g in GRADES if (g["muscle"], g["side"], g["sequence"]) != cell]
+                GRADES.append({**change})
+            GRADING_VERSION[0] += 1
+        return self._send(
+            200, json.dumps({"version": GRADING_VERSION[0]}).encode(), "application/json"
+        )
+
+    def _levels(self, data):
+        LEVELS_LOG.append(data)
+        group = data.get("group") if isinstance(data, dict) else None
+        position = data.get("position") if isinstance(data, dict) else None
+        if (
+            group not in GROUPS
+            or isinstance(position, bool)
+            or not isinstance(position, (int, float))
+        ):
+            body = json.dumps({"detail": "Unknown group or no position."}).encode()
+            return self._send(400, body, "application/json")
+        LEVELS[group] = {"position": float(position), "source": "read"}
+        return self._send(200, json.dumps({"levels": levels_now()}).encode(), "application/json")
+
+
+GROUPS = {"shoulder": "Shoulder girdle", "thigh": "Thigh, anterior"}
+MUSCLES = {
+    "shoulder": ["deltoid", "supraspinatus"],
+    "thigh": ["rectus-femoris", "vastus-lateralis"],
+}
+GRADING_CONFIG = {
+    "readId": "harness",
+    "version": 1,
+    "status": "in_progress",
+    "urls": {
+        name: f"/harness/api/{name}/"
+        for name in ("state", "grades", "submit", "amend", "notes", "activity", "prefs")
+    },
+    "keymap": {},
+    "csrfToken": CSRF,
+}
+GRADES: list[dict] = []
+GRADING_VERSION = [1]
+
+
+def page_grid_html() -> str:
+    """The grid rows as templates/scoring/read.html lays them out."""
+    rows = []
+    for group, muscles in MUSCLES.items():
+        rows.append(
+            f'<tr class="group-row" data-group-heading="{group}">'
+            f'<th colspan="5">{GROUPS[group]}</th></tr>'
+        )
+        for muscle in muscles:
+            cells = "".join(
+                f'<td class="cell" role="gridcell" tabindex="-1" data-muscle="{muscle}" '
+                f'data-side="{side}" data-sequence="{seq}" data-group="{group}"></td>'
+                for side in "RL"
+                for seq in ("STIR", "T1")
+            )
+            rows.append(
+                f'<tr class="muscle-row" data-muscle="{muscle}" data-group="{group}">'
+                f'<th scope="row">{muscle}</th>{cells}</tr>'
+            )
+    return "\n".join(rows)
+
+
+def viewports_html(config: dict) -> str:
+    return "\n".join(
+        f'<section class="viewport-cell"><div class="viewport" id="viewport-{s["key"]}"></div>'
+        f'<div class="viewport-overlay" data-for="{s["key"]}"></div></section>'
+        for s in config["series"]
+    )
+
+
+def grid_html(thigh_first: bool) -> str:
+    """Stand-in for the read page's grid rows (grading.js is not loaded here)."""
+    order = ["thigh", "shoulder"] if thigh_first else ["shoulder", "thigh"]
+    rows = []
+    for group in order:
+        rows.append(
+            f'<tr class="group-row" data-group-heading="{group}"><th>{GROUPS[group]}</th></tr>'
+        )
+        rows.append(
+            f'<tr class="muscle-row" data-group="{group}"><th>{group} muscle</th>'
+            f'<td class="cell" tabindex="-1" data-group="{group}"></td></tr>'
+        )
+    return "\n".join(rows)
 
 
 class QuietServer(ThreadingHTTPServer):

@@ -17,7 +17,12 @@ test('the viewer scrolls with the arrows and pages, presets on Shift+digit, R re
   assert.equal(km.actionFor(press('ArrowDown', 'ArrowDown')), 'sliceNext');
   assert.equal(km.actionFor(press('ArrowUp', 'ArrowUp')), 'slicePrev');
   assert.equal(km.actionFor(press('PageUp', 'PageUp')), 'pagePrev');
-  assert.equal(km.actionFor(press('Digit2', '@', { shiftKey: true })), 'preset2');
+  assert.equal(km.actionFor(press('Digit2', '@', { shiftKey: true })), 'presetBoth2'); // both viewports
+  assert.equal(km.actionFor(press('Digit2', '€', { shiftKey: true, altKey: true })), 'preset2'); // one
+  assert.equal(km.actionFor(press('Digit2', '2', { altKey: true })), null); // Alt+digit: browser tabs
+  assert.equal(km.actionFor(press('KeyL', 'l')), 'linkZoomPan');
+  assert.equal(km.actionFor(press('KeyP', 'p')), 'pinLevel');
+  assert.equal(km.actionFor(press('KeyP', 'p', { ctrlKey: true })), null); // the browser prints
   assert.equal(km.actionFor(press('Digit2', '2')), null); // a plain digit is a grade (the grid's)
   assert.equal(km.actionFor(press('KeyR', 'r')), 'reset');
   assert.equal(km.actionFor(press('KeyR', 'R', { shiftKey: true })), 'reset'); // R with caps
@@ -117,4 +122,20 @@ test('Ctrl+Z undoes (Cmd+Z on macOS); a plain z does nothing', () => {
   assert.equal(grid().actionFor(press('KeyZ', 'z', { ctrlKey: true })), 'undo');
   assert.equal(grid({}, true).actionFor(press('KeyZ', 'z', { metaKey: true })), 'undo');
   assert.equal(grid().actionFor(press('KeyZ', 'z')), null);
+});
+
+test('no default key of the viewer is also one of the grid', () => {
+  const g = grid();
+  const v = viewer();
+  for (const [action, texts] of Object.entries(VIEWER_KEYMAP)) {
+    for (const text of texts) {
+      const b = parseBinding(text);
+      const code = b.byCode ? b.key : `Key${b.key.toUpperCase()}`;
+      const event = press(code, b.byCode ? b.key : b.key, {
+        shiftKey: b.mods.shift, ctrlKey: b.mods.ctrl, altKey: b.mods.alt, metaKey: b.mods.meta,
+      });
+      assert.equal(v.actionFor(event), action, text);
+      assert.equal(g.actionFor(event), null, `${text} is the grid's ${g.actionFor(event)}`);
+    }
+  }
 });

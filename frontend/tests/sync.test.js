@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { matchSlice, nearestIndex, syncMode, clampIndex } from '../sync.js';
+import { matchSlice, nearestIndex, syncMode, clampIndex, syncGroupOf, syncGroups, syncPartners } from '../sync.js';
 
 const stir = { count: 20, positions: [...Array(20).keys()].map((k) => 5 * k), sliceLocations: null };
 const t1 = { count: 20, positions: [...Array(20).keys()].map((k) => 3 + 4.5 * k), sliceLocations: null };
@@ -44,4 +44,17 @@ test('helpers', () => {
   assert.equal(clampIndex(-3, 10), 0);
   assert.equal(clampIndex(12, 10), 9);
   assert.equal(clampIndex(2.6, 10), 3);
+});
+
+test('sync groups: syncGroup, else orientation, else one group for old configurations', () => {
+  assert.equal(syncGroupOf({ syncGroup: 'axial', orientation: 'axial' }), 'axial');
+  assert.equal(syncGroupOf({ orientation: 'coronal' }), 'coronal');
+  assert.equal(syncGroupOf({ orientation: 'unknown' }), 'axial');
+  assert.equal(syncGroupOf({ key: 'stir' }), 'axial');
+  const a = { key: 'stir', syncGroup: 'axial' };
+  const b = { key: 'stir-coronal', syncGroup: 'coronal' };
+  const c = { key: 't1', syncGroup: 'axial' };
+  assert.deepEqual(syncPartners([a, b, c], a), [c]);
+  assert.deepEqual(syncPartners([a, b, c], b), []);
+  assert.deepEqual(syncGroups([a, b, c]), [[a, c], [b]]);
 });

@@ -1,8 +1,10 @@
 // Moving through the stacks together: the series a reader scrolls leads, every other series
-// goes to its matching slice (by position along the stack normal, see ../sync.js). Keys,
-// the mouse wheel (one slice per notch; trackpads one per 50 px) and tests come through here.
+// of its sync group goes to its matching slice (by position along the stack normal, see
+// ../sync.js); other sync groups (another orientation) stay where they are. Keys, the mouse
+// wheel (one slice per notch; trackpads one per 50 px), region levels and tests come through
+// here.
 
-import { clampIndex, matchSlice } from '../sync.js';
+import { clampIndex, matchSlice, syncGroups, syncPartners } from '../sync.js';
 import { describe, reportError } from './errors.js';
 import { updateOverlay } from './overlays.js';
 import { geometry, requireSeries } from './series.js';
@@ -14,10 +16,8 @@ export function setSlice(ctx, key, index) {
   const leader = requireSeries(ctx, key);
   const target = clampIndex(Number(index), leader.imageIds.length);
   const jobs = [showSlice(leader, target)];
-  for (const ser of ctx.series) {
-    if (ser !== leader) {
-      jobs.push(showSlice(ser, matchSlice(geometry(leader), target, geometry(ser))));
-    }
+  for (const ser of syncPartners(ctx.series, leader)) {
+    jobs.push(showSlice(ser, matchSlice(geometry(leader), target, geometry(ser))));
   }
   return Promise.all(jobs);
 }
@@ -28,12 +28,25 @@ export function scrollBy(ctx, key, delta) {
   return setSlice(ctx, leader.key, leader.index + step);
 }
 
-/** Where each series starts: the first at its first slice, the others at the matching slice. */
-export function startIndexes(ctx) {
-  const leader = ctx.series[0];
-  leader.index = 0;
-  for (const ser of ctx.series.slice(1)) {
-    ser.index = matchSlice(geometry(leader), leader.index, geometry(ser));
+/**
+ * Where each series starts: in each sync group the first series at its first slice (the head
+ * end), the others at the matching slice; `start` ({key, index}, e.g. a region's level) puts
+ * that series at that slice instead and its sync group follows it.
+ */
+export function startIndexes(ctx, start = null) {
+  for (const group of syncGroups(ctx.series)) {
+    let leader = group[0];
+    leader.index = 0;
+    const chosen = start ? group.find((ser) => ser.key === start.key) : null;
+    if (chosen) {
+      leader = chosen;
+      leader.index = clampIndex(start.index, leader.imageIds.length);
+    }
+    for (const ser of group) {
+      if (ser !== leader) {
+        ser.index = matchSlice(geometry(leader), leader.index, geometry(ser));
+      }
+    }
   }
 }
 

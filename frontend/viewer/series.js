@@ -1,7 +1,10 @@
-// The series the page asks for (#reader-config, see frontend/README.md), one record each:
-// its images and geometry, its presets, its viewport element and overlay, and what the
-// viewer tracks about it (slice asked for and shown, preset, error).
+// The series the page asks for (#reader-config, see frontend/README.md), one record each (a
+// "stack": all series of one role and orientation of a study, stations combined): its images
+// and geometry (positions, stations, gaps, orientation, sync group), its presets, its viewport
+// element, frame and overlay, and what the viewer tracks about it (slice asked for and shown,
+// preset, orientation markers, error).
 
+import { syncGroupOf } from '../sync.js';
 import { ViewerError } from './errors.js';
 import { buildOverlay, updateOverlay } from './overlays.js';
 
@@ -23,6 +26,8 @@ export function readConfig() {
 }
 
 /** The record of one series of the configuration, its element made ready for Cornerstone. */
+const ORIENTATIONS = ['axial', 'coronal', 'sagittal', 'unknown'];
+
 export function setUpSeries(raw) {
   const key = String(raw.key || '');
   const element = key ? document.getElementById(`viewport-${key}`) : null;
@@ -35,7 +40,15 @@ export function setUpSeries(raw) {
     positions: Array.isArray(raw.positions) ? raw.positions : null,
     sliceLocations: Array.isArray(raw.sliceLocations) ? raw.sliceLocations : null,
     presets: Array.isArray(raw.presets) ? raw.presets.filter(validPreset) : [],
+    orientation: ORIENTATIONS.includes(raw.orientation) ? raw.orientation : 'unknown',
+    syncGroup: syncGroupOf(raw),
+    stations: Array.isArray(raw.stations) ? raw.stations : null,
+    stationCount: Number.isFinite(Number(raw.stationCount)) && Number(raw.stationCount) > 0 ? Number(raw.stationCount) : null,
+    gaps: Array.isArray(raw.gaps) ? raw.gaps : [],
     element,
+    frame: element ? element.parentElement : null, // holds the markers and buttons (frame.js)
+    frameParts: null,
+    markers: null, // {left, right, top, bottom} of the image on screen
     overlay,
     overlayParts: null,
     viewport: null,

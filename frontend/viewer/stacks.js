@@ -16,11 +16,12 @@ import {
 import { init as dicomLoaderInit } from '@cornerstonejs/dicom-image-loader';
 
 import { ViewerError, onLoadError } from './errors.js';
+import { markersOfImage, showMarkers } from './frame.js';
 import { updateOverlay } from './overlays.js';
 import { onWheel } from './scroll.js';
 import { TOOL_GROUP_ID, rememberVoi, setUpTools, setVoi } from './tools.js';
 
-const ENGINE_ID = 'iim-reader';
+export const ENGINE_ID = 'iim-reader';
 const FIRST_IMAGE_TIMEOUT_MS = 60000;
 
 /** Cornerstone, its decoder (1-2 web workers) and the tool group, once per page. */
@@ -94,13 +95,17 @@ function bindElement(ctx, ser) {
   el.addEventListener(Enums.Events.STACK_NEW_IMAGE, (evt) => {
     ser.sawImage = true;
     ser.shownIndex = evt.detail.imageIdIndex;
+    // Each image its own markers: the stations of a stack may differ in orientation.
+    showMarkers(ser, markersOfImage(evt.detail.imageId || ser.imageIds[ser.shownIndex]));
     updateOverlay(ser);
   });
   el.addEventListener(Enums.Events.VOI_MODIFIED, () => {
     if (ctx.isReady && ser.dragging) {
       // Window/level dragged by the reader: remember it for this sequence.
       ser.presetName = null;
+      ser.presetIndex = null;
       rememberVoi(ctx, ser);
+      ctx.refreshFrames();
     }
     updateOverlay(ser);
   });

@@ -8,6 +8,7 @@ import {
   ToolGroupManager,
   WindowLevelTool,
   PanTool,
+  ReferenceLinesTool,
   ZoomTool,
   Enums as ToolEnums,
 } from '@cornerstonejs/tools';
@@ -17,6 +18,19 @@ import { requireSeries } from './series.js';
 import { applyVoi, currentVoi } from './voi.js';
 
 export const TOOL_GROUP_ID = 'iim-reader-tools';
+
+/**
+ * Every mouse gesture of the viewer, for the `?` list (grading/help.js reads it through
+ * iimViewer.keymap().gestures). Keep in step with setUpTools below and scroll.js's onWheel.
+ */
+export const MOUSE_GESTURES = Object.freeze([
+  { gesture: 'Wheel', action: 'Next / previous slice (one per notch; the same orientation follows)' },
+  { gesture: 'Left drag', action: 'Window/level of that viewport' },
+  { gesture: 'Middle drag, Shift+left drag', action: 'Pan' },
+  { gesture: 'Right drag, Ctrl+wheel', action: 'Zoom' },
+  { gesture: 'Preset buttons (top right of a viewport)', action: 'Window/level preset of that viewport' },
+  { gesture: 'Link button (top right of a viewport)', action: 'Link or unlink zoom/pan between the viewports' },
+]);
 
 const { MouseBindings, KeyboardBindings } = ToolEnums;
 
@@ -45,6 +59,29 @@ export function setUpTools() {
   });
 }
 
+/**
+ * Where an axial stack and a coronal or sagittal one are both shown: the axial slice drawn as
+ * a line on the others (Cornerstone's ReferenceLinesTool, source = `source`'s viewport). The
+ * frames of reference are not compared (stations of one study may each have their own).
+ * Returns a function to call when the source shows another slice (redraws the line), or null.
+ */
+export function setUpReferenceLines(ctx, source) {
+  const others = ctx.series.filter((ser) => ser.orientation === 'coronal' || ser.orientation === 'sagittal');
+  if (!source || !others.length) {
+    return null;
+  }
+  addTool(ReferenceLinesTool);
+  const group = ToolGroupManager.getToolGroup(TOOL_GROUP_ID);
+  group.addTool(ReferenceLinesTool.toolName, {
+    sourceViewportId: source.key,
+    enforceSameFrameOfReference: false,
+    showFullDimension: true,
+  });
+  group.setToolEnabled(ReferenceLinesTool.toolName);
+  ctx.referenceLines = { source: source.key, targets: others.map((ser) => ser.key) };
+  return () => group.setToolConfiguration(ReferenceLinesTool.toolName, { sourceViewportId: source.key });
+}
+
 /** Show this series with this window/level. */
 export function setVoi(ser, center, width) {
   applyVoi(ser, center, width);
@@ -59,7 +96,7 @@ export function rememberVoi(ctx, ser) {
   }
 }
 
-/** Apply preset i (0-based: Shift+1 is preset 0) of series `key`. */
+/** Apply preset i (0-based: key 1 is preset 0) of series `key`. */
 export function applyPreset(ctx, key, i) {
   const ser = requireSeries(ctx, key);
   const preset = ser.presets[Number(i)];
@@ -68,9 +105,20 @@ export function applyPreset(ctx, key, i) {
   }
   setVoi(ser, Number(preset.center), Number(preset.width));
   ser.presetName = preset.name || null;
+  ser.presetIndex = Number(i);
   rememberVoi(ctx, ser);
   updateOverlay(ser);
+  ctx.refreshFrames();
   return true;
+}
+
+/** Preset i of every series, each its own sequence's; true if any had one. */
+export function applyPresetAll(ctx, i) {
+  let any = false;
+  for (const ser of ctx.series) {
+    any = applyPreset(ctx, ser.key, i) || any;
+  }
+  return any;
 }
 
 /** Reset zoom, pan and window/level of every viewport. */
@@ -83,7 +131,9 @@ export function reset(ctx) {
     ser.viewport.resetProperties();
     ser.viewport.render();
     ser.presetName = null;
+    ser.presetIndex = null;
     rememberVoi(ctx, ser);
     updateOverlay(ser);
   }
+  ctx.refreshFrames();
 }
