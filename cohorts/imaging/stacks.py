@@ -45,11 +45,9 @@ class Stack:
     series: list[Series]  # the stations, head to foot
     slices: list[StackSlice] = field(default_factory=list)
     gaps: list[dict] = field(default_factory=list)  # {"after": index, "mm": missing coverage}
-
-    @property
-    def key(self) -> str:
-        role = self.role.lower()
-        return role if self.orientation == "axial" else f"{role}-{self.orientation}"
+    # The viewport's name: the role for a role's first stack ("stir"), else with the
+    # orientation ("stir-coronal").
+    key: str = ""
 
 
 def _positioned(instances: Iterable[Instance]) -> bool:
@@ -139,8 +137,11 @@ def study_stacks(*, study_id: int, roles: Sequence[str]) -> list[Stack]:
             if not members:
                 continue
             if orientation == "axial":
-                stacks.append(compose_axial(role, members))
+                stack = compose_axial(role, members)
             else:
                 series, chosen = max(members, key=lambda m: (len(m[1]), -m[0].pk))
-                stacks.append(single_series_stack(role, orientation, series, chosen))
+                stack = single_series_stack(role, orientation, series, chosen)
+            first = not any(s.role == role for s in stacks)
+            stack.key = role.lower() if first else f"{role.lower()}-{orientation}"
+            stacks.append(stack)
     return stacks

@@ -267,7 +267,8 @@ def test_reader_scrolls_both_series_together_and_windows_each_one(
     assert start["stir"]["count"] == start["t1"]["count"] == 8
     assert start["stir"]["index"] == 0
     overlay = ".viewport-overlay[data-for='stir'] .viewport-overlay-slice"
-    assert page.text_content(overlay) == "1 / 8"
+    # One station, from the head end: the synthetic study's first slice is at +405 mm.
+    assert page.text_content(overlay) == "station 1 / 1 · position +405.0 mm · slice 1 / 8"
 
     # Mouse wheel over the STIR viewport: one slice, and T1 follows.
     box = page.locator("#viewport-stir").bounding_box()
@@ -275,14 +276,14 @@ def test_reader_scrolls_both_series_together_and_windows_each_one(
     page.mouse.wheel(0, 120)
     wait_for(page, "() => window.iimViewer.state().stir.index === 1")
     wait_for(page, "i => window.iimViewer.state().t1.index !== i", start["t1"]["index"])
-    assert page.text_content(overlay) == "2 / 8"
+    assert page.text_content(overlay).endswith("slice 2 / 8")
 
     # ArrowDown: the next slice in both.
     moved = viewer_state(page)
     page.keyboard.press("ArrowDown")
     wait_for(page, "() => window.iimViewer.state().stir.index === 2")
     wait_for(page, "i => window.iimViewer.state().t1.index !== i", moved["t1"]["index"])
-    assert page.text_content(overlay) == "3 / 8"
+    assert page.text_content(overlay).endswith("slice 3 / 8")
     assert page.get_attribute(".viewport-overlay[data-for='stir']", "data-index") == "2"
 
     # Dragging on STIR changes its window/level only.
@@ -296,11 +297,18 @@ def test_reader_scrolls_both_series_together_and_windows_each_one(
     after = viewer_state(page)
     assert after["t1"]["voi"] == before["t1"]["voi"]
 
-    # Shift+2 applies preset 2 of the viewport under the mouse.
-    page.keyboard.press("Shift+Digit2")
+    # Alt+Shift+2 applies preset 2 to the viewport under the mouse only.
+    t1_before = viewer_state(page)["t1"]["voi"]
+    page.keyboard.press("Alt+Shift+Digit2")
     wait_for(page, "() => window.iimViewer.state().stir.preset === 'Oedema'")
     assert viewer_state(page)["stir"]["voi"] == {"center": 600, "width": 900}
+    assert viewer_state(page)["t1"]["voi"] == t1_before
     assert "(Oedema)" in page.text_content(".viewport-overlay[data-for='stir']")
+    # Shift+3 applies preset 3 of each sequence to both viewports.
+    page.keyboard.press("Shift+Digit3")
+    wait_for(page, "() => window.iimViewer.state().t1.preset === 'Muscle'")
+    assert viewer_state(page)["stir"]["voi"] == {"center": 350, "width": 400}
+    assert viewer_state(page)["t1"]["voi"] == {"center": 400, "width": 600}
     screenshot(page, "read-page")
     received.assert_blind()
 
