@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, F, Max, Min
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -64,7 +64,8 @@ def study_reading_setup(request: HttpRequest, slug: str, study_id: int) -> HttpR
             top=Max("instances__position_along_normal"),
             bottom=Min("instances__position_along_normal"),
         )
-        .order_by("series_number", "pk")
+        # Role by role, each role's stations from head to foot.
+        .order_by("sequence", F("top").desc(nulls_last=True), "series_number", "pk")
     )
     submitted = Read.objects.filter(study=study, status=Read.Status.SUBMITTED).count()
     groups = FunctionalGroup.objects.select_related("region").order_by("region__order", "order")

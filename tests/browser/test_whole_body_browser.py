@@ -225,3 +225,28 @@ def test_a_pinned_level_brings_both_viewports_back_from_the_grid(
     wait_for(page, "() => window.iimViewer.state().stir.shownIndex === 15")
     wait_for(page, "() => window.iimViewer.state().t1.position === -153")
     screenshot(page, "whole-body-pinned-level")
+
+
+def test_the_coordinator_sees_each_series_role_with_a_slice_and_changes_one(
+    browser_page, live_server, login, reader
+):
+    read = _read_of(reader, _four_stations(), source_key="f" * 64)
+    cohort = read.study.patient.cohort
+    factories.user_with_role("coordinator", username="coord", cohort=cohort)
+    page = browser_page
+    login(page, live_server, "coord")
+    page.goto(f"{live_server.url}/reading/cohorts/{cohort.slug}/studies/{read.study_id}/reading/")
+    rows = page.locator("tr.series-preview")
+    assert rows.count() == 8
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.thumbnail')].every(c => c.width === 64)",
+        timeout=TIMEOUT_MS,
+    )
+    assert page.locator("[data-stack='stir']").text_content().count("4 stations") == 1
+    first = rows.filter(has_text="STIR_TRA_WB").first
+    first.locator("select[name=role]").select_option("OTHER")
+    with page.expect_navigation():
+        first.get_by_role("button", name="Set").click()
+    assert "is now OTHER" in page.text_content("body")
+    assert "3 stations" in page.locator("[data-stack='stir']").text_content()
+    screenshot(page, "whole-body-reading-setup")

@@ -5,6 +5,7 @@ of axial slices, and an Enhanced MR object given the functional groups a scanner
 from __future__ import annotations
 
 import io
+import zlib
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -32,7 +33,7 @@ def mr_slice(
     ds.PatientID, ds.PatientName = PATIENT_ID, "Wholebody^Test"
     ds.StudyInstanceUID = STUDY_UID
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=[series])
-    ds.SeriesNumber = abs(hash(series)) % 900 + 1
+    ds.SeriesNumber = zlib.crc32(series.encode()) % 900 + 1
     ds.SOPInstanceUID = generate_uid(entropy_srcs=[series, str(z), str(number)])
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.FrameOfReferenceUID = frame_of_reference or generate_uid(entropy_srcs=[series, "for"])
