@@ -34,6 +34,7 @@ import { geometry, readConfig, setUpSeries } from './viewer/series.js';
 import { gapText, levelLeader, stationAt, stationCountOf } from './viewer/stackinfo.js';
 import {
   ENGINE_ID, enableStacks, followResizesAndPrefetch, initCornerstone, loadFirstImage,
+  cacheStatus,
 } from './viewer/stacks.js';
 import { MOUSE_GESTURES, applyPreset, applyPresetAll, reset, setUpReferenceLines } from './viewer/tools.js';
 import { currentVoi, round2 } from './viewer/voi.js';
@@ -78,6 +79,7 @@ export function createViewer() {
   const api = {
     ready,
     state,
+    cacheStatus: () => cacheStatus(ctx),
     scrollBy: (key, delta) => scrollBy(ctx, key, delta).then(() => state()),
     setSlice: (key, index) => setSlice(ctx, key, index).then(() => state()),
     applyPreset: (key, i) => applyPreset(ctx, key, i),
