@@ -84,9 +84,12 @@ RULES: dict[str, dict[str, str]] = {
     "scoring:api-amend": None,
     "scoring:api-notes": None,
     "scoring:api-activity": None,
+    "scoring:api-levels": None,  # POST only: tests/dicom_import/test_whole_body.py
     "scoring:api-prefs": READER,
     "scoring:assign": COORDINATOR_ONLY,
     "scoring:amendments": COORDINATOR_ONLY,
+    "scoring:study-reading": COORDINATOR_ONLY,
+    "scoring:series-rules": COORDINATOR_ONLY,
     "scoring:read-audit": COORDINATOR_ONLY,
     "scoring:patient-record": COORDINATOR_ONLY,
     "scoring:patient-erase": COORDINATOR_ONLY,

@@ -1,19 +1,26 @@
 """Synthetic whole-body muscle MR studies for the demo cohort and the tests.
 
-A study is two axial series, STIR and T1 TSE, through six levels from shoulders to calves
-(shoulder, chest with upper arms, abdomen with forearms, pelvis, thigh, lower leg). Each
-muscle of the default atlas is an ellipse in its anatomical place (patient's right on the
-image's left, anterior at the top, as radiologists view axial images), inside a ring of
-subcutaneous fat, around bone (dark cortex, fatty marrow). STIR suppresses fat and shows
-oedema: a muscle's STIR grade (0-2) sets how much of it is bright. T1 shows fat bright: a
-muscle's T1 grade sets how much of it is replaced by bright fatty streaks (1: <= 50 %,
-2: > 50 % of its area, the protocol's scale).
+A study is axial STIR and T1 TSE images through six levels from shoulders to calves
+(shoulder, chest with upper arms, abdomen with forearms, pelvis, thigh, lower leg), each level
+a band of table positions z (mm, + towards the head; LEVELS), the bands following one another
+from BODY_TOP to BODY_BOTTOM: a slice at z shows the level whose band holds z, in every
+series. Each muscle of the default atlas is an ellipse in its anatomical place (patient's
+right on the image's left, anterior at the top, as radiologists view axial images), inside a
+ring of subcutaneous fat, around bone (dark cortex, fatty marrow). STIR suppresses fat and
+shows oedema: a muscle's STIR grade (0-2) sets how much of it is bright. T1 shows fat bright:
+a muscle's T1 grade sets how much of it is replaced by bright fatty streaks (1: <= 50 %,
+2: > 50 % of its area, the protocol's scale). Which part is affected follows a texture that
+is smooth along the body, so neighbouring slices and overlapping stations agree.
 
-The two series have different frames of reference and slightly different slice positions,
-so the viewer's position-based sync is exercised; identifying values (names, ids, dates,
-institution, a private tag) are generated so that de-identification is exercised too.
-The layout lists muscles by atlas slug; `cohorts` does not import `scoring`, a test checks
-that both name the same muscles.
+Two layouts: by default one series per sequence whose few slices cut every level (tests);
+with `stations`, a whole-body study as scanners send it (DESIGN.md, "Whole-body MRI as
+scanners send it"): several overlapping stations per sequence, each its own series, and
+optionally each series as one Enhanced MR object. STIR and T1 have different frames of
+reference and slightly different slice positions, so the viewer's position-based sync is
+exercised; identifying values (names, ids, dates, institution, a private tag) are generated
+so that de-identification is exercised too. The layout lists muscles by atlas slug; `cohorts`
+does not import `scoring`, a test checks that both name the same muscles, and
+muscle_levels() tells the scoring side at which z each muscle is seen best.
 """
 
 from __future__ import annotations
@@ -21,13 +28,21 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, MRImageStorage
+from pydicom.uid import (
+    UID,
+    EnhancedMRImageStorage,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+)
 from pydicom.uid import generate_uid as _generate_uid
+from threadpoolctl import threadpool_limits
 
 from .deid import dicom_bytes
 
@@ -63,7 +78,7 @@ def _t(kind: str, x: float, y: float, rx: float, ry: float, a: float = 0, pair: 
 
 
 LEVELS: dict[str, tuple[tuple[float, float], list[Row]]] = {
-    "shoulder": ((380.0, 450.0), [
+    "shoulder": ((340.0, 470.0), [
         _t("body", 0, 5, 125, 95, 0, False), _t("body", -165, 0, 58, 58),
         _t("lung", -55, -5, 42, 55), _m("deltoid", -178, 0, 42, 48),
         _m("supraspinatus", -72, 30, 20, 8, 25), _m("infraspinatus", -112, 70, 38, 10, 15),
@@ -73,7 +88,7 @@ LEVELS: dict[str, tuple[tuple[float, float], list[Row]]] = {
         _m("rhomboids", -28, 70, 18, 7, -10), _t("bone", -110, 56, 40, 4, 15),
         _t("bone", -172, 0, 21, 21), _t("bone", 0, 58, 14, 14, 0, False),
     ]),
-    "chest": ((200.0, 330.0), [
+    "chest": ((160.0, 340.0), [
         _t("body", 0, 0, 135, 100, 0, False), _t("body", -185, 10, 45, 45),
         _t("lung", -58, 0, 50, 62), _t("viscera", 10, -5, 35, 40, 0, False),
         _m("pectoralis-major", -65, -82, 52, 11, 8), _m("pectoralis-minor", -75, -64, 28, 6, 10),
@@ -83,7 +98,7 @@ LEVELS: dict[str, tuple[tuple[float, float], list[Row]]] = {
         _m("triceps-brachii", -185, 35, 26, 14), _t("bone", -185, 12, 10, 10),
         _t("bone", 0, 62, 15, 15, 0, False),
     ]),
-    "abdomen": ((50.0, 150.0), [
+    "abdomen": ((-10.0, 160.0), [
         _t("body", 0, 0, 115, 85, 0, False), _t("body", -172, 10, 48, 40),
         _t("viscera", 0, -10, 85, 55, 0, False), _m("erector-spinae-lumbar", -30, 62, 22, 15),
         _m("multifidus", -11, 58, 8, 12), _m("pronator-teres", -150, -10, 9, 8),
@@ -96,14 +111,14 @@ LEVELS: dict[str, tuple[tuple[float, float], list[Row]]] = {
         _m("extensor-carpi-ulnaris", -195, 32, 9, 8), _m("supinator", -170, 20, 6, 5),
         _t("bone", -160, 8, 7, 7), _t("bone", -188, 18, 7, 7), _t("bone", 0, 35, 18, 18, 0, False),
     ]),
-    "pelvis": ((-150.0, -50.0), [
+    "pelvis": ((-200.0, -10.0), [
         _t("body", 0, 5, 185, 110, 0, False), _t("fluid", 0, -35, 35, 25, 0, False),
         _t("viscera", 0, 30, 15, 12, 0, False), _m("gluteus-maximus", -95, 78, 58, 22, -15),
         _m("gluteus-medius", -140, 40, 24, 20, 30), _m("gluteus-minimus", -125, 15, 15, 11, 30),
         _m("tensor-fasciae-latae", -155, -40, 12, 15), _m("iliopsoas", -75, -45, 20, 16),
         _t("bone", -95, -5, 22, 22), _t("bone", 0, 60, 30, 12, 0, False),
     ]),
-    "thigh": ((-500.0, -300.0), [
+    "thigh": ((-570.0, -200.0), [
         _t("body", -95, 5, 80, 82), _m("vastus-intermedius", -100, -2, 24, 22),
         _m("rectus-femoris", -95, -55, 16, 12), _m("vastus-lateralis", -138, -5, 14, 28),
         _m("vastus-medialis", -65, -30, 15, 18), _m("sartorius", -42, -18, 9, 8),
@@ -113,7 +128,7 @@ LEVELS: dict[str, tuple[tuple[float, float], list[Row]]] = {
         _m("biceps-femoris-long", -120, 58, 14, 11), _m("biceps-femoris-short", -130, 34, 10, 9),
         _t("bone", -100, 5, 14, 14),
     ]),
-    "lower-leg": ((-900.0, -750.0), [
+    "lower-leg": ((-960.0, -570.0), [
         _t("body", -80, 5, 58, 66), _m("tibialis-anterior", -92, -30, 10, 13),
         _m("extensor-digitorum-longus", -110, -20, 7, 10),
         _m("extensor-hallucis-longus", -100, -8, 6, 6), _m("peroneus-longus", -124, 0, 8, 11),
@@ -129,6 +144,11 @@ LEVELS: dict[str, tuple[tuple[float, float], list[Row]]] = {
 MUSCLE_SCALE = {"abdomen": 1.1, "thigh": 1.2, "lower-leg": 1.15}
 LEVEL_WEIGHTS = {"shoulder": 3, "chest": 4, "abdomen": 3, "pelvis": 3, "thigh": 4, "lower-leg": 3}
 _KIND_CODE = {"body": FAT, "viscera": VISCERA, "lung": LUNG, "fluid": FLUID}
+# The levels' z bands follow one another without gap: the body runs from BODY_TOP (base of
+# the neck) to BODY_BOTTOM (ankles); whole-body stations cover it, overlapping.
+BODY_TOP = max(high for (_low, high), _rows in LEVELS.values())
+BODY_BOTTOM = min(low for (low, _high), _rows in LEVELS.values())
+STATION_OVERLAP_MM = 40.0
 
 Muscle = tuple[str, str]  # (slug, side "R"/"L")
 
@@ -138,8 +158,54 @@ def muscle_slugs() -> set[str]:
     return {row[1] for _z, rows in LEVELS.values() for row in rows if row[0] == "muscle"}
 
 
+def level_at(z: float) -> str:
+    """The level drawn at table position z (mm, + towards the head); beyond the body's ends,
+    the nearest level. The same z gives the same level in every series and station."""
+    for name, ((low, _high), _rows) in LEVELS.items():  # head to feet
+        if z > low:
+            return name
+    return name
+
+
+def level_centre(level: str) -> float:
+    """The middle of a level's z band (mm)."""
+    low, high = LEVELS[level][0]
+    return (low + high) / 2
+
+
+def muscle_levels() -> dict[str, float]:
+    """For each muscle slug, the z (mm) where it is drawn best: the centre of the level where
+    it is largest (a muscle drawn at two levels, multifidus, takes the larger drawing)."""
+    best: dict[str, tuple[float, str]] = {}
+    for level, (_z, rows) in LEVELS.items():
+        grow = MUSCLE_SCALE.get(level, 1.0)
+        for kind, slug, _x, _y, rx, ry, _a, _pair in rows:
+            area = rx * ry * grow**2
+            if kind == "muscle" and area > best.get(slug, (0.0, ""))[0]:
+                best[slug] = (area, level)
+    return {slug: level_centre(level) for slug, (_area, level) in best.items()}
+
+
+def station_positions(
+    stations: int, slices: int, *, overlap_mm: float = STATION_OVERLAP_MM
+) -> list[list[float]]:
+    """Slice positions (z, mm, head to feet) of `stations` stations of `slices` slices each:
+    equal stations covering BODY_TOP to BODY_BOTTOM, neighbours overlapping by overlap_mm
+    (each slice stands for spacing mm of the station's length)."""
+    if stations < 1 or slices < 1:
+        raise ValueError("stations and slices per station must be at least 1")
+    span = BODY_TOP - BODY_BOTTOM
+    length = (span + (stations - 1) * overlap_mm) / stations
+    spacing = length / slices
+    return [
+        [BODY_TOP - k * (length - overlap_mm) - spacing * (i + 0.5) for i in range(slices)]
+        for k in range(stations)
+    ]
+
+
 def level_of_slice(index: int, slices: int) -> str:
-    """The level slice `index` of `slices` cuts through (head to feet, by LEVEL_WEIGHTS)."""
+    """The level slice `index` of `slices` cuts through in the single-series layout (head to
+    feet, every level at least once, by LEVEL_WEIGHTS)."""
     total = sum(LEVEL_WEIGHTS.values())
     where, edge = (index + 0.5) / slices * total, 0.0
     for name, weight in LEVEL_WEIGHTS.items():
@@ -189,71 +255,136 @@ def _label_map(level: str, size: int) -> tuple[np.ndarray, tuple[Muscle, ...]]:
     return labels, tuple(muscles)
 
 
+def muscle_mask_at(slug: str, side: str, *, z: float, size: int) -> np.ndarray | None:
+    """Pixels of a muscle on a slice at table position z (None when the slice misses it)."""
+    labels, muscles = _label_map(level_at(z), size)
+    if (slug, side) not in muscles:
+        return None
+    return labels == MUSCLE_BASE + muscles.index((slug, side))
+
+
 def muscle_mask(slug: str, side: str, *, index: int, slices: int, size: int) -> np.ndarray | None:
-    """Pixels of a muscle on slice `index` (None when the slice does not cut it)."""
+    """Pixels of a muscle on slice `index` of the single-series layout (None when missed)."""
     labels, muscles = _label_map(level_of_slice(index, slices), size)
     if (slug, side) not in muscles:
         return None
     return labels == MUSCLE_BASE + muscles.index((slug, side))
 
 
-def _smooth_field(rng: np.random.Generator, size: int, waves: int = 8) -> np.ndarray:
-    """A smooth random pattern in about [-1, 1] (sum of random plane waves, ~15-45 mm)."""
-    coords = (np.arange(size, dtype=np.float32) - size / 2) * (FOV_MM / size)
-    field = np.zeros((size, size), dtype=np.float32)
-    for _ in range(waves):
-        theta, wavelength, phase = rng.uniform(0, math.pi), rng.uniform(15, 45), rng.uniform(0, 6.3)
-        k = 2 * math.pi / wavelength
-        field += np.cos(
-            k * (coords[None, :] * math.cos(theta) + coords[:, None] * math.sin(theta)) + phase
-        )
-    return field / math.sqrt(waves / 2)
+class _Texture:
+    """A smooth random pattern in about [-1, 1] over the body, the same at the same z in every
+    series of a study (overlapping stations show the same patches): a sum of plane waves,
+    15-45 mm across in the slice and 80-250 mm along the body, as oedema and fatty streaks
+    run along a muscle. Each wave is separable, so a slice is one small matrix product:
+    cos(kx x + ky y + kz z + p) = Re(e^{i ky y} e^{i (kz z + p)} e^{i kx x})."""
+
+    def __init__(self, seed: int, kind: int, size: int, waves: int) -> None:
+        rng = np.random.default_rng([seed, 13, kind, waves])
+        coords = (np.arange(size) - size / 2) * (FOV_MM / size)
+        theta = rng.uniform(0, math.pi, waves)
+        k = 2 * math.pi / rng.uniform(15, 45, waves)
+        self.kz = 2 * math.pi / rng.uniform(80, 250, waves) * rng.choice([-1, 1], waves)
+        self.phase = rng.uniform(0, 2 * math.pi, waves)
+        self.ey = np.exp(1j * np.outer(coords, k * np.sin(theta))) / math.sqrt(waves / 2)
+        ex = np.exp(1j * np.outer(k * np.cos(theta), coords))
+        self.ex = np.vstack([ex.real, ex.imag]).astype(np.float32)
+
+    def at(self, z: float) -> np.ndarray:
+        rows = self.ey * np.exp(1j * (self.kz * z + self.phase))[None, :]
+        rows = np.hstack([rows.real, -rows.imag]).astype(np.float32)
+        return rows @ self.ex  # under synthetic_study's one BLAS thread: see there
+
+
+@lru_cache(maxsize=8)
+def _coil_profile(size: int) -> np.ndarray:
+    radius = np.hypot(*np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size)))
+    return (1.0 - 0.15 * radius**2).astype(np.float32)  # coil sensitivity falls off
+
+
+@lru_cache(maxsize=64)
+def _muscle_boxes(level: str, size: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
+    """Each muscle's bounding box on the level's label map and its mask within the box (the
+    grades are drawn inside the box only: a slice has up to 60 muscles). On a coarse grid
+    a small muscle may have no pixel left: its box is empty."""
+    labels, muscles = _label_map(level, size)
+    boxes = []
+    for number in range(len(muscles)):
+        rows, columns = np.nonzero(labels == MUSCLE_BASE + number)
+        if not rows.size:
+            rows = columns = np.array([0, -1])
+        box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
+        local = labels[box] == MUSCLE_BASE + number
+        local.setflags(write=False)
+        boxes.append((*box, local))
+    return tuple(boxes)
+
+
+@lru_cache(maxsize=64)
+def _tissue_signal(level: str, size: int, sequence: str) -> np.ndarray:
+    """The level's signal before grades, blur and noise (cached; copied before drawing)."""
+    labels, _muscles = _label_map(level, size)
+    tissue = np.where(labels >= MUSCLE_BASE, 7, np.minimum(labels, 6))
+    signal = BASE_SIGNAL[sequence][tissue]
+    signal.setflags(write=False)
+    return signal
 
 
 def _render(
-    labels: np.ndarray,
-    muscles: tuple[Muscle, ...],
+    level: str,
+    size: int,
     grades: dict[Muscle, tuple[int, int]],
     sequence: str,
     rng: np.random.Generator,
+    pattern: np.ndarray,
 ) -> np.ndarray:
-    """One slice's signal: tissue signal, grades inside muscles, blur, bias field, Rician noise."""
-    size = labels.shape[0]
-    tissue = np.where(labels >= MUSCLE_BASE, 7, np.minimum(labels, 6))
-    image = BASE_SIGNAL[sequence][tissue]
-    patches = _smooth_field(rng, size)
-    stripes = _smooth_field(rng, size, waves=3) * 0.6 + patches * 0.4
-    for number, muscle in enumerate(muscles):
+    """One slice's signal: tissue signal, grades inside muscles (where `pattern`, the study's
+    texture at this z, is highest), blur, bias field, Rician noise."""
+    _labels, muscles = _label_map(level, size)
+    image = _tissue_signal(level, size, sequence).copy()
+    boxes = _muscle_boxes(level, size)
+    for muscle, (rows, columns, mask) in zip(muscles, boxes, strict=True):
         stir_grade, t1_grade = grades.get(muscle, (0, 0))
         grade = stir_grade if sequence == "STIR" else t1_grade
-        if not grade:
+        if not grade or not mask.size:
             continue
-        mask = labels == MUSCLE_BASE + number
-        pattern = patches if sequence == "STIR" else stripes
+        region, texture = image[rows, columns], pattern[rows, columns]  # views into the slice
         share = OEDEMA_FRACTION[grade] if sequence == "STIR" else FAT_FRACTION[grade]
-        affected = mask & (pattern >= np.quantile(pattern[mask], 1.0 - share))
+        values = texture[mask]
+        k = int((1.0 - share) * (values.size - 1))
+        affected = mask & (texture >= np.partition(values, k)[k])  # the `share` most textured
         if sequence == "STIR":
-            image[mask] += 60.0 * grade  # diffuse rise around the patches
-            image[affected] = OEDEMA_SIGNAL[grade]
+            region[mask] += 60.0 * grade  # diffuse rise around the patches
+            region[affected] = OEDEMA_SIGNAL[grade]
         else:
-            image[affected] = 0.85 * BASE_SIGNAL["T1"][FAT] + 0.15 * BASE_SIGNAL["T1"][7]
+            region[affected] = 0.85 * BASE_SIGNAL["T1"][FAT] + 0.15 * BASE_SIGNAL["T1"][7]
     image = (
         image + np.roll(image, 1, 0) + np.roll(image, 1, 1) + np.roll(image, (1, 1), (0, 1))
     ) / 4
-    radius = np.hypot(*np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size)))
-    image *= (1.0 - 0.15 * radius**2).astype(np.float32)  # coil sensitivity falls off
-    sigma = 18.0 if sequence == "STIR" else 25.0
-    noisy = np.hypot(image + rng.normal(0, sigma, image.shape), rng.normal(0, sigma, image.shape))
+    image *= _coil_profile(size)
+    sigma = np.float32(18.0 if sequence == "STIR" else 25.0)
+    bank = _noise_bank(size)  # a window at a random place of it: drawing costs more than all else
+    y1, x1, y2, x2 = rng.integers(0, size, 4)
+    real = bank[y1 : y1 + size, x1 : x1 + size] * sigma
+    imaginary = bank[y2 : y2 + size, x2 : x2 + size] * sigma
+    noisy = np.hypot(image + real, imaginary)
     return np.clip(noisy, 0, 4095).astype(np.uint16)
+
+
+@lru_cache(maxsize=8)
+def _noise_bank(size: int) -> np.ndarray:
+    """Standard normal noise, twice the image size each way."""
+    bank = np.random.default_rng([size, 17]).standard_normal((2 * size, 2 * size), np.float32)
+    bank.setflags(write=False)
+    return bank
 
 
 SURNAMES = ("Keller", "Novak", "Jansen", "Moreau", "Rossi", "Larsen", "Weber", "Costa", "Berg")
 GIVEN = ("Anna", "Jonas", "Marta", "Elias", "Ines", "Paul", "Sofia", "Lukas", "Clara")
 INSTITUTIONS = ("St. Example University Hospital", "Hospital Synthetica Nord")
 SERIES = {
-    # sequence: number, description, scanning sequence, variant, TR, TE, TI, flip, echo train
-    "STIR": (3, "STIR_TRA_WB", ["IR"], ["SK", "SP", "MP"], 5000.0, 70.0, 150.0, 150.0, 15),
-    "T1": (4, "T1_TSE_TRA_WB", ["SE"], ["SK", "SP"], 550.0, 12.0, None, 150.0, 3),
+    # sequence: description, scanning sequence, variant, TR, TE, TI, flip, echo train
+    "STIR": ("STIR_TRA_WB", ["IR"], ["SK", "SP", "MP"], 5000.0, 70.0, 150.0, 150.0, 15),
+    "T1": ("T1_TSE_TRA_WB", ["SE"], ["SK", "SP"], 550.0, 12.0, None, 150.0, 3),
 }
 
 
@@ -325,8 +456,19 @@ def synthetic_study(
     size: int = 160,
     seed: int = 0,
     transfer_syntax: str = ExplicitVRLittleEndian,
+    stations: int | None = None,
+    overlap_mm: float = STATION_OVERLAP_MM,
+    enhanced: bool = False,
 ) -> list[FileDataset]:
-    """A STIR and a T1 series (`slices` axial images each) of one synthetic patient.
+    """The STIR and T1 series of one synthetic patient.
+
+    Without `stations`: one series per sequence of `slices` axial images spread over the six
+    levels (every level cut at least once). With `stations=N`: a whole-body study as scanners
+    send it, N station series per sequence of `slices` images each, evenly spaced from
+    BODY_TOP to BODY_BOTTOM, neighbouring stations overlapping by `overlap_mm`; stations are
+    acquired in turn (STIR then T1 at each table position), so series numbers alternate.
+    With `enhanced`, each series is one Enhanced MR object (multi-frame, functional groups)
+    holding the same frames, positions and pixels as the single-frame images.
 
     `grades` maps (muscle slug, side "L"/"R") to (STIR grade, T1 grade), each 0-2; muscles
     not named are normal. The same arguments give the same pixels and UIDs.
@@ -338,35 +480,111 @@ def synthetic_study(
     if bad:
         raise ValueError(f"grades need side L/R and values 0-2: {bad}")
     header = _study_header(patient_id, patient_name, birth_date, seed)
-    rng = np.random.default_rng([seed, 11])
     start = int(header.StudyTime[:2]) * 60 + int(header.StudyTime[2:4])
+    syntax = UID(transfer_syntax)
+    if stations is None:
+        plan = [(None, [_slice_z(i, slices) for i in range(slices)], 0.0)]
+    else:
+        positions = station_positions(stations, slices, overlap_mm=overlap_mm)
+        spacing = positions[0][0] - positions[0][1] if slices > 1 else SLICE_THICKNESS_MM
+        plan = [(k, zs, spacing) for k, zs in enumerate(positions)]
+    # One BLAS thread: the texture's matrix products are tiny, and BLAS threads fighting over
+    # a busy machine's CPUs made them twenty times slower.
+    with threadpool_limits(1, user_api="blas"):
+        return _series(
+            header,
+            plan,
+            grades,
+            patient_id=patient_id,
+            seed=seed,
+            size=size,
+            syntax=syntax,
+            start=start,
+            enhanced=enhanced,
+        )
+
+
+def _series(
+    header: Dataset,
+    plan: list[tuple[int | None, list[float], float]],
+    grades: dict[Muscle, tuple[int, int]],
+    *,
+    patient_id: str,
+    seed: int,
+    size: int,
+    syntax: UID,
+    start: int,
+    enhanced: bool,
+) -> list[FileDataset]:
+    """The images (or Enhanced MR objects) of every series of the plan, in acquisition order."""
+    patches, stripes = _Texture(seed, 0, size, 8), _Texture(seed, 1, size, 3)
     datasets: list[FileDataset] = []
-    for minutes, sequence in ((4, "STIR"), (11, "T1")):
-        acquired = f"{(start + minutes) // 60:02d}{(start + minutes) % 60:02d}00"
-        series_uid = _uid(patient_id, seed, sequence, "series")
-        frame_uid = _uid(patient_id, seed, sequence, "frame")  # differs between the series
-        for index in range(slices):
-            labels, muscles = _label_map(level_of_slice(index, slices), size)
-            pixels = _render(labels, muscles, grades, sequence, rng)
-            z = _slice_z(index, slices) + (T1_Z_SHIFT_MM if sequence == "T1" else 0.0)
-            ds = _image(header, sequence, index, z, pixels, acquired, series_uid, frame_uid)
-            ds.SOPInstanceUID = _uid(patient_id, seed, sequence, index)
-            _encode(ds, pixels, UID(transfer_syntax))
-            datasets.append(ds)
+    for station, zs, spacing in plan:
+        for order, sequence in enumerate(("STIR", "T1")):
+            if station is None:
+                minutes, number, parts = (4, 11)[order], 3 + order, (sequence,)
+            else:
+                minutes, number = 4 + 8 * station + 4 * order, 3 + 2 * station + order
+                parts = (sequence, station)
+            series = _SeriesPlan(
+                sequence=sequence,
+                station=station,
+                number=number,
+                acquired=f"{(start + minutes) // 60 % 24:02d}{(start + minutes) % 60:02d}00",
+                series_uid=_uid(patient_id, seed, *parts, "series"),
+                frame_uid=_uid(patient_id, seed, sequence, "frame"),  # differs between sequences
+                spacing=spacing,
+            )
+            images, frames = [], []
+            for index, z_station in enumerate(zs):
+                z = z_station + (T1_Z_SHIFT_MM if sequence == "T1" else 0.0)
+                pattern = patches.at(z)
+                if sequence == "T1":
+                    pattern = stripes.at(z) * np.float32(0.6) + pattern * np.float32(0.4)
+                noise = [seed, 11, order, 0 if station is None else station + 1, index]
+                rng = np.random.default_rng(noise)
+                pixels = _render(level_at(z), size, grades, sequence, rng, pattern)
+                ds = _image(header, series, index, z, pixels)
+                ds.SOPInstanceUID = _uid(patient_id, seed, *parts, index)
+                images.append(ds)
+                frames.append(pixels)
+            if enhanced:
+                ds = _enhanced(images, series)
+                ds.SOPInstanceUID = _uid(patient_id, seed, *parts, "enhanced")
+                _encode(ds, np.stack(frames), syntax)
+                datasets.append(ds)
+                continue
+            for ds, pixels in zip(images, frames, strict=True):
+                _encode(ds, pixels, syntax)
+                datasets.append(ds)
     return datasets
 
 
+@dataclass(frozen=True)
+class _SeriesPlan:
+    sequence: str
+    station: int | None  # None: the single-series layout
+    number: int
+    acquired: str  # HHMMSS
+    series_uid: str
+    frame_uid: str
+    spacing: float  # between slice centres, mm (0: irregular, the single-series layout)
+
+    @property
+    def description(self) -> str:
+        base = SERIES[self.sequence][0]
+        return base if self.station is None else f"{base}_S{self.station + 1}"
+
+    @property
+    def thickness(self) -> float:
+        return min(SLICE_THICKNESS_MM, self.spacing) if self.spacing else SLICE_THICKNESS_MM
+
+
 def _image(
-    header: Dataset,
-    sequence: str,
-    index: int,
-    z: float,
-    pixels: np.ndarray,
-    acquired: str,
-    series_uid: str,
-    frame_uid: str,
+    header: Dataset, series: _SeriesPlan, index: int, z: float, pixels: np.ndarray
 ) -> FileDataset:
-    number, description, scanning, variant, tr, te, ti, flip, train = SERIES[sequence]
+    sequence = series.sequence
+    _description, scanning, variant, tr, te, ti, flip, train = SERIES[sequence]
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     ds = FileDataset(f"{sequence}_{index:04d}.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
@@ -374,12 +592,12 @@ def _image(
     ds.SOPClassUID = MRImageStorage
     ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NORM", "DIS2D"]
     ds.Modality = "MR"
-    ds.SeriesInstanceUID = series_uid
-    ds.SeriesNumber = number
-    ds.SeriesDescription = ds.ProtocolName = description
+    ds.SeriesInstanceUID = series.series_uid
+    ds.SeriesNumber = series.number
+    ds.SeriesDescription = ds.ProtocolName = series.description
     ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = header.StudyDate
-    ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = acquired
-    ds.FrameOfReferenceUID = frame_uid
+    ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = series.acquired
+    ds.FrameOfReferenceUID = series.frame_uid
     ds.PositionReferenceIndicator = ""
     ds.ScanningSequence, ds.SequenceVariant = scanning, variant
     ds.ScanOptions = "IR" if ti else ""
@@ -389,10 +607,17 @@ def _image(
     if ti:
         ds.InversionTime = f"{ti:.1f}"
     ds.EchoTrainLength, ds.FlipAngle, ds.NumberOfAverages = train, f"{flip:.0f}", "1"
-    ds.SliceThickness = f"{SLICE_THICKNESS_MM:.1f}"
+    ds.SliceThickness = f"{series.thickness:.4g}"
+    if series.spacing:
+        ds.SpacingBetweenSlices = f"{series.spacing:.4g}"
+    size = pixels.shape[0]
+    ds.PixelBandwidth = "200" if ti else "180"
+    ds.ReceiveCoilName, ds.TransmitCoilName = "Body", "Body"
+    ds.InPlanePhaseEncodingDirection = "ROW"
+    ds.AcquisitionMatrix = [0, size, size, 0]
+    ds.PercentSampling, ds.PercentPhaseFieldOfView = "100", "100"
     ds.InstanceNumber = index + 1
     ds.AcquisitionNumber = 1
-    size = pixels.shape[0]
     spacing = FOV_MM / size
     corner = -(size - 1) / 2 * spacing  # centre of the first pixel
     ds.ImagePositionPatient = [f"{corner:.4f}", f"{corner:.4f}", f"{z:.4f}"]
@@ -406,8 +631,207 @@ def _image(
     return ds
 
 
+def _item(**values: object) -> Dataset:
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+# Attributes of a single-frame image that an Enhanced MR image holds in its functional groups
+# (or does not have at all).
+_MOVED_TO_FUNCTIONAL_GROUPS = (
+    "ImageType", "ScanningSequence", "SequenceVariant", "ScanOptions", "SequenceName",
+    "RepetitionTime", "EchoTime", "InversionTime", "EchoTrainLength", "FlipAngle",
+    "NumberOfAverages", "SliceThickness", "SpacingBetweenSlices", "PixelBandwidth",
+    "ReceiveCoilName", "TransmitCoilName", "InPlanePhaseEncodingDirection", "AcquisitionMatrix",
+    "PercentSampling", "PercentPhaseFieldOfView", "ImagePositionPatient",
+    "ImageOrientationPatient", "SliceLocation", "PixelSpacing", "WindowCenter", "WindowWidth",
+    "ImagingFrequency", "ImagedNucleus", "AcquisitionDate", "AcquisitionTime",
+)  # fmt: skip
+
+
+def _enhanced(images: list[FileDataset], series: _SeriesPlan) -> FileDataset:
+    """One Enhanced MR Image (PS3.3 A.36.2) holding the frames of a single-frame series:
+    geometry, timing, contrast and window in the shared functional groups, each frame's
+    position and place in the stack in its per-frame group."""
+    first, sequence = images[0], series.sequence
+    _description, _scanning, _variant, tr, te, ti, flip, train = SERIES[sequence]
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    ds = FileDataset(f"{sequence}_enhanced.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    for element in first:
+        if element.keyword not in _MOVED_TO_FUNCTIONAL_GROUPS:
+            ds.add(copy.deepcopy(element))
+    ds.SOPClassUID = EnhancedMRImageStorage
+    contrast = "STIR" if sequence == "STIR" else "T1"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "WHOLE_BODY", "NONE"]
+    ds.PixelPresentation, ds.VolumetricProperties = "MONOCHROME", "VOLUME"
+    ds.VolumeBasedCalculationTechnique, ds.ComplexImageComponent = "NONE", "MAGNITUDE"
+    ds.AcquisitionContrast = contrast
+    ds.AcquisitionDateTime = f"{first.StudyDate}{series.acquired}"
+    ds.InstanceNumber = 1
+    ds.NumberOfFrames = len(images)
+    ds.ContentQualification = "PRODUCT"
+    ds.ResonantNucleus = "1H"
+    ds.KSpaceFiltering = "NONE"
+    ds.ApplicableSafetyStandardAgency = "IEC"
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.AcquisitionContextSequence = []
+    # MR Pulse Sequence module
+    ds.PulseSequenceName = "tir2d1_15" if ti else "tse2d1_3"
+    ds.MRAcquisitionType = "2D"
+    ds.EchoPulseSequence = "SPIN"
+    ds.MultipleSpinEcho = "NO"
+    ds.MultiPlanarExcitation = "YES"
+    ds.PhaseContrast = ds.TimeOfFlightContrast = "NO"
+    ds.SteadyStatePulseSequence = "NONE"
+    ds.EchoPlanarPulseSequence = ds.SaturationRecovery = "NO"
+    ds.SpectrallySelectedSuppression = "NONE"
+    ds.OversamplingPhase = "NONE"
+    ds.GeometryOfKSpaceTraversal = "RECTILINEAR"
+    ds.RectilinearPhaseEncodeReordering = "LINEAR"
+    ds.SegmentedKSpaceTraversal = "PARTIAL"
+    ds.NumberOfKSpaceTrajectories = 1
+    ds.AcquisitionDuration = 0.001 * tr * int(first.Rows) / train  # seconds, slices interleaved
+    # Multi-frame Dimension module: frames are indexed by stack and position in the stack
+    organization = _uid(series.series_uid, "dimensions")
+    ds.DimensionOrganizationSequence = [_item(DimensionOrganizationUID=organization)]
+    ds.DimensionOrganizationType = "3D"
+    ds.DimensionIndexSequence = [
+        _item(
+            DimensionOrganizationUID=organization,
+            DimensionIndexPointer=tag,
+            FunctionalGroupPointer=0x00209111,  # Frame Content Sequence
+            DimensionDescriptionLabel=label,
+        )
+        for tag, label in ((0x00209056, "Stack ID"), (0x00209057, "In-Stack Position Number"))
+    ]
+    size = int(first.Rows)
+    shared = Dataset()
+    shared.PixelMeasuresSequence = [
+        _item(
+            PixelSpacing=first.PixelSpacing,
+            SliceThickness=first.SliceThickness,
+            **({"SpacingBetweenSlices": first.SpacingBetweenSlices} if series.spacing else {}),
+        )
+    ]
+    shared.PlaneOrientationSequence = [_item(ImageOrientationPatient=first.ImageOrientationPatient)]
+    shared.FrameAnatomySequence = [
+        _item(
+            AnatomicRegionSequence=[
+                _item(CodeValue="38266002", CodingSchemeDesignator="SCT", CodeMeaning="Entire body")
+            ],
+            FrameLaterality="B",
+        )
+    ]
+    shared.PixelValueTransformationSequence = [
+        _item(RescaleIntercept="0", RescaleSlope="1", RescaleType="US")
+    ]
+    shared.FrameVOILUTSequence = [
+        _item(WindowCenter=first.WindowCenter, WindowWidth=first.WindowWidth)
+    ]
+    shared.MRImageFrameTypeSequence = [
+        _item(
+            FrameType=["ORIGINAL", "PRIMARY", "WHOLE_BODY", "NONE"],
+            PixelPresentation="MONOCHROME",
+            VolumetricProperties="VOLUME",
+            VolumeBasedCalculationTechnique="NONE",
+            ComplexImageComponent="MAGNITUDE",
+            AcquisitionContrast=contrast,
+        )
+    ]
+    shared.MRTimingAndRelatedParametersSequence = [
+        _item(
+            RepetitionTime=tr,
+            FlipAngle=flip,
+            EchoTrainLength=train,
+            RFEchoTrainLength=train,
+            GradientEchoTrainLength=0,
+            SpecificAbsorptionRateSequence=[
+                _item(
+                    SpecificAbsorptionRateDefinition="IEC_WHOLE_BODY",
+                    SpecificAbsorptionRateValue=0.8,
+                )
+            ],
+            OperatingModeSequence=[
+                _item(OperatingModeType=kind, OperatingMode="IEC_NORMAL")
+                for kind in ("STATIC FIELD", "RF", "GRADIENT")
+            ],
+            GradientOutputType="DB_DT",
+            GradientOutput=20.0,
+        )
+    ]
+    shared.MRFOVGeometrySequence = [
+        _item(
+            InPlanePhaseEncodingDirection="ROW",
+            MRAcquisitionFrequencyEncodingSteps=size,
+            MRAcquisitionPhaseEncodingStepsInPlane=size,
+            PercentSampling=100.0,
+            PercentPhaseFieldOfView=100.0,
+        )
+    ]
+    shared.MREchoSequence = [_item(EffectiveEchoTime=te)]
+    modifier = _item(
+        InversionRecovery="YES" if ti else "NO",
+        FlowCompensation="NONE",
+        T2Preparation="NO",
+        SpectrallySelectedExcitation="NONE",
+        SpatialPresaturation="NONE",
+        PartialFourier="NO",
+        ParallelAcquisition="NO",
+    )
+    if ti:
+        modifier.InversionTimes = [ti]
+    shared.MRModifierSequence = [modifier]
+    shared.MRImagingModifierSequence = [
+        _item(
+            PixelBandwidth=float(first.PixelBandwidth),
+            MagnetizationTransfer="NONE",
+            BloodSignalNulling="NO",
+            Tagging="NONE",
+            TransmitterFrequency=float(first.ImagingFrequency),
+        )
+    ]
+    shared.MRReceiveCoilSequence = [
+        _item(
+            ReceiveCoilName="Body",
+            ReceiveCoilManufacturerName="",
+            ReceiveCoilType="BODY",
+            QuadratureReceiveCoil="YES",
+        )
+    ]
+    shared.MRTransmitCoilSequence = [
+        _item(TransmitCoilName="Body", TransmitCoilManufacturerName="", TransmitCoilType="BODY")
+    ]
+    shared.MRAveragesSequence = [_item(NumberOfAverages=1.0)]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frame_time = f"{first.StudyDate}{series.acquired}"
+    ds.PerFrameFunctionalGroupsSequence = [
+        _item(
+            FrameContentSequence=[
+                _item(
+                    FrameAcquisitionNumber=index + 1,
+                    FrameReferenceDateTime=frame_time,
+                    FrameAcquisitionDateTime=frame_time,
+                    FrameAcquisitionDuration=tr,
+                    StackID="1",
+                    InStackPositionNumber=index + 1,
+                    DimensionIndexValues=[1, index + 1],
+                )
+            ],
+            PlanePositionSequence=[_item(ImagePositionPatient=image.ImagePositionPatient)],
+        )
+        for index, image in enumerate(images)
+    ]
+    return ds
+
+
 def _encode(ds: FileDataset, pixels: np.ndarray, syntax: UID) -> None:
-    """Pixel data in the requested transfer syntax (compressed ones by pydicom's encoders)."""
+    """Pixel data in the requested transfer syntax (compressed ones by pydicom's encoders);
+    `pixels` is one frame, or frames stacked along the first axis."""
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if syntax.is_compressed:
         ds.compress(syntax, pixels, generate_instance_uid=False)
@@ -427,3 +851,10 @@ def write_series(datasets: list[FileDataset], folder: str | Path) -> list[Path]:
         path.write_bytes(dicom_bytes(ds))
         paths.append(path)
     return paths
+
+
+def study_files(prefix: str, **study: object) -> list[tuple[str, bytes]]:
+    """synthetic_study(**study) as (name, Part-10 bytes) pairs, as dicom_import takes files;
+    free of Django, so a worker process can render a study while another is imported."""
+    datasets = synthetic_study(**study)  # type: ignore[arg-type]
+    return [(f"{prefix}-{i:03d}.dcm", dicom_bytes(ds)) for i, ds in enumerate(datasets)]

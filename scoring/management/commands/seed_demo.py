@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import statistics
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -24,8 +25,8 @@ from scoring.demo import (
     follow_up_grades,
     reader_variant,
 )
-from scoring.models import CohortProtocol, Read, ScoringProtocol
-from scoring.services import read_assign, read_record_complete
+from scoring.models import CohortProtocol, FunctionalGroup, Read, ScoringProtocol
+from scoring.services import read_assign, read_record_complete, study_group_level_set
 
 DEMO_COHORT = "demo-iim"
 DEMO_PASSWORD = "iim-demo-2026"  # synthetic demo accounts, printed on purpose
@@ -39,6 +40,9 @@ DEMO_USERS = [
 ]
 # Cases left open on the demo radiologist's worklist, so the reading page can be tried.
 OPEN_CASES_FOR_DEMO_RADIOLOGIST = 6
+# The one demo study sent as Enhanced MR (one multi-frame object per station series), the
+# way some sites send: the second case on the demo radiologist's worklist.
+ENHANCED_DEMO_STUDY = "IIM-0006"
 
 
 class Command(BaseCommand):
@@ -253,7 +257,31 @@ class Command(BaseCommand):
     def _import_images(self, cohort, patient, spec, actor) -> ImagingStudy:
         from cohorts.imaging.demo_images import import_demo_study
 
-        return import_demo_study(cohort=cohort, patient=patient, spec=spec, actor=actor)
+        study = import_demo_study(
+            cohort=cohort,
+            patient=patient,
+            spec=spec,
+            actor=actor,
+            enhanced=spec.pseudonym == ENHANCED_DEMO_STUDY,
+        )
+        # The coordinator's levels of the groups, where the synthetic anatomy draws them:
+        # the demo reader's viewer opens at the deltoid and follows the grid.
+        for group, position in _demo_group_levels().items():
+            study_group_level_set(study=study, group=group, position=position, actor=actor)
+        return study
+
+
+def _demo_group_levels() -> dict[str, float]:
+    """Each atlas group's level in the synthetic studies: the median of its muscles' levels."""
+    from cohorts.imaging.dicom.synthetic import muscle_levels
+
+    drawn = muscle_levels()
+    levels = {}
+    for group in FunctionalGroup.objects.prefetch_related("muscles"):
+        positions = [drawn[m.slug] for m in group.muscles.all() if m.slug in drawn]
+        if positions:
+            levels[group.slug] = statistics.median(positions)
+    return levels
 
 
 def _demo_uid(key: str) -> str:
