@@ -100,7 +100,8 @@ MIDDLEWARE = [
     "iim_scoring.api.guards.ErrorPagesMiddleware",
     # A NUL character in the path or query is a 400 here, before any view or query sees it.
     "iim_scoring.api.guards.RefuseNulMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, but a view may answer without extending the session (iim_scoring/sessions.py).
+    "iim_scoring.sessions.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -283,7 +284,8 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 
-# Idle sessions end after 30 minutes; every request extends the session.
+# Idle sessions end after 30 minutes; every request extends the session, except the viewer's
+# image fetches (iim_scoring/sessions.py).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)
 # Database sessions that report a lost connection as such (503), not as a deleted session (400).
 SESSION_ENGINE = "iim_scoring.db_unavailable"

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from cohorts.roles import RADIOLOGIST, has_role
+from iim_scoring.sessions import session_not_refreshed
 
 from .blinding import image_token, read_copy
 from .models import ReaderPreference
@@ -158,6 +159,7 @@ def _all_or_none(values: list[float | None]) -> list[float] | None:
 
 @login_required
 @require_GET
+@session_not_refreshed
 def read_image(request: HttpRequest, read_token: str, image: str) -> HttpResponse:
     """One slice as DICOM Part-10 for the viewer (`wadouri:`), blinded for the reader, with
     the read's own UIDs."""
