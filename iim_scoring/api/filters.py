@@ -6,6 +6,7 @@ import re
 
 import django_filters
 from django import forms
+from drf_spectacular.drainage import set_override
 
 BOOLEAN_INVALID = "Enter true or false."
 BIGINT_MAX = 2**63 - 1
@@ -63,3 +64,5 @@ class BoundedIntegerFilter(django_filters.NumberFilter):
         kwargs.setdefault("low", low)
         kwargs.setdefault("high", high)
         super().__init__(*args, **kwargs)
+        # The schema says what the field accepts, so a client can tell a 400 in advance.
+        set_override(self, "field", {"type": "integer", "minimum": low, "maximum": high})

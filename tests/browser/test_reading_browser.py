@@ -195,6 +195,14 @@ def wait_saved(page) -> None:
     assert page.text_content("#save-status") == "All changes saved"
 
 
+def wait_cached(page) -> None:
+    """Until every image of every stack is in the viewer's cache (prefetch done)."""
+    wait_for(
+        page,
+        "() => Object.values(window.iimViewer.cacheStatus()).every(s => s.loaded === s.count)",
+    )
+
+
 def viewer_state(page) -> dict:
     return page.evaluate("window.iimViewer.state()")
 
@@ -417,6 +425,7 @@ def test_changes_made_offline_are_kept_and_saved_when_the_connection_returns(
     page = browser_page
     login(page, live_server, "radiologist")
     open_read(page, live_server, imaged_read)
+    wait_cached(page)  # no slice on its way when the connection drops
 
     browser_context.set_offline(True)
     page.keyboard.press("2")
@@ -443,6 +452,7 @@ def test_changes_made_offline_survive_closing_the_tab(
     login(page, live_server, "radiologist")
     # The viewer ready first: no slice is on its way when the connection drops.
     open_read(page, live_server, imaged_read)
+    wait_cached(page)
     browser_context.set_offline(True)
     page.keyboard.press("n")
     wait_for(page, "() => document.getElementById('save-status').textContent.includes('unsaved')")
