@@ -545,7 +545,7 @@ def test_requests_fail_cleanly_while_postgres_restarts_and_recover_without_resta
 
 def test_the_deployed_settings_answer_503_for_a_lost_database(settings):
     middleware = list(settings.MIDDLEWARE)
-    sessions = middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+    sessions = middleware.index("iim_scoring.sessions.SessionMiddleware")
     assert MIDDLEWARE in middleware[:sessions]
     assert settings.SESSION_ENGINE == SESSION_ENGINE
 
