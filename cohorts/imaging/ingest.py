@@ -327,9 +327,10 @@ def _check_native_pixel_length(ds: FileDataset, name: str) -> None:
 
 
 def _position_along_normal(ds: Dataset) -> float | None:
-    """Image Position (Patient) along the slice normal, in mm (Slice Location without them);
-    classify.slice_position's rule, in plain arithmetic: numpy costs more than the whole
-    rest of the geometry for three-element vectors."""
+    """Image Position (Patient) along the slice normal, in mm (Slice Location without them):
+    classify.slice_position's projection, in plain arithmetic (numpy costs more than the whole
+    rest of the geometry for three-element vectors), with the normal turned to point along
+    its dominant axis's positive direction, as stacks are composed (cohorts/imaging/stacks.py)."""
     position, cosines = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
     try:
         if position is not None and cosines is not None and len(cosines) == 6:

@@ -266,7 +266,9 @@ class Command(BaseCommand):
         )
         # The coordinator's levels of the groups, where the synthetic anatomy draws them:
         # the demo reader's viewer opens at the deltoid and follows the grid.
-        for group, position in _demo_group_levels().items():
+        if getattr(self, "_group_levels", None) is None:
+            self._group_levels = _demo_group_levels()  # the same for every demo study
+        for group, position in self._group_levels.items():
             study_group_level_set(study=study, group=group, position=position, actor=actor)
         return study
 
