@@ -8,7 +8,7 @@ cohort from what is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,8 @@ from django.db.models import QuerySet
 
 from cohorts.models import Cohort
 from iim_scoring.db.statements import read_muscle_scores
-from scoring.models import Read
+from scoring.models import Read, ScoringProtocol
+from scoring.scales import IIM_0_2, GradeScale
 
 from . import stats
 from .frames import muscles_atlas, patients_frame
@@ -28,21 +29,44 @@ ANALYSED_LEVELS = ("group", "region", "limb")
 CLINICAL_COLUMNS = ["pseudonym", "site", "subtype", "sex", "age", "mmt8", "ck"]
 
 
+class MixedScales(ValueError):
+    """Reads on different grading scales asked to be pooled: their scores do not add up."""
+
+
 @dataclass(frozen=True, eq=False)
 class StoredReadScores:
     """The muscle scores of the analysed reads, per scope, and the atlas they are laid on.
 
-    muscle[scope]: READ_COLUMNS, muscle, score (a read's s_r(m); NaN = not assessable)."""
+    muscle[scope]: READ_COLUMNS, muscle, score (a read's s_r(m); NaN = not assessable).
+    scales[scope]: the grading scales those scores are on (one, unless protocols on different
+    scales were pooled)."""
 
     layout: stats.AtlasLayout | None  # None when no read is scored yet
     muscle: dict[str, pd.DataFrame]
+    scales: dict[str, list[GradeScale]] = field(default_factory=dict)
+
+    def mixed_scales(self) -> str | None:
+        """Why these reads cannot be pooled, or None when each scope has one scale."""
+        for scales in self.scales.values():
+            if len(scales) > 1:
+                names = " and ".join(scale.name for scale in scales)
+                return (
+                    f"Reads graded on different scales ({names}) are not pooled: "
+                    "choose one protocol."
+                )
+        return None
 
     def patient_scores(self) -> dict[str, stats.PatientScores]:
-        """Per scope, the readers combined per visit (`stats.combine_reads`)."""
+        """Per scope, the readers combined per visit (`stats.combine_reads`); MixedScales when
+        reads on different scales would be combined."""
         if self.layout is None:
             return {}
+        refused = self.mixed_scales()
+        if refused:
+            raise MixedScales(refused)
         return {
-            scope: stats.combine_reads(frame, self.layout) for scope, frame in self.muscle.items()
+            scope: stats.combine_reads(frame, self.layout, scale_max=self.scales[scope][0].max)
+            for scope, frame in self.muscle.items()
         }
 
 
@@ -77,8 +101,11 @@ def read_scores_of(reads: QuerySet[Read]) -> StoredReadScores:
             "read__study__timepoint",
             "read__reader_id",
             "read__kind",
+            "read__protocol_id",
         )
     )
+    protocols = ScoringProtocol.objects.in_bulk({key[5] for key in keys})
+    keys = [key[:5] for key in keys]
     stored = dict(read_muscle_scores([key[0] for key in keys]))
     collected: dict[str, tuple[list[int], list[str], list[float | None]]] = {}
     for position, key in enumerate(keys):
@@ -99,19 +126,29 @@ def read_scores_of(reads: QuerySet[Read]) -> StoredReadScores:
         muscle[scope] = rows[[*READ_COLUMNS, "muscle", "score"]]
     slugs = sorted({slug for _at, labels, _values in collected.values() for slug in labels})
     layout = stats.atlas_layout(muscles_atlas(slugs)) if slugs else None
-    return StoredReadScores(layout=layout, muscle=muscle)
+    scales = {
+        scope: sorted(
+            {p.score_scale(scope) for p in protocols.values()}, key=lambda scale: scale.key
+        )
+        for scope in muscle
+    }
+    return StoredReadScores(layout=layout, muscle=muscle, scales=scales)
 
 
 def read_scores_from_matrices(
-    per_scope: dict[str, stats.ScoreMatrices], layout: stats.AtlasLayout
+    per_scope: dict[str, stats.ScoreMatrices],
+    layout: stats.AtlasLayout,
+    scales: dict[str, GradeScale],
 ) -> StoredReadScores:
     """What `stored_read_scores` would read back once these scores are stored (for
-    benchmarks and tools that score grades without a database)."""
+    benchmarks and tools that score grades without a database); `scales`: each scope's."""
     muscle = {
         scope: scores.frames().muscle[[*READ_COLUMNS, "muscle", "score"]]
         for scope, scores in per_scope.items()
     }
-    return StoredReadScores(layout=layout, muscle=muscle)
+    return StoredReadScores(
+        layout=layout, muscle=muscle, scales={scope: [scales[scope]] for scope in muscle}
+    )
 
 
 def _clinical_tables(patients: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -206,17 +243,29 @@ def compute_analyses(
     read_scores = stored_read_scores(
         cohort, readers=parameters.get("readers") or None, protocol=parameters.get("protocol")
     )
-    return analyses_from_scores(patients, read_scores.patient_scores(), parameters)
+    refused = read_scores.mixed_scales()
+    if refused:
+        return analyses_from_scores(
+            patients, {}, parameters, not_pooled={scope: refused for scope in read_scores.muscle}
+        )
+    scales = {scope: found[0] for scope, found in read_scores.scales.items()}
+    return analyses_from_scores(patients, read_scores.patient_scores(), parameters, scales=scales)
 
 
 def analyses_from_scores(
     patients: pd.DataFrame,
     scores: dict[str, stats.PatientScores],
     parameters: dict[str, Any],
+    *,
+    scales: dict[str, GradeScale] | None = None,
+    not_pooled: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The analyses of `compute_analyses` from (filtered) patients and patient scores per scope.
 
-    A timepoint or filter with no data gives results that say so ("no data"), not an error."""
+    A timepoint or filter with no data gives results that say so ("no data"), not an error;
+    the scopes of `not_pooled` ({scope: why}) are results that say why they are not computed
+    (reads on different scales). Each scope's group profile names its scale (`scales`, by
+    default the paper's), so figures and readers know the scores' range."""
     timepoint = parameters["timepoint"]
     described = (
         patients if timepoint == "baseline" else patients[patients["timepoint"] == int(timepoint)]
@@ -237,6 +286,11 @@ def analyses_from_scores(
         else:
             parts = _scope_without_data(_no_data(timepoint))
         profile[scope], comparison[scope], correlation[scope], patient_scores[scope] = parts
+        scale = (scales or {}).get(scope, IIM_0_2)
+        profile[scope]["scale"] = {"key": scale.key, "name": scale.name, "max": scale.max}
+    for scope, why in (not_pooled or {}).items():
+        parts = _scope_without_data(why, status="not comparable")
+        profile[scope], comparison[scope], correlation[scope], patient_scores[scope] = parts
     results["group_profile"] = profile
     results["subtype_comparison"] = comparison
     results["clinical_correlation"] = correlation
@@ -249,8 +303,8 @@ def _no_data(timepoint: str | int) -> str:
     return f"No scored patient {where} with these filters."
 
 
-def _scope_without_data(message: str) -> list[Any]:
-    empty = {"status": "no data", "message": message}
+def _scope_without_data(message: str, status: str = "no data") -> list[Any]:
+    empty = {"status": status, "message": message}
     return [
         {**empty, "group": [], "limb": [], "region": []},
         {**empty, "kruskal": [], "dunn": []},

@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from cohorts.models import Cohort, ImagingStudy
 from scoring.models import Read, ScoringProtocol
+from scoring.scales import GradeScale
 
 from . import stats
-from .analyses import stored_read_scores
+from .analyses import MixedScales, stored_read_scores
 from .frames import atlas_frame, grades_frames, patients_frame
 from .models import AnalysisResult, ReadScores
 from .recompute import (
@@ -132,8 +133,21 @@ def _pairs(meta: pd.DataFrame, kind: str) -> list[tuple[int, int]]:
 
 
 def _agreement(
-    kind: str, pairs: list[tuple[int, int]], stored: dict[int, dict], sides: pd.DataFrame
+    kind: str,
+    pairs: list[tuple[int, int]],
+    stored: dict[int, dict],
+    sides: pd.DataFrame,
+    scale_of_read: dict[int, GradeScale],
 ) -> dict[str, Any]:
+    scales = sorted({scale_of_read[r] for pair in pairs for r in pair}, key=lambda s: s.key)
+    if len(scales) > 1:
+        names = " and ".join(scale.name for scale in scales)
+        return {
+            "kind": kind,
+            "n_pairs": len(pairs),
+            "status": "not comparable",
+            "message": f"Read pairs graded on different scales ({names}) are not pooled.",
+        }
     if len(pairs) < AGREEMENT_MIN_PAIRS:
         return {
             "kind": kind,
@@ -158,8 +172,10 @@ def _agreement(
                 }
             )
     paired = pd.concat(cells, ignore_index=True)
-    kappa = agreement.grade_agreement(paired)
-    pooled_by_study = agreement.pooled_kappa_by_study(paired)
+    # Weights are positions on the whole scale, whichever grades occur.
+    categories = range(scales[0].max + 1)
+    kappa = agreement.grade_agreement(paired, categories=categories)
+    pooled_by_study = agreement.pooled_kappa_by_study(paired, categories=categories)
     wide = pd.DataFrame(scores)
     score_cols = [c for c in wide.columns if c not in ("target", "rater")]
     icc = agreement.icc_per_score(wide, score_cols=score_cols)
@@ -169,6 +185,7 @@ def _agreement(
         "kind": kind,
         "n_pairs": len(pairs),
         "status": "ok",
+        "scale": scales[0].name,
         **kappa.to_dict(),
         # Cells of one pair of reads are not independent: the interval resamples read pairs.
         "pooled_by_study": stats.json_value(pooled_by_study),
@@ -186,9 +203,15 @@ def compute_beyond(
     meta = _reads_meta(cohort)
     stored = _stored(meta["read_id"].tolist())
     sides = _side_frame(meta)
+    protocols = ScoringProtocol.objects.in_bulk(set(meta["protocol_id"]))
+    scale_of_read = {
+        int(read): protocols[protocol].score_scale("unified")
+        for read, protocol in zip(meta["read_id"], meta["protocol_id"], strict=True)
+    }
     result: dict[str, Any] = {
         "agreement": {
-            kind: _agreement(kind, _pairs(meta, kind), stored, sides) for kind in ("inter", "intra")
+            kind: _agreement(kind, _pairs(meta, kind), stored, sides, scale_of_read)
+            for kind in ("inter", "intra")
         },
     }
     # One read per patient: the first reader's (or the consensus) read at baseline.
@@ -200,15 +223,22 @@ def compute_beyond(
     baseline_sides = sides[
         sides["read_id"].isin(first_reads["read_id"]) & sides["side"].isin(["L", "R"])
     ]
+    baseline_scales = {scale_of_read[int(read)] for read in first_reads["read_id"]}
     if baseline_sides.empty:
         result["asymmetry"] = {"status": "no grades on both sides"}
+    elif len(baseline_scales) > 1:
+        result["asymmetry"] = {
+            "status": "not comparable",
+            "message": "Baseline reads graded on different scales are not pooled.",
+        }
     else:
-        per_patient = asymmetry.patient_asymmetry(baseline_sides)
+        top = baseline_scales.pop().max
+        per_patient = asymmetry.patient_asymmetry(baseline_sides, top)
         by_subtype = asymmetry.asymmetry_by_subtype(
             baseline_sides, patients.drop_duplicates("patient_id")[["patient_id", "subtype"]]
         )
-        groups = asymmetry.group_asymmetry(baseline_sides)
-        muscles = asymmetry.muscle_asymmetry(baseline_sides)
+        groups = asymmetry.group_asymmetry(baseline_sides, top)
+        muscles = asymmetry.muscle_asymmetry(baseline_sides, top)
         muscles = muscles[muscles["both_sides"].astype(bool)].assign(
             asymmetric=lambda m: m["asymmetric"].astype(float)
         )
@@ -306,7 +336,7 @@ def beyond_inputs(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     """(patients, baseline group scores, visits) for `compute_beyond`, from the stored read
     scores of the unified scope (readers combined as everywhere: consensus, else the mean)."""
     patients = patients_frame(cohort)
-    scores = stored_read_scores(cohort).patient_scores().get("unified")
+    scores = stored_read_scores(cohort).patient_scores().get("unified")  # or MixedScales
     if scores is None:  # no submitted read is scored yet
         return patients, pd.DataFrame(), pd.DataFrame()
     groups, totals = scores.group, scores.total
@@ -340,7 +370,11 @@ def cohort_beyond_recompute(*, cohort_id: int, force: bool = False) -> str:
         return "empty"
     params = analysis_parameters()
     params_key = parameters_key(params)
-    patients, group_scores, visits = beyond_inputs(cohort)
+    not_pooled = None
+    try:
+        patients, group_scores, visits = beyond_inputs(cohort)
+    except MixedScales as exc:
+        patients, not_pooled = patients_frame(cohort), str(exc)
     fingerprint = input_fingerprint(cohort, patients)
     stored = AnalysisResult.objects.filter(
         cohort=cohort, analysis=BEYOND_ANALYSIS, parameters_key=params_key
@@ -354,7 +388,9 @@ def cohort_beyond_recompute(*, cohort_id: int, force: bool = False) -> str:
     ):
         return "unchanged"
     try:
-        if visits.empty:
+        if not_pooled:
+            result = {"status": "not comparable", "message": not_pooled}
+        elif visits.empty:
             result = {"status": "no data", "message": "No submitted read is scored yet."}
         else:
             result = compute_beyond(cohort, patients, group_scores, visits)

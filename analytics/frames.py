@@ -14,10 +14,12 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from cohorts.models import Cohort, Patient
 from iim_scoring.db.statements import grade_lines
 from scoring.models import Grade, Muscle, Read, ScoringProtocol
+from scoring.scales import ALL_VALUES, NOT_ASSESSABLE
 
 from .stats.scores import ATLAS_COLUMNS
 
-GRADE_VALUE = {"0": 0.0, "1": 1.0, "2": 2.0, "NA": np.nan}
+# Every stored grade value on any scale (scoring/scales.py) as the number it stands for.
+GRADE_VALUE = {**{value: float(value) for value in ALL_VALUES}, NOT_ASSESSABLE: np.nan}
 
 
 def atlas_frame(protocol: ScoringProtocol) -> pd.DataFrame:

@@ -90,6 +90,8 @@ def _fingerprint(read_id: int, version: int, protocol: ScoringProtocol) -> str:
             protocol.pk,
             protocol.sequence_combine,
             protocol.side_combine,
+            protocol.stir_scale,
+            protocol.t1_scale,
             CODE_VERSION,
         ]
     )
@@ -141,7 +143,12 @@ def _score_all_scopes(
         combine = sequence or protocol.sequence_combine
         if sequence is not None and sequence not in protocol.sequences:
             continue
-        out[scope] = stats.score_cube(cube, combine=combine, sides=protocol.side_combine)
+        out[scope] = stats.score_cube(
+            cube,
+            combine=combine,
+            sides=protocol.side_combine,
+            scale_max=protocol.score_scale(scope).max,
+        )
     return out
 
 

@@ -8,15 +8,17 @@ from typing import Any
 
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 from django.http import Http404
 
 from cohorts.models import Cohort
 from cohorts.roles import CLINICIAN, COORDINATOR, STATISTICIAN, has_role
 from cohorts.selectors import cohort_get_for_user
-from scoring.models import Read
+from scoring.models import Read, ScoringProtocol
+from scoring.scales import DEFAULT_SCALE, GradeScale, scale_named
 
 from . import stats
-from .analyses import read_scores_of
+from .analyses import StoredReadScores, read_scores_of
 from .models import AnalysisResult, CohortAnalyticsState
 from .recompute import BEYOND_ANALYSIS, analysis_parameters, parameters_key
 
@@ -79,13 +81,41 @@ def background_work_for_cohorts(*, cohorts: list[Cohort]) -> list[CohortBackgrou
 # --- stored read scores with readers combined (exports, the patient profile) ---------------
 
 
-def patient_scores(patient_ids: Sequence[int]) -> dict[str, stats.PatientScores]:
+def _analysed_reads(protocol: str = "", **lookup: Any) -> QuerySet[Read]:
+    reads = Read.objects.filter(status=Read.Status.SUBMITTED, **lookup).exclude(
+        kind=Read.Kind.REREAD
+    )
+    return reads.filter(protocol__slug=protocol) if protocol else reads
+
+
+def patient_read_scores(patient_ids: Sequence[int], *, protocol: str = "") -> StoredReadScores:
+    """The stored muscle scores of these patients' submitted reads (re-reads left out), of one
+    protocol's reads if given, with the scales they are on."""
+    return read_scores_of(_analysed_reads(protocol, study__patient_id__in=list(patient_ids)))
+
+
+def patient_scores(
+    patient_ids: Sequence[int], *, protocol: str = ""
+) -> dict[str, stats.PatientScores]:
     """Per scope, the scores of these patients with readers combined as in the analyses
-    (`stats.combine_reads` on their submitted reads' muscle scores; re-reads left out)."""
-    reads = Read.objects.filter(
-        study__patient_id__in=list(patient_ids), status=Read.Status.SUBMITTED
-    ).exclude(kind=Read.Kind.REREAD)
-    return read_scores_of(reads).patient_scores()
+    (`stats.combine_reads`). MixedScales when reads on different scales would pool."""
+    return patient_read_scores(patient_ids, protocol=protocol).patient_scores()
+
+
+def score_scales(cohort: Cohort, *, protocol: str = "") -> dict[str, list[GradeScale]]:
+    """Per scope (unified, stir, t1), the grading scales of the cohort's analysed reads (of
+    one protocol if given): one scale per scope unless protocols on different scales were
+    used. With no read yet, the cohort's protocol's (or the paper's) scales."""
+    protocols = ScoringProtocol.objects.filter(
+        pk__in=_analysed_reads(protocol, study__patient__cohort=cohort).values("protocol_id")
+    )
+    if not protocols and not protocol:
+        protocols = ScoringProtocol.objects.filter(cohortprotocol__cohort=cohort)
+    scales: dict[str, list[GradeScale]] = {}
+    for scope in ("unified", "stir", "t1"):
+        found = {p.score_scale(scope) for p in protocols} or {scale_named(DEFAULT_SCALE)}
+        scales[scope] = sorted(found, key=lambda scale: scale.key)
+    return scales
 
 
 def patient_level_scores(

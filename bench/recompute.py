@@ -240,10 +240,16 @@ def child_bare(cohort_id: int, repeats: int) -> dict:
             if sequence is not None and sequence not in protocol.sequences:
                 continue
             per_scope[scope] = stats.score_cube(
-                cube, combine=sequence or protocol.sequence_combine, sides=protocol.side_combine
+                cube,
+                combine=sequence or protocol.sequence_combine,
+                sides=protocol.side_combine,
+                scale_max=protocol.score_scale(scope).max,
             )
         scored = time.perf_counter()
-        patient_scores = analyses.read_scores_from_matrices(per_scope, layout).patient_scores()
+        stored = analyses.read_scores_from_matrices(
+            per_scope, layout, {scope: protocol.score_scale(scope) for scope in per_scope}
+        )
+        patient_scores = stored.patient_scores()
         combined = time.perf_counter()
         results = analyses.analyses_from_scores(patients, patient_scores, parameters)
         done = time.perf_counter()

@@ -46,9 +46,12 @@ def heatmap(
     *,
     stat: str = "mean",
     names: list[tuple[str, str, str]] | None = None,
+    scale: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Mean (or median) group score per subtype; groups ordered by region; fixed 0-2 scale.
-    `names` is `group_names()` when the caller has read it already."""
+    """Mean (or median) group score per subtype; groups ordered by region; colours fixed from
+    0 to the top grade of the result's `scale` (the paper's 0–2 if none is named). `names` is
+    `group_names()` when the caller has read it already."""
+    scale = scale or {"name": "IIM 0–2", "max": 2}
     present = {r["group"] for r in profile_rows}
     groups = [g for g in (group_names() if names is None else names) if g[0] in present]
     subtypes = _subtypes(profile_rows)
@@ -63,12 +66,12 @@ def heatmap(
                 "z": z,
                 "x": labels,
                 "y": [f"{g[2]} · {g[1]}" for g in groups],
-                # plotly.js's YlOrRd runs dark to light; reversed, 2 (severe) is dark red.
+                # plotly.js's YlOrRd runs dark to light; reversed, the top grade is dark red.
                 "zmin": 0,
-                "zmax": 2,
+                "zmax": scale["max"],
                 "colorscale": "YlOrRd",
                 "reversescale": True,
-                "colorbar": {"title": {"text": f"{stat} group score"}},
+                "colorbar": {"title": {"text": f"{stat} group score<br>{scale['name']}"}},
                 "hovertemplate": "%{y}<br>%{x}: %{z:.2f}<extra></extra>",
             }
         ],

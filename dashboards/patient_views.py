@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from analytics.selectors import dashboard_cohort_get, patient_level_scores, patient_scores
+from analytics.selectors import dashboard_cohort_get, patient_level_scores, patient_read_scores
 from cohorts.roles import CLINICIAN, COORDINATOR, has_role
 from cohorts.selectors import patient_get_for_user
 from dashboards.figures import LAYOUT
@@ -29,7 +29,10 @@ def patient_profile(request: HttpRequest, slug: str, pseudonym: str) -> HttpResp
         )
     )
     # Readers combined as in the exports and the analyses (one rule, analytics.selectors).
-    scores = patient_scores([patient.pk])
+    stored = patient_read_scores([patient.pk])
+    not_pooled = stored.mixed_scales()
+    scores = {} if not_pooled else stored.patient_scores()
+    top = stored.scales["unified"][0].max if "unified" in stored.scales else 2
     by_level = {
         level: patient_level_scores(scores, "unified", level) for level in ("muscle", "group")
     }
@@ -76,8 +79,8 @@ def patient_profile(request: HttpRequest, slug: str, pseudonym: str) -> HttpResp
                 "height": max(500, 14 * len(labels)),
                 "showlegend": False,
                 "grid": {"rows": 1, "columns": 2, "pattern": "independent"},
-                "xaxis": {"range": [0, 2], "title": {"text": "muscle score (0–2)"}},
-                "xaxis2": {"range": [0, 2], "title": {"text": "group score (0–2)"}},
+                "xaxis": {"range": [0, top], "title": {"text": f"muscle score (0–{top})"}},
+                "xaxis2": {"range": [0, top], "title": {"text": f"group score (0–{top})"}},
                 "yaxis": {"autorange": "reversed", "automargin": True, "tickfont": {"size": 9}},
                 "yaxis2": {"autorange": "reversed", "automargin": True},
             },
@@ -103,6 +106,7 @@ def patient_profile(request: HttpRequest, slug: str, pseudonym: str) -> HttpResp
             "cohort": cohort,
             "patient": patient,
             "timepoints": timepoints,
+            "not_pooled": not_pooled,
             "assessments": patient.assessments.order_by("timepoint"),
         },
     )

@@ -165,7 +165,7 @@ def dashboard_compute(request: HttpRequest, slug: str) -> JsonResponse:
 
 SCOPED_ANALYSES = ("group_profile", "clinical_correlation", "patient_scores", "subtype_comparison")
 DATA_CACHE_SECONDS = 3600
-DATA_CACHE_VERSION = 1  # bump when the figures or tables built from a result change
+DATA_CACHE_VERSION = 2  # bump when the figures or tables built from a result change
 
 
 def _data_cache_key(cohort: Any, sources: dict[str, AnalysisResult], *parts: Any) -> str:
@@ -245,7 +245,12 @@ def _figures_and_tables(
     patients = parts["patient_scores"]
     comparison = parts["subtype_comparison"]
     drawn = {
-        "heatmap": figures.heatmap(profile.get("group", []), stat=stat, names=names),
+        "heatmap": figures.heatmap(
+            profile.get("group", []),
+            stat=stat,
+            names=names,
+            scale=profile.get("scale"),
+        ),
         "scatter_mmt8": figures.scatter(
             patients, correlation.get("fits", []), correlation.get("bands", []), outcome="mmt8"
         ),

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.analyses import MixedScales
 from analytics.models import AnalysisResult
 from analytics.parameters import CORRECTIONS, ParameterError, parameters_from_query
 from analytics.recompute import ANALYSES
@@ -143,7 +144,12 @@ class CohortExportApi(APIView):
         cohort = cohort_get_for_user(slug=slug, user=request.user)
         query = self.query_serializer_class(data=request.query_params)
         query.is_valid(raise_exception=True)
-        table = export_table(self.export_name, cohort=cohort, **table_options(query.validated_data))
+        try:
+            table = export_table(
+                self.export_name, cohort=cohort, **table_options(query.validated_data)
+            )
+        except MixedScales as refused:
+            raise exceptions.ValidationError({"protocol": [str(refused)]}) from refused
         etag = f'"{table.version}-{request.accepted_renderer.format}"'
         if etag in request.headers.get("If-None-Match", ""):
             unchanged = HttpResponse(status=304)

@@ -11,7 +11,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from analytics.analyses import MixedScales
+from analytics.selectors import score_scales
 from cohorts.choices import EmgFinding, Sex, Subtype
+from cohorts.models import Cohort
 from scoring.models import (
     FunctionalGroup,
     GradeSequence,
@@ -21,6 +24,7 @@ from scoring.models import (
     Region,
     Side,
 )
+from scoring.scales import ALL_VALUES, IIM_0_2, NA_LABEL, NOT_ASSESSABLE, GradeScale
 
 STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
 EXPORT_NAMES = (
@@ -35,7 +39,7 @@ EXPORT_NAMES = (
 ANALYTICS_SECTION = "analytics"
 LIST_SEPARATOR = ";"
 # SPSS: "not assessable" becomes a declared user-missing code, so grades stay numeric there.
-GRADE_SPSS_CODES = MappingProxyType({"0": 0, "1": 1, "2": 2, "NA": 9})
+GRADE_SPSS_CODES = MappingProxyType({**{v: int(v) for v in ALL_VALUES}, NOT_ASSESSABLE: 9})
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,51 @@ class AtlasVocabulary:
     regions: tuple[tuple[str, str], ...]
     groups: tuple[tuple[str, str], ...]
     muscles: tuple[tuple[str, str], ...]
+    # Per scope (unified, stir, t1), the grading scales of the exported reads.
+    scales: Mapping[str, tuple[GradeScale, ...]] = field(default_factory=lambda: PAPER_SCALES)
+
+    @property
+    def grade_scales(self) -> tuple[GradeScale, ...]:
+        """Every scale a grade of the export is on."""
+        found = {scale for scales in self.scales.values() for scale in scales}
+        return tuple(sorted(found, key=lambda scale: scale.key))
+
+    def score_range(self) -> str:
+        """The range of muscle and group scores, in words (the top grade of their scale)."""
+        tops = {scale.max for scales in self.scales.values() for scale in scales}
+        if len(tops) == 1:
+            return f"0–{tops.pop()}"
+        per_scope = "; ".join(
+            f"{scope}: " + ", ".join(scale.name for scale in scales)
+            for scope, scales in self.scales.items()
+        )
+        return f"0 – the top grade of the scale ({per_scope})"
+
+    def one_scale(self, scope: str) -> GradeScale:
+        """The scale of `scope`'s scores; MixedScales when reads on several scales would pool."""
+        scales = self.scales[scope]
+        if len(scales) > 1:
+            names = " and ".join(scale.name for scale in scales)
+            raise MixedScales(
+                f"Reads graded on different scales ({names}) are not pooled: choose one "
+                "protocol (the protocol parameter)."
+            )
+        return scales[0]
 
 
-def atlas_vocabulary() -> AtlasVocabulary:
+PAPER_SCALES = MappingProxyType({scope: (IIM_0_2,) for scope in ("unified", "stir", "t1")})
+
+
+def atlas_vocabulary(cohort: Cohort | None = None, protocol: str = "") -> AtlasVocabulary:
+    """The atlas, and the scales of the cohort's reads (of one protocol if given; the paper's
+    scale without a cohort)."""
+    scales = (
+        {scope: tuple(found) for scope, found in score_scales(cohort, protocol=protocol).items()}
+        if cohort is not None
+        else PAPER_SCALES
+    )
     return AtlasVocabulary(
+        scales=scales,
         regions=tuple(Region.objects.order_by("order").values_list("slug", "name")),
         groups=tuple(
             FunctionalGroup.objects.order_by("region__order", "order").values_list("slug", "name")
@@ -224,17 +269,47 @@ def grades_variables(atlas: AtlasVocabulary) -> list[Variable]:
         Variable(
             "grade",
             STRING,
-            "Grade of the muscle on this side and sequence. In SPSS: numeric, 9 = not "
+            "Grade of the muscle on this side and sequence, on the scale named in the column "
+            f"scale ({_scales_in_words(atlas.grade_scales)}). In SPSS: numeric, 9 = not "
             "assessable, declared user-missing. In Parquet: an integer, null when not "
             "assessable, with the boolean column grade_not_assessable beside it. In XLSX: "
             "numbers, NA as text.",
-            labels=_choices(GradeValue.choices),
-            spss_codes=GRADE_SPSS_CODES,
+            labels=(labels := grade_labels(atlas.grade_scales)),
+            # Codes for the grades the export's scales have (no "3" label on a 0–2 export).
+            spss_codes={value: GRADE_SPSS_CODES[value] for value in labels},
             spss_missing=(9,),
             measure="ordinal",
             not_assessable=GradeValue.NOT_ASSESSABLE.value,
         ),
+        Variable(
+            "scale",
+            STRING,
+            "The grading scale of the grade: the read's protocol's scale for this sequence.",
+            labels={scale.key: scale.name for scale in atlas.grade_scales},
+        ),
     ]
+
+
+def _scales_in_words(scales: tuple[GradeScale, ...]) -> str:
+    return "; ".join(f"{scale.name}: {scale.reference}" for scale in scales)
+
+
+def grade_labels(scales: tuple[GradeScale, ...]) -> dict[str, str]:
+    """Each grade value's label (SPSS value labels): the scale's own when the export holds one
+    scale, else each scale's label for it, named."""
+    labels: dict[str, str] = {}
+    for value in ALL_VALUES:
+        named = [
+            (scale.name, grade.label)
+            for scale in scales
+            for grade in scale.grades
+            if str(grade.value) == value
+        ]
+        if len(scales) == 1 and named:
+            labels[value] = named[0][1]
+        elif named:
+            labels[value] = "; ".join(f"{name}: {label}" for name, label in named)
+    return {**labels, NOT_ASSESSABLE: NA_LABEL}
 
 
 def patient_variables() -> list[Variable]:

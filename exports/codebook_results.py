@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from exports.codebook import BOOLEAN, INTEGER, NUMBER, STRING, Variable
 
-SCOPE = "unified = max(STIR, T1) as in the paper; stir = oedema only; t1 = fat only"
+SCOPE = (
+    "unified = the protocol's combined grade (max(STIR, T1) as in the paper; T1 alone when "
+    "STIR and T1 are on different scales); stir = oedema only; t1 = fat only"
+)
+SCALE_RANGE = "0 – the top grade of the scale (2 on the paper's 0–2; see the protocol's scales)"
 _SUBTYPE = "Subtype (IBM, DM, PM, ASYS, IMNM, other) or 'all'."
 _KINDS = "inter = first vs second reader of a study; intra = a read vs its re-read"
 QUANTILES = (
@@ -51,13 +55,13 @@ def _paper_variables() -> list[Variable]:
             "group_profile.<scope>.group[].mean",
             NUMBER,
             "Mean group score of the subtype (Figure 1). " + SCOPE,
-            allowed="0–2",
+            allowed=SCALE_RANGE,
         ),
         _v(
             "group_profile.<scope>.group[].median",
             NUMBER,
             "Median group score. " + QUANTILES,
-            allowed="0–2",
+            allowed=SCALE_RANGE,
         ),
         _v("group_profile.<scope>.group[].n", INTEGER, "Patients with a score for the group."),
         _v(
@@ -104,7 +108,7 @@ def _paper_variables() -> list[Variable]:
             "Group score of the group with that slug, e.g. group_lower-leg-flexors; in the "
             "group-scores export the same variable is group_lower_leg_flexors (hyphens become "
             "underscores there, as SPSS, R and Stata names need).",
-            allowed="0–2",
+            allowed=SCALE_RANGE,
         ),
         _v(
             "patient_scores.<scope>[].limb_<limb>",

@@ -99,7 +99,8 @@ def read_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
             "in the scope; group: mean of its muscle scores not NA; region, limb, total: sum "
             "of its muscle scores not NA. Empty when every cell of the unit was NA. Exact "
             "(never rounded).",
-            allowed="muscle, group: 0–2; region, limb, total: 0 – 2 × number of muscles",
+            allowed=f"muscle, group: {atlas.score_range()}; region, limb, total: 0 – the top "
+            "grade × number of muscles",
             measure="scale",
         ),
         Variable(
@@ -136,7 +137,7 @@ def muscle_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
             "T1, NA ignored; the protocol decides) averaged over the available sides. Readers "
             "combined: the consensus read if one exists, else the mean over readers. Empty when "
             "every cell of the muscle was NA.",
-            allowed="0–2",
+            allowed=atlas.score_range(),
             measure="scale",
         ),
     ]
@@ -149,7 +150,7 @@ def group_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
             NUMBER,
             f"Group score G of the functional group {name}: mean of the muscle scores of its "
             "graded muscles. Readers combined as in score_source.",
-            allowed="0–2",
+            allowed=atlas.score_range(),
             measure="scale",
         )
         for slug, name in atlas.groups
@@ -160,7 +161,7 @@ def group_score_variables(atlas: AtlasVocabulary) -> list[Variable]:
             NUMBER,
             f"Region score of the {name.lower()}: sum of the muscle scores of its graded "
             "muscles. Readers combined as in score_source.",
-            allowed="0 – 2 × number of muscles",
+            allowed="0 – the scale's top grade × number of muscles",
             measure="scale",
         )
         for slug, name in atlas.regions

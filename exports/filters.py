@@ -1,4 +1,4 @@
-"""The rows an export keeps: timepoint, reader, read kind, subtype and site filters.
+"""The rows an export keeps: timepoint, reader, read kind, protocol, subtype and site filters.
 
 The API checks the query's form (exports.api); here the checked values narrow the querysets.
 An empty filter keeps everything; a value the cohort does not have keeps nothing (an empty
@@ -26,6 +26,8 @@ class ExportFilters:
     # API takes it).
     readers: tuple[str, ...] = ()
     read_kinds: tuple[str, ...] = ()
+    # One protocol's reads (its slug): reads on different scales are never pooled.
+    protocol: str = ""
 
     @classmethod
     def of(cls, **values: Any) -> ExportFilters:
@@ -40,6 +42,7 @@ class ExportFilters:
             sites=tuple(sorted(set(values.get("site") or ()))),
             readers=tuple(sorted(set(values.get("reader") or ()))),
             read_kinds=tuple(sorted(set(values.get("read_kind") or ()))),
+            protocol=values.get("protocol") or "",
         )
 
     def as_options(self) -> dict[str, list]:
@@ -68,6 +71,8 @@ class ExportFilters:
             reads = reads.filter(Q(reader__username__in=self.readers) | Q(reader_id__in=ids))
         if self.read_kinds:
             reads = reads.filter(kind__in=self.read_kinds)
+        if self.protocol:
+            reads = reads.filter(protocol__slug=self.protocol)
         return reads
 
 

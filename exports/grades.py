@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Count
@@ -19,7 +19,7 @@ from cohorts.models import Cohort, Series
 from exports.codebook import AtlasVocabulary, atlas_vocabulary, export_variables
 from exports.filters import NO_FILTERS, ExportFilters
 from exports.formats import ExportTable, csv_cell, csv_line
-from scoring.models import Grade, GradeSequence, Muscle, Read
+from scoring.models import Grade, GradeSequence, Muscle, Read, ScoringProtocol
 
 GRADE_STATUSES = ("submitted", "all")
 # Reads per grades query (x 240 cells for a whole-body read): the server's memory per batch.
@@ -102,10 +102,23 @@ class GradesExport:
         atlas: AtlasVocabulary,
         filters: ExportFilters = NO_FILTERS,
     ) -> None:
-        self.variables = export_variables("grades", atlas)
         self.reads = _grade_reads(cohort, status, filters)
+        protocols = ScoringProtocol.objects.filter(slug__in={read[10] for read in self.reads})
+        # Each read's scale per sequence, by its protocol; the codebook labels those scales.
+        self.scales = {
+            (p.slug, sequence): p.scale_of(sequence)
+            for p in protocols
+            for sequence in GradeSequence.values
+        }
+        found = sorted(set(self.scales.values()), key=lambda scale: scale.key)
+        if found:
+            atlas = replace(atlas, scales={"grades": tuple(found)})
+        self.variables = export_variables("grades", atlas)
         self.series = series_by_study_and_sequence(cohort=cohort)
         self.muscles = atlas_muscles()
+
+    def _scale(self, read: tuple, sequence: str) -> str:
+        return self.scales[(read[10], sequence)].key
 
     def _read_fields(self, read: tuple, sequence: str) -> list[Any]:
         pk, study_id, pseudonym, subtype, site, timepoint, study_uid, reader, status, kind, _ = read
@@ -138,6 +151,7 @@ class GradesExport:
                     side,
                     sequence,
                     value,
+                    self._scale(reads[read_id], sequence),
                 )
 
     def csv_text(self) -> Iterator[str]:
@@ -156,8 +170,16 @@ class GradesExport:
                 for read in batch
                 for sequence in GradeSequence.values
             }
+            scale = {
+                (read[0], sequence): self._scale(read, sequence)
+                for read in batch
+                for sequence in GradeSequence.values
+            }
             yield "".join(
-                [f"{prefix[(r, q)]}{muscle_part[m]}{s},{q},{v}\n" for r, m, s, q, v in cells]
+                [
+                    f"{prefix[(r, q)]}{muscle_part[m]}{s},{q},{v},{scale[(r, q)]}\n"
+                    for r, m, s, q, v in cells
+                ]
             )
 
     def json_text(self) -> Iterator[str]:
@@ -170,6 +192,11 @@ class GradesExport:
         }
         separator = "\n"
         for batch, cells in self._cell_batches():
+            scale = {
+                (read[0], sequence): self._scale(read, sequence)
+                for read in batch
+                for sequence in GradeSequence.values
+            }
             prefix = {
                 (read[0], sequence): json.dumps(
                     dict(zip(names[:9], self._read_fields(read, sequence), strict=True)),
@@ -182,7 +209,7 @@ class GradesExport:
             for r, m, s, q, v in cells:
                 parts.append(
                     f'{separator}{prefix[(r, q)]}, {muscle_part[m]}, "side": "{s}", '
-                    f'"sequence": "{q}", "grade": "{v}"}}'
+                    f'"sequence": "{q}", "grade": "{v}", "scale": "{scale[(r, q)]}"}}'
                 )
                 separator = ",\n"
             yield "".join(parts)

@@ -15,7 +15,7 @@ from exports.read_scores import SCORE_SCOPES
 from scoring.models import Read
 
 TIMEPOINT_PATTERN = r"^(baseline|[0-9]{1,9})$"
-SITE_PATTERN = r"^[-a-zA-Z0-9_]{1,40}$"  # a site code is a slug
+SITE_PATTERN = r"^[-a-zA-Z0-9_]{1,60}$"  # a site code or a protocol: a slug
 READER_PATTERN = r"^[^\u0000]{1,150}$"  # a username (NUL is never part of one) or an id
 UNKNOWN_PARAMETER = "Unknown parameter; this export takes: {known}."
 GIVE_ONCE = "Give this parameter once."
@@ -76,7 +76,20 @@ class PatientFilters(ExportQuerySerializer):
     site = _repeatable(_text(SITE_PATTERN), "Only patients of these site codes; repeatable.")
 
 
+PROTOCOL_HELP = (
+    "Only reads of this scoring protocol (its slug); reads graded on different scales are "
+    "never pooled, so a cohort read on several scales needs it for its scores."
+)
+
+
+def _protocol() -> serializers.RegexField:
+    return serializers.RegexField(
+        SITE_PATTERN, required=False, trim_whitespace=False, help_text=PROTOCOL_HELP
+    )
+
+
 class ReadFilters(PatientFilters):
+    protocol = _protocol()
     reader = _repeatable(
         _text(READER_PATTERN),
         "Only reads by these readers: a username as in the reader column, or a reader's id "
@@ -105,6 +118,7 @@ class ReadScoresQuerySerializer(ReadFilters):
 
 
 class ScoresQuerySerializer(PatientFilters):
+    protocol = _protocol()
     scope = serializers.ChoiceField(
         choices=SCORE_SCOPES,
         default="unified",

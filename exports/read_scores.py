@@ -89,7 +89,7 @@ def read_scores_table(
     if unknown:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
     wanted = [scope for scope in SCORE_SCOPES if not scopes or scope in scopes]
-    atlas = atlas_vocabulary()
+    atlas = atlas_vocabulary(cohort, filters.protocol)
     order = _unit_order(atlas)
 
     def rows() -> Iterator[tuple]:

@@ -66,14 +66,16 @@ def muscle_scores_table(
 ) -> ExportTable:
     if scope not in SCORE_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
-    atlas = atlas_vocabulary()
+    atlas = atlas_vocabulary(cohort, filters.protocol)
+    atlas.one_scale(scope)  # refused before anything is written when scales would pool
     by_slug = {m.slug: m for m in atlas_muscles().values()}
 
     def rows() -> Iterator[tuple]:
         patients = _cohort_patients(cohort, filters)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p[1], p[2]) for i, p in enumerate(batch)}
-            combined = patient_level_scores(patient_scores(list(info)), scope, "muscle")
+            scores = patient_scores(list(info), protocol=filters.protocol)
+            combined = patient_level_scores(scores, scope, "muscle")
             out = []
             for patient_id, timepoint, muscle, score in combined[
                 ["patient_id", "timepoint", "muscle", "score"]
@@ -125,7 +127,8 @@ def group_scores_table(
 ) -> ExportTable:
     if scope not in SCORE_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCORE_SCOPES)}")
-    atlas = atlas_vocabulary()
+    atlas = atlas_vocabulary(cohort, filters.protocol)
+    atlas.one_scale(scope)  # refused before anything is written when scales would pool
     variables = export_variables("group-scores", atlas)
     group_slugs = [slug for slug, _name in atlas.groups]
     region_slugs = [slug for slug, _name in atlas.regions]
@@ -139,7 +142,7 @@ def group_scores_table(
         patients = _cohort_patients(cohort, filters)
         for batch in _chunks(patients, PATIENTS_PER_BATCH):
             info = {p[0]: (i, p) for i, p in enumerate(batch)}
-            scores = patient_scores(list(info))
+            scores = patient_scores(list(info), protocol=filters.protocol)
             groups = patient_level_scores(scores, scope, "group")
             regions = patient_level_scores(scores, scope, "region")
             totals = patient_level_scores(scores, scope, "total")

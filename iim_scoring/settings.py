@@ -267,6 +267,7 @@ SPECTACULAR_SETTINGS = {
         "AnalysisStatusEnum": "analytics.models.AnalysisResult.Status",
         "SeriesSequenceEnum": "cohorts.choices.Sequence",
         "GradeSequenceEnum": "scoring.models.GradeSequence",
+        "GradingScaleEnum": "scoring.scales.SCALE_CHOICES",
     },
 }
 

@@ -15,6 +15,7 @@ from cohorts.models import Series
 from cohorts.selectors import cohorts_for_user
 
 from .models import CohortProtocol, FunctionalGroup, Muscle, Read, Region, ScoringProtocol
+from .selectors import protocol_has_grades
 from .services.imaging import study_has_submitted_reads
 from .services.vocabulary import (
     series_sequence_set,
@@ -85,8 +86,24 @@ class MuscleAdmin(VocabularyAdmin):
 
 @admin.register(ScoringProtocol)
 class ScoringProtocolAdmin(VocabularyAdmin):
-    list_display = ("name", "version", "slug", "sequence_combine", "side_combine", "is_active")
+    list_display = (
+        "name",
+        "version",
+        "slug",
+        "stir_scale",
+        "t1_scale",
+        "sequence_combine",
+        "side_combine",
+        "is_active",
+    )
     filter_horizontal = ("muscles",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ScoringProtocol | None = None):
+        # Stored grades are numbers on these scales: another scale would change their meaning
+        # (a new protocol version takes the new scale).
+        if obj is not None and protocol_has_grades(obj):
+            return ("stir_scale", "t1_scale")
+        return ()
 
 
 @admin.register(CohortProtocol)

@@ -3,6 +3,8 @@ and scoring protocols (every role). The reading page's own endpoints live in `sc
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -154,6 +156,13 @@ class MuscleSerializer(serializers.ModelSerializer):
 
 class ProtocolSerializer(serializers.ModelSerializer):
     muscles = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    scales = serializers.SerializerMethodField(
+        help_text="Per graded sequence, its scale: key, name, max and each grade's label and "
+        "definition."
+    )
+
+    def get_scales(self, protocol: ScoringProtocol) -> dict[str, Any]:
+        return {seq: protocol.scale_of(seq).as_json() for seq in protocol.sequences}
 
     class Meta:
         model = ScoringProtocol
@@ -165,7 +174,9 @@ class ProtocolSerializer(serializers.ModelSerializer):
             "sequences",
             "sequence_combine",
             "side_combine",
-            "scale",
+            "stir_scale",
+            "t1_scale",
+            "scales",
             "region_findings",
             "is_active",
             "muscles",

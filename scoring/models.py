@@ -6,9 +6,18 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from cohorts.models import Cohort, ImagingStudy
+
+from .scales import (
+    ALL_VALUES,
+    DEFAULT_SCALE,
+    NOT_ASSESSABLE,
+    SCALE_CHOICES,
+    GradeScale,
+    scale_named,
+)
 
 
 class Limb(models.TextChoices):
@@ -60,6 +69,9 @@ class Muscle(models.Model):
 class SequenceCombine(models.TextChoices):
     MAX = "max", "Maximum of STIR and T1 (the paper's unified grade)"
     MEAN = "mean", "Mean of STIR and T1"
+    # For STIR and T1 on different scales, where no grade combines the two.
+    T1 = "T1", "T1 only (the fat score; STIR scored apart)"
+    STIR = "STIR", "STIR only (the oedema score; T1 scored apart)"
 
 
 class SideCombine(models.TextChoices):
@@ -67,12 +79,6 @@ class SideCombine(models.TextChoices):
     MAX = "max", "Worse side"
 
 
-DEFAULT_SCALE = {
-    "0": "No involvement",
-    "1": "Involvement of ≤ 50 % of the muscle's cross-sectional area",
-    "2": "Involvement of > 50 % of the muscle's cross-sectional area",
-    "NA": "Not assessable (outside the field of view, artefact)",
-}
 DEFAULT_REGION_FINDINGS = ["fasciitis", "vascular-engorgement", "undulating-fascia", "asymmetry"]
 
 
@@ -89,7 +95,12 @@ class ScoringProtocol(models.Model):
     side_combine = models.CharField(
         max_length=5, choices=SideCombine.choices, default=SideCombine.MEAN
     )
-    scale = models.JSONField(default=dict, help_text="Meaning of each grade value.")
+    stir_scale = models.CharField(
+        max_length=30, choices=SCALE_CHOICES, default=DEFAULT_SCALE, help_text="STIR's scale."
+    )
+    t1_scale = models.CharField(
+        max_length=30, choices=SCALE_CHOICES, default=DEFAULT_SCALE, help_text="T1's scale."
+    )
     region_findings = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
 
@@ -97,10 +108,30 @@ class ScoringProtocol(models.Model):
         ordering = ["name", "version"]
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="unique_protocol_version"),
+            # No grade is the max (or mean) of two grades on different scales.
+            models.CheckConstraint(
+                condition=Q(stir_scale=F("t1_scale"))
+                | Q(sequence_combine__in=[SequenceCombine.T1, SequenceCombine.STIR]),
+                name="protocol_combines_one_scale",
+                violation_error_message="STIR and T1 are on different scales: combine them as "
+                "'T1 only' or 'STIR only', not as their maximum or mean.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def scale_of(self, sequence: str) -> GradeScale:
+        """The scale `sequence` ("STIR" or "T1") is graded on."""
+        return scale_named(self.stir_scale if sequence == "STIR" else self.t1_scale)
+
+    def score_scale(self, scope: str) -> GradeScale:
+        """The scale of the scores of `scope`: "unified" (by the protocol's combination; one
+        scale, which the constraint above guarantees), "stir" or "t1"."""
+        if scope == "unified":
+            sequence = self.sequence_combine if self.sequence_combine in ("STIR", "T1") else "T1"
+            return self.scale_of(sequence)
+        return self.scale_of(scope.upper())
 
 
 class CohortProtocol(models.Model):
@@ -177,8 +208,9 @@ class Read(models.Model):
 
 
 class GradeSequence(models.TextChoices):
-    STIR = "STIR"
-    T1 = "T1"
+    # Labelled explicitly: Django would label "STIR" as "Stir" (the SAV value labels showed it).
+    STIR = "STIR", "STIR"
+    T1 = "T1", "T1"
 
 
 class Side(models.TextChoices):
@@ -188,9 +220,15 @@ class Side(models.TextChoices):
 
 
 class GradeValue(models.TextChoices):
-    NONE = "0", "0 – no involvement"
-    MILD = "1", "1 – ≤ 50 % of the muscle"
-    SEVERE = "2", "2 – > 50 % of the muscle"
+    """Every value a grade may hold on some scale; the protocol's scale per sequence narrows
+    them (scoring/scales.py has the labels)."""
+
+    G0 = "0", "0"
+    G1 = "1", "1"
+    G2 = "2", "2"
+    G3 = "3", "3"
+    G4 = "4", "4"
+    G5 = "5", "5"
     NOT_ASSESSABLE = "NA", "NA – not assessable"
 
 
@@ -209,7 +247,7 @@ class Grade(models.Model):
                 fields=["read", "muscle", "side", "sequence"], name="one_grade_per_cell"
             ),
             models.CheckConstraint(
-                condition=Q(value__in=["0", "1", "2", "NA"]), name="grade_is_0_1_2_or_na"
+                condition=Q(value__in=[*ALL_VALUES, NOT_ASSESSABLE]), name="grade_is_0_to_5_or_na"
             ),
             models.CheckConstraint(condition=Q(side__in=["L", "R", "M"]), name="grade_side_valid"),
             models.CheckConstraint(

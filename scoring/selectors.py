@@ -157,3 +157,8 @@ def read_audit_rows(*, read: Read, events: list) -> list[dict]:
             target = f"{event.target_type} #{event.target_id}"
         rows.append({"event": event, "target": target})
     return rows
+
+
+def protocol_has_grades(protocol: ScoringProtocol) -> bool:
+    """Whether any read on `protocol` holds a grade (its scales are then fixed)."""
+    return Grade.objects.filter(read__protocol=protocol).exists()

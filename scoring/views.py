@@ -19,6 +19,7 @@ from iim_scoring.sessions import session_not_refreshed
 
 from .blinding import image_token, read_copy
 from .models import ReaderPreference
+from .scales import NA_DEFINITION, NA_LABEL, NOT_ASSESSABLE
 from .selectors import (
     grid_rows,
     next_open_read,
@@ -104,7 +105,8 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
             "rows": grid_rows(read=read),
             "sequences": read.protocol.sequences,
             "grid_columns": 2 * len(read.protocol.sequences) + 1,
-            "scale": read.protocol.scale,
+            "scales": [(seq, read.protocol.scale_of(seq)) for seq in read.protocol.sequences],
+            "scale_config": _scale_config(read.protocol),
             "findings": read.protocol.region_findings,
             "regions": _regions(read),
             "viewer_config": config,
@@ -114,6 +116,14 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
             "total": protocol_cell_count(protocol=read.protocol),
         },
     )
+
+
+def _scale_config(protocol) -> dict:
+    """Each graded sequence's scale and NA, as the grid takes them (frontend/README.md)."""
+    return {
+        "sequences": {seq: protocol.scale_of(seq).as_json() for seq in protocol.sequences},
+        "na": {"value": NOT_ASSESSABLE, "label": NA_LABEL, "definition": NA_DEFINITION},
+    }
 
 
 def _stack_config(read, stack) -> dict:

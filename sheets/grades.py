@@ -31,7 +31,7 @@ UNKNOWN_PSEUDONYM = "unknown pseudonym: no such patient in this cohort"
 UNKNOWN_MUSCLE = "unknown muscle"
 MUSCLE_NOT_IN_PROTOCOL = "muscle is not graded under the protocol {protocol}"
 MUSCLE_ELSEWHERE = "muscle {muscle} belongs to {level} {actual}"
-GRADE_INVALID = "grade must be 0, 1, 2 or NA"
+GRADE_INVALID = "grade must be {values} or NA ({sequence} is graded on the {scale} scale)"
 SIDE_INVALID = "side must be {allowed} for this muscle"
 SEQUENCE_INVALID = "sequence must be one of {allowed}"
 DUPLICATE_CELL = "duplicate cell: the same read, muscle, side and sequence is on row {row}"
@@ -165,8 +165,15 @@ def _cell(rules: GradeRules, check: _RowCheck) -> tuple[tuple[str, str, str], st
     if v["sequence"] not in sequences:
         check.problem("sequence", SEQUENCE_INVALID.format(allowed=", ".join(sequences)))
     grade = v["grade"].upper()
-    if grade not in GradeValue.values:
-        check.problem("grade", GRADE_INVALID)
+    if v["sequence"] in sequences:
+        scale = rules.protocol.scale_of(v["sequence"])
+        if grade != GradeValue.NOT_ASSESSABLE and grade not in scale.values:
+            check.problem(
+                "grade",
+                GRADE_INVALID.format(
+                    sequence=v["sequence"], scale=scale.name, values=", ".join(scale.values)
+                ),
+            )
     return ((v["muscle"], v["side"], v["sequence"]), grade)
 
 

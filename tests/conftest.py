@@ -96,6 +96,9 @@ def _atlas_after_flush(request):
     if not Muscle.objects.exists():
         atlas = importlib.import_module("scoring.migrations.0002_default_atlas")
         atlas.load_atlas(apps, None)
+        importlib.import_module("scoring.migrations.0005_grading_scales").add_fat_oedema_protocol(
+            apps, None
+        )
 
 
 CHROMIUM_ARGS = [

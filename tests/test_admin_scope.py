@@ -158,7 +158,6 @@ def test_a_protocol_change_in_the_admin_is_audited_and_marks_its_cohorts_stale(
     data = {name: form.initial.get(name) for name in form.fields}
     data["muscles"] = [m.pk for m in data["muscles"]]
     data["sequences"] = '["STIR", "T1"]'
-    data["scale"] = '{"0": "none"}'
     data["region_findings"] = "[]"
     data["sequence_combine"] = "mean"
     data = {k: v for k, v in data.items() if v is not None}

@@ -2,12 +2,13 @@
 
 Pure functions on pandas objects (no Django, nothing of the project).
 
-Definitions, for a muscle graded on both sides with unified grades uL, uR on the 0-2 scale:
-  d  = uL - uR                          signed difference, -2 ... 2 (positive: left worse)
-  AI = |uL - uR| / 2                    asymmetry index, 0 ... 1
+Definitions, for a muscle graded on both sides with unified grades uL, uR on a 0-top scale
+(top = scale_max: 2 on the paper's scale, the default):
+  d  = uL - uR                          signed difference, -top ... top (positive: left worse)
+  AI = |uL - uR| / top                  asymmetry index, 0 ... 1
   asymmetric  <=>  |uL - uR| >= 1       at least one full grade apart
 
-Why AI = |L - R| / 2 rather than the ratio |L - R| / (L + R): on a three-step ordinal scale the
+Why AI = |L - R| / top rather than the ratio |L - R| / (L + R): on a three-step ordinal scale the
 ratio gives 1 for both (1, 0) and (2, 0) and 1/3 for (2, 1) – it rewards a mild one-sided
 finding as much as a severe one and penalises bilateral disease, and it is undefined at (0, 0).
 The range-normalised difference is defined for every pair, linear in the grade difference,
@@ -33,13 +34,14 @@ GRADE_COLUMNS = ["read_id", "patient_id", "muscle", "group", "side", "u"]
 ASYMMETRY_THRESHOLD = 1.0
 
 
-def muscle_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
+def muscle_asymmetry(grades: pd.DataFrame, scale_max: int = 2) -> pd.DataFrame:
     """One row per read and paired muscle.
 
     Input: long unified grades with columns read_id, patient_id, muscle, group, side ("L"/"R";
     other sides such as midline are ignored), u (float, NaN = NA).
     Output columns: read_id, patient_id, group, muscle, u_left, u_right, both_sides,
-    diff (= uL - uR), ai (= |uL - uR| / 2), asymmetric (|uL - uR| >= 1; NA unless both_sides).
+    diff (= uL - uR), ai (= |uL - uR| / scale_max: 0 to 1 on any scale), asymmetric
+    (|uL - uR| >= 1; NA unless both_sides).
     """
     missing = [c for c in GRADE_COLUMNS if c not in grades.columns]
     if missing:
@@ -59,7 +61,7 @@ def muscle_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
         )
     wide["both_sides"] = wide["u_left"].notna() & wide["u_right"].notna()
     wide["diff"] = wide["u_left"] - wide["u_right"]
-    wide["ai"] = wide["diff"].abs() / 2
+    wide["ai"] = wide["diff"].abs() / scale_max
     asymmetric = wide["diff"].abs() >= ASYMMETRY_THRESHOLD
     wide["asymmetric"] = asymmetric.astype("boolean").where(wide["both_sides"], pd.NA)
     return wide[
@@ -78,7 +80,7 @@ def muscle_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
-def group_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
+def group_asymmetry(grades: pd.DataFrame, scale_max: int = 2) -> pd.DataFrame:
     """One row per read and functional group, over the group's muscles graded on both sides.
 
     Output columns: read_id, patient_id, group, n_muscles_both_sides, u_left_mean, u_right_mean,
@@ -86,7 +88,7 @@ def group_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
     ai (= mean of the muscles' AI = mean |d| / 2; no cancelling), n_asymmetric.
     All means are NaN when no muscle of the group is graded on both sides.
     """
-    per_muscle = muscle_asymmetry(grades)
+    per_muscle = muscle_asymmetry(grades, scale_max)
     paired = per_muscle[per_muscle["both_sides"]]
     # A column to sum, not a Python function per group (150,000 groups in a large cohort).
     paired = paired.assign(asymmetric=paired["asymmetric"].astype(bool).astype(int))
@@ -107,14 +109,14 @@ def group_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def patient_asymmetry(grades: pd.DataFrame) -> pd.DataFrame:
+def patient_asymmetry(grades: pd.DataFrame, scale_max: int = 2) -> pd.DataFrame:
     """Proportion of asymmetric muscles per read.
 
     proportion_asymmetric = n_asymmetric / n_muscles_both_sides (NaN when no muscle is graded
     on both sides). Output columns: read_id, patient_id, n_muscles_both_sides, n_asymmetric,
     proportion_asymmetric, mean_ai.
     """
-    per_muscle = muscle_asymmetry(grades)
+    per_muscle = muscle_asymmetry(grades, scale_max)
     per_muscle["asym_count"] = per_muscle["asymmetric"].fillna(False).astype(int)
     per_muscle["paired"] = per_muscle["both_sides"].astype(int)
     out = (

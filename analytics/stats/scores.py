@@ -5,11 +5,15 @@ Definitions, for one read (NA = not assessable, always skipped, never counted as
 - unified grade   u(m, side) = combine(g_STIR(m, side), g_T1(m, side)); combine is "max"
   (default, the paper pools the sequences), "mean", or one sequence only ("STIR" gives the
   oedema sub-score, "T1" the fat sub-score). NA if both grades are NA.
-- muscle score    s(m) = mean over the available sides of u(m, side) (or their max); 0-2.
-- group score     G(g) = sum_{m in g, s(m) not NA} s(m) / n_g, n_g = graded muscles; 0-2.
+- muscle score    s(m) = mean over the available sides of u(m, side) (or their max); 0-top.
+- group score     G(g) = sum_{m in g, s(m) not NA} s(m) / n_g, n_g = graded muscles; 0-top.
 - region, limb and total score = sum of s(m) over the graded muscles of the region, limb or
-  atlas; max_score = 2 * n graded muscles; percent_of_max = 100 * score / max_score.
+  atlas; max_score = top * n graded muscles; percent_of_max = 100 * score / max_score.
   A level with no graded muscle scores NA.
+
+`top` is the highest grade of the scale the scores are on (`scale_max`: 2 on the paper's
+0-2 scale, the default; 5 on the modified Mercuri scale). Grades are whole numbers 0-5; that a
+grade lies on its sequence's scale is checked where grades come in (scoring/scales.py).
 
 The atlas frame is the list of muscles being scored (the protocol's muscles): every read gets
 one row per atlas muscle, NA where it has no grade.
@@ -35,6 +39,8 @@ SEQUENCES = ("STIR", "T1")
 LIMBS = ("upper", "axial", "lower")
 COMBINE_OPTIONS = ("max", "mean", "STIR", "T1")
 SIDE_OPTIONS = ("mean", "max")
+GRADE_NUMBERS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+PAPER_SCALE_MAX = 2
 LEVELS = ("muscle", "group", "region", "limb", "total")
 
 
@@ -142,10 +148,10 @@ def _grade_cube(grades: pd.DataFrame, atlas: pd.DataFrame) -> tuple[pd.DataFrame
     numeric = pd.to_numeric(grades["value"], errors="coerce")
     values = numeric.to_numpy(dtype=float, na_value=np.nan)  # also for nullable Float64
     known = ~np.isnan(values)
-    if not np.isin(values[known], (0.0, 1.0, 2.0)).all():
-        raise ValueError("grade values must be 0, 1, 2 or NA (NaN)")
+    if not np.isin(values[known], GRADE_NUMBERS).all():
+        raise ValueError("grade values must be whole numbers 0-5 or NA (NaN)")
     if known.sum() != grades["value"].notna().sum():
-        raise ValueError("grade values must be numbers 0, 1, 2 or NA (NaN)")
+        raise ValueError("grade values must be numbers 0-5 or NA (NaN)")
 
     # One metadata row per read: its first grade row, then every row must agree with it.
     first = np.flatnonzero(~pd.Series(read_codes).duplicated().to_numpy())
@@ -261,15 +267,16 @@ class LevelMatrix:
     labels: pd.DataFrame  # one row per unit: the level's label columns
     score: np.ndarray
     n: np.ndarray
+    scale_max: int = PAPER_SCALE_MAX
 
     @property
     def max_score(self) -> np.ndarray:
-        return 2.0 * self.n
+        return self.scale_max * self.n
 
     @property
     def percent_of_max(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.n > 0, 100.0 * self.score / (2.0 * self.n), np.nan)
+            return np.where(self.n > 0, 100.0 * self.score / (self.scale_max * self.n), np.nan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,15 +319,24 @@ class ScoreMatrices:
         )
 
 
-def _summed(labels: pd.DataFrame, membership: np.ndarray, scores: np.ndarray) -> LevelMatrix:
+def _summed(
+    labels: pd.DataFrame, membership: np.ndarray, scores: np.ndarray, scale_max: int
+) -> LevelMatrix:
     """Sum of muscle scores per level unit over the graded muscles (NaN if none)."""
     graded = (~np.isnan(scores)).astype(float) @ membership
     total = np.nan_to_num(scores) @ membership
-    return LevelMatrix(labels, np.where(graded > 0, total, np.nan), graded.astype(int))
+    return LevelMatrix(labels, np.where(graded > 0, total, np.nan), graded.astype(int), scale_max)
 
 
-def score_cube(cube: GradeCube, *, combine: str = "max", sides: str = "mean") -> ScoreMatrices:
-    """Every score level of every read of `cube` (formulas in the module doc)."""
+def score_cube(
+    cube: GradeCube,
+    *,
+    combine: str = "max",
+    sides: str = "mean",
+    scale_max: int = PAPER_SCALE_MAX,
+) -> ScoreMatrices:
+    """Every score level of every read of `cube` (formulas in the module doc); `scale_max` is
+    the top grade of the scale the combined grades are on."""
     if combine not in COMBINE_OPTIONS:
         raise ValueError(f"combine must be one of {COMBINE_OPTIONS}, got {combine!r}")
     if sides not in SIDE_OPTIONS:
@@ -338,20 +354,25 @@ def score_cube(cube: GradeCube, *, combine: str = "max", sides: str = "mean") ->
         group_mean = (np.nan_to_num(muscle_scores) @ group_matrix) / graded
     return ScoreMatrices(
         reads=cube.reads,
-        muscle=LevelMatrix(units["muscle"][0], muscle_scores, n_sides),
+        muscle=LevelMatrix(units["muscle"][0], muscle_scores, n_sides, scale_max),
         group=LevelMatrix(
-            group_labels, np.where(graded > 0, group_mean, np.nan), graded.astype(int)
+            group_labels, np.where(graded > 0, group_mean, np.nan), graded.astype(int), scale_max
         ),
-        region=_summed(*units["region"], muscle_scores),
-        limb=_summed(*units["limb"], muscle_scores),
-        total=_summed(*units["total"], muscle_scores),
+        region=_summed(*units["region"], muscle_scores, scale_max),
+        limb=_summed(*units["limb"], muscle_scores, scale_max),
+        total=_summed(*units["total"], muscle_scores, scale_max),
         combine=combine,
         sides=sides,
     )
 
 
 def score_reads(
-    grades: pd.DataFrame, atlas: pd.DataFrame, *, combine: str = "max", sides: str = "mean"
+    grades: pd.DataFrame,
+    atlas: pd.DataFrame,
+    *,
+    combine: str = "max",
+    sides: str = "mean",
+    scale_max: int = PAPER_SCALE_MAX,
 ) -> ReadScoreFrames:
     """Every score level of every read in one vectorized pass (formulas in the module doc).
 
@@ -359,7 +380,8 @@ def score_reads(
     (ATLAS_COLUMNS). combine: "max" | "mean" | "STIR" | "T1"; sides: "mean" | "max".
     Raises ValueError on unknown muscles, sides, sequences, values or duplicated cells.
     """
-    return score_cube(grade_cube(grades, atlas), combine=combine, sides=sides).frames()
+    cube = grade_cube(grades, atlas)
+    return score_cube(cube, combine=combine, sides=sides, scale_max=scale_max).frames()
 
 
 def unified_grades(
@@ -397,7 +419,7 @@ def _twelfths(scores: np.ndarray) -> np.ndarray:
     known = ~np.isnan(scaled)
     whole = np.rint(np.where(known, scaled, 0.0))
     if np.abs(np.where(known, scaled, 0.0) - whole).max(initial=0.0) > 1e-6:
-        raise ValueError("read muscle scores must be multiples of 1/12 (means of 0-2 grades)")
+        raise ValueError("read muscle scores must be multiples of 1/12 (means of whole grades)")
     return whole.astype(np.int64)
 
 
@@ -409,7 +431,12 @@ def analysed_reads(reads: pd.DataFrame) -> pd.Series:
     return consensus | ~has_consensus
 
 
-def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> PatientScores:
+def combine_reads(
+    muscle: pd.DataFrame,
+    atlas: pd.DataFrame | AtlasLayout,
+    *,
+    scale_max: int = PAPER_SCALE_MAX,
+) -> PatientScores:
     """Patient scores per visit (patient_id, timepoint) from the reads' muscle scores.
 
     `muscle` has READ_KEYS, muscle and score (a read's s_r(m), NaN = NA), one row per read and
@@ -417,8 +444,8 @@ def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> Pa
     every read (DESIGN.md "Score definitions"):
       s(m) = mean of s_r(m) over the reads where it is not NA (n_reads of them);
       G(group) = mean of s over the group's muscles not NA;
-      region, limb, total = sum of s over their muscles not NA; max_score = 2 x those muscles;
-      percent_of_max = 100 x score / max_score.
+      region, limb, total = sum of s over their muscles not NA; max_score = scale_max x those
+      muscles; percent_of_max = 100 x score / max_score.
     Readers are combined here and nowhere else. The arithmetic is exact: scores are integer
     twelfths over a common denominator, and each value is one division of two integers, so
     equal scores are equal floats and tie in every rank test.
@@ -469,9 +496,9 @@ def combine_reads(muscle: pd.DataFrame, atlas: pd.DataFrame | AtlasLayout) -> Pa
                 labels,
                 score=np.where(n_muscles > 0, score, np.nan),
                 n_muscles=n_muscles,
-                max_score=2 * n_muscles,
+                max_score=scale_max * n_muscles,
                 percent_of_max=np.where(
-                    n_muscles > 0, (100 * summed) / (2 * common * n_muscles), np.nan
+                    n_muscles > 0, (100 * summed) / (scale_max * common * n_muscles), np.nan
                 ),
             )
     # n_reads above the muscle level: the reads combined for the visit; source: consensus or not.

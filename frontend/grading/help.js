@@ -1,20 +1,22 @@
 // The shortcut list (the `?` dialog): every shortcut of the grid and the viewer, each with a
 // "change" button that takes the next key pressed as its new binding, then the viewer's mouse
-// gestures (not remappable; from iimViewer.keymap().gestures).
+// gestures (not remappable; from iimViewer.keymap().gestures), then the read's grading scales
+// (what a grade key means depends on the cell's sequence).
 
 import { bindingOf, isModifierKey } from '../keys.js';
-import { GRID_LABELS } from './keymap.js';
+import { GRADE_KEYS, GRID_LABELS } from './keymap.js';
 
 export class ShortcutHelp {
   /**
    * gridBindings(): {action: [binding]} of the grid now; viewerKeymap(): the viewer's
-   * {bindings, labels} or null; onRemap(id, binding): the reader chose `binding` for `id`
-   * ("grid.next", "viewer.reset").
+   * {bindings, labels} or null; scales: the read's GradeScales (scale.js); onRemap(id, binding):
+   * the reader chose `binding` for `id` ("grid.next", "viewer.reset").
    */
-  constructor({ document, window, gridBindings, viewerKeymap, onRemap }) {
+  constructor({ document, window, gridBindings, viewerKeymap, scales, onRemap }) {
     this.document = document;
     this.window = window;
     this.gridBindings = gridBindings;
+    this.scales = scales;
     this.viewerKeymap = viewerKeymap;
     this.onRemap = onRemap;
     this.dialog = document.getElementById('help-dialog');
@@ -25,7 +27,10 @@ export class ShortcutHelp {
   rows() {
     const grid = this.gridBindings();
     const rows = Object.entries(GRID_LABELS).map(([action, label]) => ({
-      id: `grid.${action}`, label, keys: grid[action], grid: true,
+      id: `grid.${action}`,
+      label: action in GRADE_KEYS ? this.gradeLabel(label, GRADE_KEYS[action]) : label,
+      keys: grid[action],
+      grid: true,
     }));
     const viewer = this.viewerKeymap();
     if (viewer) {
@@ -64,7 +69,42 @@ export class ShortcutHelp {
       tr.append(how, what, this.document.createElement('td'));
       body.append(tr);
     }
+    for (const { heading, grades } of this.scaleSections()) {
+      const head = this.textRow('scale-heading', [heading]);
+      head.cells[0].colSpan = 3;
+      body.append(head);
+      for (const { value, label, definition } of grades) {
+        body.append(this.textRow('scale-row', [value, definition ? `${label}: ${definition}` : label, '']));
+      }
+    }
     this.dialog.showModal();
+  }
+
+  /** A grade key's label, naming the sequences that take that grade when not all do. */
+  gradeLabel(label, value) {
+    const takes = this.scales.sequencesWith(value);
+    if (takes.length === Object.keys(this.scales.sequences).length) {
+      return label;
+    }
+    return takes.length ? `${label} (${takes.join(', ')} only)` : `${label} (not a grade of this read)`;
+  }
+
+  /** [{heading, grades}]: each sequence's scale ("STIR: Oedema 0–3"), then NA, which all have. */
+  scaleSections() {
+    const sections = Object.entries(this.scales.sequences).map(([sequence, scale]) => ({
+      heading: `${sequence}: ${scale.name}`, grades: scale.grades,
+    }));
+    sections.push({ heading: 'Every sequence', grades: [this.scales.na] });
+    return sections;
+  }
+
+  textRow(className, texts) {
+    const tr = this.document.createElement('tr');
+    tr.className = className;
+    for (const text of texts) {
+      tr.insertCell().textContent = text;
+    }
+    return tr;
   }
 
   gestures() {

@@ -1,13 +1,18 @@
 // The grading grid's shortcuts: default keys and what each does. A reader remaps them with
 // "grid.<action>" entries of their keymap (see ../keys.js for the binding syntax).
 
-/** The grade each grade action gives. */
-export const GRADE_KEYS = Object.freeze({ grade0: '0', grade1: '1', grade2: '2', gradeNA: 'NA' });
+/** The grade each grade action gives; a cell takes only the grades of its sequence's scale. */
+export const GRADE_KEYS = Object.freeze({
+  grade0: '0', grade1: '1', grade2: '2', grade3: '3', grade4: '4', grade5: '5', gradeNA: 'NA',
+});
 
 export const GRID_KEYMAP = Object.freeze({
   grade0: ['0', 'Numpad0'],
   grade1: ['1', 'Numpad1'],
   grade2: ['2', 'Numpad2'],
+  grade3: ['3', 'Numpad3'],
+  grade4: ['4', 'Numpad4'],
+  grade5: ['5', 'Numpad5'],
   gradeNA: ['n'],
   next: ['ArrowRight', 'Tab'],
   prev: ['ArrowLeft', 'Shift+Tab'],
@@ -22,9 +27,13 @@ export const GRID_KEYMAP = Object.freeze({
 });
 
 export const GRID_LABELS = Object.freeze({
-  grade0: 'Grade 0 (no involvement) and go to the next cell',
-  grade1: 'Grade 1 (≤ 50 %) and go to the next cell',
-  grade2: 'Grade 2 (> 50 %) and go to the next cell',
+  // What each grade means depends on the cell's sequence: the list shows the scales below.
+  grade0: 'Grade 0 and go to the next cell',
+  grade1: 'Grade 1 and go to the next cell',
+  grade2: 'Grade 2 and go to the next cell',
+  grade3: 'Grade 3 and go to the next cell',
+  grade4: 'Grade 4 and go to the next cell',
+  grade5: 'Grade 5 and go to the next cell',
   gradeNA: 'Not assessable (NA) and go to the next cell',
   next: 'Next cell',
   prev: 'Previous cell',

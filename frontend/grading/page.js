@@ -6,16 +6,17 @@ import { createKeymap, isTypingTarget } from '../keys.js';
 import { trackActiveTime } from './activity.js';
 import { ShortcutHelp } from './help.js';
 import { GRADE_KEYS, GRID_KEYMAP } from './keymap.js';
+import { GradeScales } from './scale.js';
 import { Grading } from './state.js';
 import { GradingView, gridFromPage, keyOfElement } from './view.js';
 
 export function startGrading({ document, window }) {
   const byId = (id) => document.getElementById(id);
   const config = JSON.parse(byId('grading-config').textContent);
-  const scale = JSON.parse(byId('grade-scale').textContent);
+  const scales = new GradeScales(JSON.parse(byId('grade-scale').textContent));
   const table = byId('grade-grid');
   const { grid, elementOf } = gridFromPage(table);
-  const view = new GradingView({ document, table, elementOf, scale });
+  const view = new GradingView({ document, table, elementOf, scales });
   const grading = new Grading({
     readId: config.readId,
     version: config.version,
@@ -23,6 +24,7 @@ export function startGrading({ document, window }) {
     urls: config.urls,
     csrfToken: config.csrfToken,
     grid,
+    scales,
     fetch: (url, options) => window.fetch(url, options),
     storage: window.localStorage,
     timers: window,
@@ -98,7 +100,10 @@ export function startGrading({ document, window }) {
       groupFillArmed = false;
       if (action in GRADE_KEYS) {
         event.preventDefault();
-        view.showMessage(groupFillMessage(grading.fillGroup(current, GRADE_KEYS[action]), GRADE_KEYS[action]));
+        const answer = grading.fillGroup(current, GRADE_KEYS[action]);
+        if (!answer.refused) {
+          view.showMessage(groupFillMessage(answer, GRADE_KEYS[action]));
+        }
       }
       return;
     }
@@ -120,8 +125,10 @@ export function startGrading({ document, window }) {
         view.showMessage('Submitted: use Amend… to change a grade');
         return;
       }
-      grading.setGrade(current, GRADE_KEYS[action]);
-      focusCell(grid.step(current, 1));
+      // A grade off the cell's scale is refused with a message; the cursor stays on the cell.
+      if (grading.setGrade(current, GRADE_KEYS[action])) {
+        focusCell(grid.step(current, 1));
+      }
     } else if (action === 'undo') {
       event.preventDefault();
       const answer = grading.undo();
@@ -190,6 +197,7 @@ export function startGrading({ document, window }) {
     document,
     window,
     gridBindings: () => keymap.bindings,
+    scales,
     viewerKeymap: () => window.iimViewer?.keymap?.() || null,
     onRemap: (id, binding) => {
       config.keymap = { ...(config.keymap || {}), [id]: [binding] };

@@ -10,6 +10,9 @@
 // same read) are sent only if the read has not changed since; otherwise the page shows the
 // conflict instead of overwriting what was saved meanwhile.
 //
+// A grade must be on the scale of its cell's sequence (scale.js); any other is refused here,
+// with the reason on the page, before it is queued (the server would refuse it too).
+//
 // The page hands in fetch, storage and timers (tests hand in fakes) and a view whose hooks are
 // called when something is to be shown: render() (cells, counts, status), showSaveStatus(),
 // showConflict(), showNotes({note?, findings?}), showMessage(text, {failed}).
@@ -29,8 +32,9 @@ export const UNDO_DEPTH = 50;
 const VIEW_HOOKS = ['render', 'showSaveStatus', 'showConflict', 'showNotes', 'showMessage'];
 
 export class Grading {
-  constructor({ readId, version, status, urls, csrfToken, grid, fetch, storage, timers = globalThis, view = {} }) {
+  constructor({ readId, version, status, urls, csrfToken, grid, scales, fetch, storage, timers = globalThis, view = {} }) {
     this.grid = grid;
+    this.scales = scales;
     this.urls = urls;
     this.csrfToken = csrfToken;
     this.fetch = fetch;
@@ -92,11 +96,23 @@ export class Grading {
 
   // ------------------------------------------------------------------ the reader's changes
 
+  /** Grade one cell. False when nothing was graded (no such cell, locked, not on its scale). */
   setGrade(key, value) {
-    if (!key || !this.grid.has(key) || this.locked()) {
-      return;
+    if (!key || !this.grid.has(key) || this.locked() || !this.onScale(key, value)) {
+      return false;
     }
     this.change(new Map([[key, value]]));
+    return true;
+  }
+
+  /** Is `value` a grade of this cell's sequence? If not, the page says why. */
+  onScale(key, value) {
+    const { sequence } = splitKey(key);
+    if (this.scales.allows(sequence, value)) {
+      return true;
+    }
+    this.view.showMessage(this.scales.refusal(sequence, value));
+    return false;
   }
 
   /** Apply {key: value} as one change the reader can undo, and save it. */
@@ -176,11 +192,15 @@ export class Grading {
   /**
    * One grade for the empty cells of this cell's functional group in its sequence, both sides.
    * Cells already graded keep their grade; the same fill again within GROUP_OVERWRITE_MS
-   * overwrites them too (the page says so after the first). Returns {filled, kept} (cells).
+   * overwrites them too (the page says so after the first). Returns {filled, kept, overwritten}
+   * (cells), or {refused: true} when the value is not on the sequence's scale (said already).
    */
   fillGroup(key, value) {
     if (!key || !this.grid.has(key) || this.locked()) {
       return { filled: 0, kept: 0 };
+    }
+    if (!this.onScale(key, value)) {
+      return { filled: 0, kept: 0, refused: true };
     }
     const cells = this.grid.groupOf(key);
     const id = cells.join(' ');

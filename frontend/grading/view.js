@@ -21,11 +21,11 @@ export function keyOfElement(td) {
 }
 
 export class GradingView {
-  constructor({ document, table, elementOf, scale }) {
+  constructor({ document, table, elementOf, scales }) {
     this.document = document;
     this.table = table;
     this.elementOf = elementOf;
-    this.scale = scale;
+    this.scales = scales;
     this.grading = null; // set once the state machine exists (it calls these hooks)
     const byId = (id) => document.getElementById(id);
     this.saveStatus = byId('save-status');
@@ -60,9 +60,7 @@ export class GradingView {
       } else {
         td.dataset.value = value;
       }
-      td.title = value !== undefined
-        ? `${value}: ${this.scale[value] || ''}`
-        : Object.entries(this.scale).map(([k, v]) => `${k}: ${v}`).join('\n');
+      td.title = this.scales.cellTitle(td.dataset.sequence, value);
       td.classList.toggle('unsaved', g.pending.has(key));
     }
     const graded = [...this.elementOf.keys()].filter((key) => g.values.has(key)).length;

@@ -1,6 +1,8 @@
 // Stand-ins for what the grading state machine gets from the page: a read's server (the JSON
-// API of scoring/api.py, in memory), a clock, localStorage, and a grid of a few muscles.
+// API of scoring/api.py, in memory), a clock, localStorage, a grid of a few muscles and the
+// grading scales of a protocol with a different scale per sequence.
 import { Grid } from '../grading/grid.js';
+import { GradeScales } from '../grading/scale.js';
 
 export const URLS = {
   state: '/api/reads/7/',
@@ -33,6 +35,43 @@ export function thighGrid() {
     }
   }
   return new Grid(cells);
+}
+
+const gradeList = (...entries) => entries.map(([value, label, definition]) => ({ value, label, definition }));
+
+/** The page's #grade-scale of a protocol grading STIR on an oedema 0–3 and T1 on modified Mercuri 0–5. */
+export const SCALE = Object.freeze({
+  sequences: {
+    STIR: {
+      key: 'oedema-0-3',
+      name: 'Oedema 0–3',
+      max: 3,
+      grades: gradeList(
+        ['0', 'No oedema', 'Signal as in healthy muscle'],
+        ['1', 'Mild', 'Faint or patchy hyperintensity'],
+        ['2', 'Moderate', 'Clear hyperintensity in part of the muscle'],
+        ['3', 'Severe', 'Hyperintensity through the whole muscle'],
+      ),
+    },
+    T1: {
+      key: 'mercuri-modified-0-5',
+      name: 'Modified Mercuri 0–5',
+      max: 5,
+      grades: gradeList(
+        ['0', 'Normal', 'Normal appearance'],
+        ['1', 'Traces', 'Traces of increased signal'],
+        ['2', 'Mild', 'Increased signal in less than 30 % of the muscle'],
+        ['3', 'Moderate', 'Increased signal in 30–60 % of the muscle'],
+        ['4', 'Severe', 'Increased signal in more than 60 %'],
+        ['5', 'End stage', ''], // no definition: the label alone
+      ),
+    },
+  },
+  na: { value: 'NA', label: 'Not assessable', definition: 'Outside the field of view, artefact' },
+});
+
+export function thighScales() {
+  return new GradeScales(SCALE);
 }
 
 /**

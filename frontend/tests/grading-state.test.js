@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { GROUP_OVERWRITE_MS, Grading } from '../grading/state.js';
-import { FakeClock, FakeServer, FakeStorage, URLS, settled, thighGrid } from './fakes.js';
+import { FakeClock, FakeServer, FakeStorage, URLS, settled, thighGrid, thighScales } from './fakes.js';
 
 const RF_R_STIR = 'rectus-femoris|R|STIR';
 const RF_R_T1 = 'rectus-femoris|R|T1';
@@ -24,6 +24,7 @@ async function openRead({ server = new FakeServer(), storage = new FakeStorage()
     urls: URLS,
     csrfToken: 'token',
     grid: thighGrid(),
+    scales: thighScales(),
     fetch: server.fetch,
     storage,
     timers: clock,
@@ -398,7 +399,7 @@ test('the view is told when to show the grid and the save status, even as a clas
   const server = new FakeServer();
   const grading = new Grading({
     readId: 7, version: 0, status: 'in_progress', urls: URLS, csrfToken: 'token', grid: thighGrid(),
-    fetch: server.fetch, storage: new FakeStorage(), timers: new FakeClock(), view,
+    scales: thighScales(), fetch: server.fetch, storage: new FakeStorage(), timers: new FakeClock(), view,
   });
   grading.setGrade(RF_R_STIR, '2');
   await settled();

@@ -1,15 +1,13 @@
-"""Ship the default whole-body IIM atlas and its two protocols (whole body, thigh only)."""
+"""Ship the default whole-body IIM atlas and its two protocols (whole body, thigh only).
+
+Their grading scale (the paper's 0–2) is the default of the fields 0005 adds; the free-text
+scale this migration once stored went with them. Tests re-run `load_atlas` with the current
+models after a flush, so it names no field a later migration removed."""
 
 from django.db import migrations
 
 from scoring.atlas_data import GROUPS, REGIONS, THIGH_GROUPS
 
-SCALE = {
-    "0": "No involvement",
-    "1": "Involvement of ≤ 50 % of the muscle's cross-sectional area",
-    "2": "Involvement of > 50 % of the muscle's cross-sectional area",
-    "NA": "Not assessable (outside the field of view, artefact)",
-}
 FINDINGS = ["fasciitis", "vascular-engorgement", "undulating-fascia", "asymmetry"]
 
 
@@ -45,7 +43,6 @@ def load_atlas(apps, schema_editor):
             "description": "Every muscle of the default atlas, STIR and T1, graded 0–2 per side; "
             "unified grade = max(STIR, T1), sides averaged (the seed paper's method).",
             "sequences": ["STIR", "T1"],
-            "scale": SCALE,
             "region_findings": FINDINGS,
         },
     )
@@ -58,7 +55,6 @@ def load_atlas(apps, schema_editor):
             "description": "Ventral, medial and dorsal thigh: the pragmatic, cheaper protocol the "
             "paper suggests.",
             "sequences": ["STIR", "T1"],
-            "scale": SCALE,
             "region_findings": FINDINGS,
         },
     )

@@ -19,6 +19,7 @@ from scoring.models import (
     GradeValue,
     Muscle,
     Read,
+    ScoringProtocol,
     Side,
 )
 from scoring.services.messages import (
@@ -31,18 +32,23 @@ from scoring.services.messages import (
 
 
 def _validate_cell(
-    sequences: list[str],
+    protocol: ScoringProtocol,
     muscle: Muscle,
     side: str,
     sequence: str,
     value: str,
     protocol_ids: set[int],
 ) -> None:
-    """`sequences`: those the read's protocol grades."""
-    if value not in GradeValue.values:
-        raise ValidationError(GRADE_VALUE_INVALID)
-    if sequence not in sequences or sequence not in GradeSequence.values:
+    """A cell of a read on `protocol`, whose muscles' ids are `protocol_ids`."""
+    if sequence not in protocol.sequences or sequence not in GradeSequence.values:
         raise ValidationError(GRADE_CELL_INVALID)
+    scale = protocol.scale_of(sequence)
+    if value != GradeValue.NOT_ASSESSABLE and value not in scale.values:
+        raise ValidationError(
+            GRADE_VALUE_INVALID.format(
+                sequence=sequence, scale=scale.name, values=", ".join(scale.values), value=value
+            )
+        )
     allowed_sides = {Side.LEFT, Side.RIGHT} if muscle.paired else {Side.MIDLINE}
     if side not in allowed_sides:
         raise ValidationError(GRADE_CELL_INVALID)
@@ -137,7 +143,7 @@ def grades_set(
     for change in changes:
         muscle = muscles[change.muscle_slug]
         _validate_cell(
-            lock.sequences, muscle, change.side, change.sequence, change.value, in_protocol
+            read.protocol, muscle, change.side, change.sequence, change.value, in_protocol
         )
     # The last value of each cell counts (a request may name a cell twice); equal values
     # write nothing.
@@ -237,7 +243,7 @@ def read_record_complete(
         muscle = muscles.get(slug)
         if muscle is None:
             raise ValidationError(GRADE_CELL_INVALID)
-        _validate_cell(read.protocol.sequences, muscle, side, sequence, value, protocol_ids)
+        _validate_cell(read.protocol, muscle, side, sequence, value, protocol_ids)
         grades.append(Grade(read=read, muscle=muscle, side=side, sequence=sequence, value=value))
     created = Grade.objects.bulk_create(grades, batch_size=2000)
     cohort = read.study.patient.cohort

@@ -5,7 +5,10 @@ READ_STALE = "This read was changed elsewhere (another tab or device); reload to
 READ_INCOMPLETE = "Every cell must be graded or marked NA before the read can be submitted."
 AMEND_NEEDS_REASON = "An amendment needs a reason."
 AMEND_NOT_SUBMITTED = "Only a submitted read can be amended."
-GRADE_VALUE_INVALID = "A grade is 0, 1, 2 or NA."
+GRADE_VALUE_INVALID = (
+    "{sequence} is graded on the {scale} scale: {value!r} is not a grade; "
+    "a grade is {values} or NA."
+)
 GRADE_CELL_INVALID = "That muscle, side or sequence is not part of this read's protocol."
 READER_NOT_RADIOLOGIST = "Reads can only be assigned to users with the radiologist role."
 FINDING_INVALID = "That region-level finding is not part of this read's protocol."

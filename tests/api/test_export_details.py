@@ -263,10 +263,10 @@ def test_spss_codes_categories_as_labelled_numbers_without_doubled_labels(
     frame, meta = read_sav(fetch(statistician_client, "grades", "?format=sav"))
     labels = meta.variable_value_labels
     assert labels["grade"] == {
-        0.0: "0 – no involvement",
+        0.0: "0 – No involvement",
         1.0: "1 – ≤ 50 % of the muscle",
         2.0: "2 – > 50 % of the muscle",
-        9.0: "NA – not assessable",
+        9.0: "NA – Not assessable",
     }
     assert labels["subtype"] == {
         1.0: "IBM – Inclusion body myositis",

@@ -38,6 +38,7 @@ GRADES_COLUMNS = [
     "side",
     "sequence",
     "grade",
+    "scale",
 ]
 MUSCLE_SCORES_COLUMNS = ["pseudonym", "subtype", "timepoint", "region", "group", "muscle", "score"]
 GROUP_SCORES_COLUMNS = [
@@ -284,6 +285,7 @@ def test_every_grade_maps_to_its_study_and_series(scored_cohort, statistician_cl
         "side": "L",
         "sequence": "STIR",
         "grade": "0",  # seed 2, deltoid (index 0), left (+1), STIR (+0): 3 % 3
+        "scale": "iim-0-2",
     }
     kinds = grades.drop_duplicates(["pseudonym", "reader"])[["pseudonym", "reader", "read_kind"]]
     assert kinds.values.tolist() == [
@@ -408,7 +410,8 @@ def test_analytics_endpoint_gives_every_patients_scores_per_scope(
 
 
 def test_grade_codes_in_spss_are_the_codebooks():
-    assert dict(GRADE_SPSS_CODES) == {"0": 0, "1": 1, "2": 2, "NA": 9}
+    # A grade's SPSS code is its number on any scale; not assessable is the missing code 9.
+    assert dict(GRADE_SPSS_CODES) == {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "NA": 9}
 
 
 def test_the_patient_profile_combines_readers_as_the_exports_do(scored_cohort, client, clinician):

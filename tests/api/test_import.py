@@ -79,7 +79,9 @@ def test_unknown_muscle_grade_and_pseudonym_are_each_reported(scored_cohort):
     rows[9][0] = "IIM-9999"  # row 11
     problems = refused(scored_cohort, sheet(GRADE_HEADER, rows))
     assert (2, "muscle", grade_import.UNKNOWN_MUSCLE) in problems
-    assert (7, "grade", grade_import.GRADE_INVALID) in problems
+    sequence = rows[5][6]
+    reason = f"grade must be 0, 1, 2 or NA ({sequence} is graded on the IIM 0–2 scale)"
+    assert (7, "grade", reason) in problems
     assert (11, "pseudonym", grade_import.UNKNOWN_PSEUDONYM) in problems
 
 
@@ -225,7 +227,7 @@ def test_import_command_reports_each_problem_and_imports_nothing(scored_cohort, 
     err = io.StringIO()
     with pytest.raises(CommandError):
         call_command("import_scores", "--cohort", "scored", str(path), stderr=err)
-    assert "row 2, column grade: grade must be 0, 1, 2 or NA" in err.getvalue()
+    assert "row 2, column grade: grade must be 0, 1, 2 or NA (" in err.getvalue()
     rows[0][7] = "1"
     path.write_bytes(sheet(GRADE_HEADER, rows))
     out = io.StringIO()
@@ -312,7 +314,9 @@ def test_upload_page_lists_every_problem_and_imports_a_good_sheet(
     bad = client.post(url, {"sheet": _upload(sheet(GRADE_HEADER, rows))})
     assert bad.status_code == 200
     assert "Nothing was imported" in bad.content.decode()
-    assert grade_import.GRADE_INVALID in bad.content.decode()
+    assert f"grade must be 0, 1, 2 or NA ({rows[1][6]} is graded on the IIM 0–2 scale)" in (
+        bad.content.decode()
+    )
     rows[1][7] = "2"
     good = client.post(url, {"sheet": _upload(sheet(GRADE_HEADER, rows))}, follow=True)
     assert "Imported 240 grades rows" in good.content.decode()

@@ -60,6 +60,9 @@ def _restore_reference_data() -> None:
     atlas = importlib.import_module("scoring.migrations.0002_default_atlas")
     if not ScoringProtocol.objects.filter(slug="thigh-only").exists():
         atlas.load_atlas(apps, None)
+        importlib.import_module("scoring.migrations.0005_grading_scales").add_fat_oedema_protocol(
+            apps, None
+        )
     ensure_roles()
 
 

@@ -66,14 +66,15 @@ def _read() -> Read:
 
 
 @pytest.mark.django_db
-def test_grade_outside_0_1_2_na_is_rejected_by_the_database():
+def test_grade_outside_every_scale_is_rejected_by_the_database():
+    # 0–5 and NA are grades on some scale; the protocol's own scale is the services' check.
     read = _read()
     muscle = Muscle.objects.get(slug="deltoid")
     _integrity_error_mentions(
         lambda: Grade.objects.create(
-            read=read, muscle=muscle, side="L", sequence="STIR", value="3"
+            read=read, muscle=muscle, side="L", sequence="STIR", value="6"
         ),
-        "grade_is_0_1_2_or_na",
+        "grade_is_0_to_5_or_na",
     )
 
 

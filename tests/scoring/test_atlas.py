@@ -53,4 +53,10 @@ def test_whole_body_and_thigh_only_protocols_grade_stir_and_t1():
     assert thigh.muscles.count() == 13
     assert whole.sequences == ["STIR", "T1"]
     assert whole.sequence_combine == "max" and whole.side_combine == "mean"
-    assert set(whole.scale) == {"0", "1", "2", "NA"}
+    assert whole.stir_scale == whole.t1_scale == "iim-0-2"
+    assert whole.scale_of("T1").values == ("0", "1", "2")
+    mercuri = ScoringProtocol.objects.get(slug="whole-body-mercuri")
+    assert set(mercuri.muscles.all()) == set(whole.muscles.all())
+    assert mercuri.scale_of("T1").max == 5 and mercuri.scale_of("STIR").max == 3
+    # Different scales are never combined into one grade: the severity score is the fat score.
+    assert mercuri.sequence_combine == "T1" and mercuri.score_scale("unified").max == 5

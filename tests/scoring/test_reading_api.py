@@ -114,6 +114,11 @@ def test_grade_outside_the_scale_is_refused_with_a_clear_message(client, radiolo
     client.force_login(radiologist)
     response = post(client, "api-grades", read, {"version": 0, "changes": [cell(value="3")]})
     assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "STIR is graded on the IIM 0–2 scale: '3' is not a grade; a grade is 0, 1, 2 or NA."
+    )
+    response = post(client, "api-grades", read, {"version": 0, "changes": [cell(value="x")]})
+    assert response.status_code == 400
     assert "value" in json.dumps(response.json())
     response = post(client, "api-grades", read, {"version": 0, "changes": [cell(muscle="deltoid")]})
     assert response.status_code == 400

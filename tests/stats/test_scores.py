@@ -225,7 +225,8 @@ def test_scores_serialise_to_json_with_na_as_null(small_atlas, make_grades):
         ({"muscle": "unknown-muscle"}, "muscles outside"),
         ({"side": "X"}, "sides outside"),
         ({"sequence": "DWI"}, "sequences outside"),
-        ({"value": 3.0}, "0, 1, 2 or NA"),
+        ({"value": 6.0}, "whole numbers 0-5 or NA"),
+        ({"value": 1.5}, "whole numbers 0-5 or NA"),
     ],
 )
 def test_unusable_grades_are_refused(small_atlas, make_grades, change, message):
