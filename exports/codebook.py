@@ -251,7 +251,10 @@ def grades_variables(atlas: AtlasVocabulary) -> list[Variable]:
             "read_kind",
             STRING,
             "Kind of read: analyses use the consensus read when one exists, else the mean over "
-            "readers; re-reads measure intra-reader agreement.",
+            "readers; re-reads measure intra-reader agreement. An adjudicated consensus read "
+            "holds the two readers' grade where they agree (Reader A's, the primary read's, where "
+            "they differ by less than the cohort's threshold) and the adjudicator's decision on "
+            "every discordant cell; agreement is computed from the two reads.",
             labels=_choices(Read.Kind.choices),
         ),
         Variable(

@@ -1,5 +1,5 @@
-"""Coordinator pages of the reading workflow: bulk assignment, a read's audit trail,
-amendments of a cohort."""
+"""Coordinator pages of the reading workflow: bulk assignment, adjudication of double reads,
+a read's audit trail, amendments of a cohort."""
 
 from __future__ import annotations
 
@@ -9,19 +9,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cohorts.models import AuditEvent
+from cohorts.models import AuditEvent, ImagingStudy
 from cohorts.roles import COORDINATOR, has_role
 from cohorts.selectors import cohort_get_for_user, patient_get_for_user
 
 from .erasure import patient_erase, patient_record
-from .forms import AssignmentForm
-from .models import Read
-from .selectors import read_audit_rows, read_get_for_coordinator
+from .forms import AdjudicationAssignForm, AdjudicationThresholdForm, AssignmentForm
+from .models import CohortProtocol, Read
+from .selectors import adjudication_overview, read_audit_rows, read_get_for_coordinator
 from .services import (
     AssignmentPlan,
+    adjudication_assign,
+    cohort_adjudication_threshold_set,
     read_audit_trail,
     reads_assign_bulk,
     reads_assign_preview,
@@ -84,6 +86,61 @@ def assign_reads(request: HttpRequest, slug: str) -> HttpResponse:
             "preview": preview,
             "kinds": dict(Read.Kind.choices),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def adjudication(request: HttpRequest, slug: str) -> HttpResponse:
+    """Double-read studies whose readers disagree: their discordant cells, the threshold that
+    makes a cell discordant, and the assignment of an adjudicator."""
+    _require_coordinator(request)
+    cohort = cohort_get_for_user(slug=slug, user=request.user)
+    setup = CohortProtocol.objects.filter(cohort=cohort).first()
+    if request.method == "POST":
+        try:
+            _adjudication_post(request, cohort, setup)
+        except ValidationError as refused:
+            messages.error(request, " ".join(refused.messages))
+        return redirect("scoring:adjudication", slug=cohort.slug)
+    min_difference = setup.adjudication_min_difference if setup else 1
+    return render(
+        request,
+        "scoring/adjudication.html",
+        {
+            "cohort": cohort,
+            "rows": adjudication_overview(cohort=cohort),
+            "assign_form": AdjudicationAssignForm(),
+            "threshold_form": AdjudicationThresholdForm(initial={"min_difference": min_difference}),
+            "can_set_threshold": setup is not None,
+        },
+    )
+
+
+def _adjudication_post(request: HttpRequest, cohort, setup: CohortProtocol | None) -> None:
+    if request.POST.get("action") == "threshold":
+        form = AdjudicationThresholdForm(request.POST)
+        if setup is None or not form.is_valid():
+            raise ValidationError("The threshold is a whole number 1–5 (and needs a protocol).")
+        cohort_adjudication_threshold_set(
+            cohort_protocol=setup,
+            min_difference=form.cleaned_data["min_difference"],
+            actor=request.user,
+        )
+        messages.success(request, "Threshold saved.")
+        return
+    form = AdjudicationAssignForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError("Choose a radiologist as the adjudicator.")
+    study = get_object_or_404(ImagingStudy, pk=form.cleaned_data["study"], patient__cohort=cohort)
+    read = adjudication_assign(
+        study=study, adjudicator=form.cleaned_data["adjudicator"], actor=request.user
+    )
+    cells = len(read.adjudication["cells"])
+    messages.success(
+        request,
+        f"{study.patient.pseudonym}: {counted(cells, 'discordant cell', 'discordant cells')} "
+        f"given to {read.reader.get_username()} as {read.blind_label}.",
     )
 
 

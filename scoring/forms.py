@@ -62,3 +62,23 @@ class AssignmentForm(forms.Form):
                 "The consensus reader must not be one of the two readers of the study.",
             )
         return data
+
+
+class AdjudicationAssignForm(forms.Form):
+    """One double-read study to one adjudicator (never one of its readers: the service says)."""
+
+    study = forms.IntegerField(widget=forms.HiddenInput)
+    adjudicator = forms.ModelChoiceField(queryset=_radiologists())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["adjudicator"].queryset = _radiologists()
+
+
+class AdjudicationThresholdForm(forms.Form):
+    min_difference = forms.IntegerField(
+        min_value=1,
+        max_value=5,
+        label="Discordant from a difference of",
+        help_text="steps (or NA against a grade)",
+    )

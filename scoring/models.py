@@ -139,6 +139,11 @@ class CohortProtocol(models.Model):
 
     cohort = models.OneToOneField(Cohort, on_delete=models.CASCADE, related_name="scoring_setup")
     protocol = models.ForeignKey(ScoringProtocol, on_delete=models.PROTECT)
+    adjudication_min_difference = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="A double-read cell goes to adjudication when the two grades differ by at "
+        "least this many steps, or one reader said NA and the other did not.",
+    )
 
     def __str__(self) -> str:
         return f"{self.cohort}: {self.protocol}"
@@ -185,6 +190,10 @@ class Read(models.Model):
     # The reader's own navigation pins, {group slug: position in mm along the patient axis}:
     # "this slice is the level of the thigh"; never shown to another reader.
     level_pins = models.JSONField(default=dict, blank=True)
+    # An adjudication (a consensus read made from two readers' reads): the cells to decide,
+    # each [muscle slug, side, sequence, Reader A's grade, Reader B's grade], the reads and the
+    # threshold; the other cells hold the readers' grade from the start. Empty otherwise.
+    adjudication = models.JSONField(default=dict, blank=True)
     rereads = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rereaders"
     )

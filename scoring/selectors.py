@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from cohorts.models import ImagingStudy
 from cohorts.roles import COORDINATOR, RADIOLOGIST, has_role
 from cohorts.selectors import cohorts_for_user
 
-from .models import Grade, Muscle, Read, ScoringProtocol, Side
+from .models import CohortProtocol, Grade, Muscle, Read, ScoringProtocol, Side
+from .scales import NOT_ASSESSABLE
 
 
 def _reads_visible_to(reader: AbstractBaseUser) -> QuerySet[Read]:
@@ -126,15 +130,48 @@ def read_instance_get(*, read: Read, image: str):
 
 
 def grid_rows(*, read: Read) -> list[dict]:
-    """The grading grid: one row per muscle with its region and group, in atlas order."""
+    """The grading grid: one row per muscle with its region and group, in atlas order, and
+    its cells (side x sequence). An adjudication read shows only the muscles with a cell to
+    decide; each such cell carries Reader A's and Reader B's grades, its other cells are fixed
+    at the readers' grade."""
+    to_decide = adjudication_cells(read)
+    fixed: dict[Cell, str] = {}
+    if to_decide:
+        fixed = {
+            (m, side, seq): value
+            for m, side, seq, value in Grade.objects.filter(read=read).values_list(
+                "muscle__slug", "side", "sequence", "value"
+            )
+        }
     rows = []
     for muscle in protocol_muscles(protocol=read.protocol):
+        sides = ["R", "L"] if muscle.paired else ["M"]
+        cells = []
+        for side in sides:
+            for sequence in read.protocol.sequences:
+                key = (muscle.slug, side, sequence)
+                a, b = to_decide.get(key, (None, None))
+                decide = not to_decide or key in to_decide
+                cells.append(
+                    {
+                        "side": side,
+                        "sequence": sequence,
+                        "decide": decide,
+                        "reader_a": a,
+                        "reader_b": b,
+                        "fixed": None if decide else fixed.get(key, ""),
+                    }
+                )
+        if to_decide and not any(cell["reader_a"] is not None for cell in cells):
+            continue
         rows.append(
             {
                 "muscle": muscle,
                 "group": muscle.group,
                 "region": muscle.group.region,
-                "sides": ["R", "L"] if muscle.paired else ["M"],
+                "sides": sides,
+                "cells": cells,
+                "to_decide": [c for c in cells if c["reader_a"] is not None],
             }
         )
     return rows
@@ -162,3 +199,127 @@ def read_audit_rows(*, read: Read, events: list) -> list[dict]:
 def protocol_has_grades(protocol: ScoringProtocol) -> bool:
     """Whether any read on `protocol` holds a grade (its scales are then fixed)."""
     return Grade.objects.filter(read__protocol=protocol).exists()
+
+
+# --- adjudication of double reads (the rule: scoring/services/adjudication.py) --------------
+
+Cell = tuple[str, str, str]  # muscle slug, side, sequence
+
+
+@dataclass(frozen=True)
+class Discordance:
+    """The two reads of a double-read study, cell by cell."""
+
+    study: ImagingStudy
+    protocol: ScoringProtocol
+    read_a: Read  # the primary read
+    read_b: Read  # the second read
+    min_difference: int
+    grades_a: dict[Cell, str]
+    grades_b: dict[Cell, str]
+
+    def is_discordant(self, cell: Cell) -> bool:
+        a, b = self.grades_a.get(cell, NOT_ASSESSABLE), self.grades_b.get(cell, NOT_ASSESSABLE)
+        if NOT_ASSESSABLE in (a, b):
+            return a != b
+        return abs(int(a) - int(b)) >= self.min_difference
+
+    @property
+    def cells(self) -> list[Cell]:
+        return sorted(set(self.grades_a) | set(self.grades_b))
+
+    @property
+    def discordant(self) -> list[Cell]:
+        return [cell for cell in self.cells if self.is_discordant(cell)]
+
+    @property
+    def discordant_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """Each discordant cell with Reader A's and Reader B's grades."""
+        a, b = self.grades_a, self.grades_b
+        return [
+            (*cell, a.get(cell, NOT_ASSESSABLE), b.get(cell, NOT_ASSESSABLE))
+            for cell in self.discordant
+        ]
+
+    def agreed(self) -> dict[Cell, str]:
+        """The consensus read's grades before adjudication (the module's rule)."""
+        return {c: self.grades_a[c] for c in self.cells if not self.is_discordant(c)}
+
+
+def min_difference_of(study: ImagingStudy) -> int:
+    setup = CohortProtocol.objects.filter(cohort_id=study.patient.cohort_id).first()
+    return setup.adjudication_min_difference if setup is not None else 1
+
+
+def _grades(read: Read) -> dict[Cell, str]:
+    rows = Grade.objects.filter(read=read).values_list("muscle__slug", "side", "sequence", "value")
+    return {(m, side, seq): value for m, side, seq, value in rows}
+
+
+def study_discordance(*, study: ImagingStudy) -> Discordance | None:
+    """The study's double read, or None when it has none to adjudicate: exactly one primary and
+    one second read, both submitted, on one protocol, and no consensus read yet."""
+    reads = list(
+        Read.objects.filter(study=study, kind__in=[Read.Kind.PRIMARY, Read.Kind.SECOND])
+        .select_related("protocol")
+        .order_by("pk")
+    )
+    if Read.objects.filter(study=study, kind=Read.Kind.CONSENSUS).exists():
+        return None
+    primary = [r for r in reads if r.kind == Read.Kind.PRIMARY]
+    second = [r for r in reads if r.kind == Read.Kind.SECOND]
+    if len(primary) != 1 or len(second) != 1:
+        return None
+    read_a, read_b = primary[0], second[0]
+    submitted = read_a.status == read_b.status == Read.Status.SUBMITTED
+    if not submitted or read_a.protocol_id != read_b.protocol_id:
+        return None
+    return Discordance(
+        study=study,
+        protocol=read_a.protocol,
+        read_a=read_a,
+        read_b=read_b,
+        min_difference=min_difference_of(study),
+        grades_a=_grades(read_a),
+        grades_b=_grades(read_b),
+    )
+
+
+def adjudication_cells(read: Read) -> dict[Cell, tuple[str, str]]:
+    """An adjudication read's cells to decide: {cell: (Reader A's grade, Reader B's grade)}."""
+    return {
+        (m, side, seq): (a, b) for m, side, seq, a, b in (read.adjudication or {}).get("cells", [])
+    }
+
+
+@dataclass(frozen=True)
+class AdjudicationRow:
+    """A double-read study on the coordinator's adjudication page."""
+
+    study: ImagingStudy
+    discordance: Discordance | None  # None once adjudication is assigned
+    adjudication: Read | None
+
+
+def adjudication_overview(*, cohort) -> list[AdjudicationRow]:
+    """The cohort's double-read studies: those waiting for adjudication, with their discordant
+    cells, and those given to an adjudicator, with the adjudication read."""
+    studies = (
+        ImagingStudy.objects.filter(patient__cohort=cohort, reads__kind=Read.Kind.SECOND)
+        .select_related("patient")
+        .distinct()
+        .order_by("patient__pseudonym", "timepoint")
+    )
+    adjudications = {
+        read.study_id: read
+        for read in Read.objects.filter(
+            study__patient__cohort=cohort, kind=Read.Kind.CONSENSUS
+        ).exclude(adjudication={})
+    }
+    rows = []
+    for study in studies:
+        if study.pk in adjudications:
+            rows.append(AdjudicationRow(study, None, adjudications[study.pk]))
+        elif (discordance := study_discordance(study=study)) is not None:
+            rows.append(AdjudicationRow(study, discordance, None))
+    return rows

@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("cohorts/<slug:slug>/series-rules/", study_views.series_rules, name="series-rules"),
     path("cohorts/<slug:slug>/amendments/", coordinator_views.amendments, name="amendments"),
+    path("cohorts/<slug:slug>/adjudication/", coordinator_views.adjudication, name="adjudication"),
     path("reads/<int:read_id>/audit/", coordinator_views.read_audit, name="read-audit"),
     path(
         "cohorts/<slug:slug>/patients/<str:pseudonym>/record.json",

@@ -21,6 +21,7 @@ from .blinding import image_token, read_copy
 from .models import ReaderPreference
 from .scales import NA_DEFINITION, NA_LABEL, NOT_ASSESSABLE
 from .selectors import (
+    adjudication_cells,
     grid_rows,
     next_open_read,
     protocol_cell_count,
@@ -97,12 +98,14 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
         "csrfToken": get_token(request),
     }
     next_read = next_open_read(reader=request.user, after=read)
+    to_decide = adjudication_cells(read)
     return render(
         request,
         "scoring/read.html",
         {
             "read": read,
             "rows": grid_rows(read=read),
+            "adjudication": to_decide,
             "sequences": read.protocol.sequences,
             "grid_columns": 2 * len(read.protocol.sequences) + 1,
             "scales": [(seq, read.protocol.scale_of(seq)) for seq in read.protocol.sequences],
@@ -113,7 +116,8 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
             "grading_config": grading,
             "has_images": bool(series),
             "next_read": next_read,
-            "total": protocol_cell_count(protocol=read.protocol),
+            # An adjudication read counts only the cells it shows.
+            "total": len(to_decide) if to_decide else protocol_cell_count(protocol=read.protocol),
         },
     )
 

@@ -5,6 +5,11 @@ Every function here runs in a transaction, writes its audit row in it, and marks
 results stale through analytics' one door. Callers import from `scoring.services`.
 """
 
+from scoring.services.adjudication import (
+    NOT_DOUBLE_READ,
+    adjudication_assign,
+    cohort_adjudication_threshold_set,
+)
 from scoring.services.assignment import (
     AssignmentPlan,
     AssignmentPreview,
@@ -46,6 +51,9 @@ from scoring.services.reads import (
 from scoring.services.vocabulary import series_sequence_set, vocabulary_record_change
 
 __all__ = [
+    "NOT_DOUBLE_READ",
+    "adjudication_assign",
+    "cohort_adjudication_threshold_set",
     "cohort_series_rules_set",
     "read_level_pin",
     "study_group_level_set",
