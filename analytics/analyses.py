@@ -78,8 +78,11 @@ def stored_read_scores(
     protocol: str | None = None,
 ) -> StoredReadScores:
     """The stored muscle scores of the cohort's submitted reads, read from the database.
-    Re-reads exist for intra-reader agreement and are left out unless asked for."""
-    reads = Read.objects.filter(study__patient__cohort=cohort, status=Read.Status.SUBMITTED)
+    Re-reads exist for intra-reader agreement and are left out unless asked for; training
+    reads are never analysed."""
+    reads = Read.objects.filter(
+        study__patient__cohort=cohort, status=Read.Status.SUBMITTED
+    ).exclude(kind=Read.Kind.TRAINING)
     if not include_rereads:
         reads = reads.exclude(kind=Read.Kind.REREAD)
     if readers:

@@ -56,17 +56,19 @@ EXPLORATORY = (
 
 
 def _reads_meta(cohort: Cohort) -> pd.DataFrame:
-    rows = Read.objects.filter(
-        study__patient__cohort=cohort, status=Read.Status.SUBMITTED
-    ).values_list(
-        "pk",
-        "study_id",
-        "study__patient_id",
-        "study__timepoint",
-        "reader_id",
-        "kind",
-        "rereads_id",
-        "protocol_id",
+    rows = (
+        Read.objects.filter(study__patient__cohort=cohort, status=Read.Status.SUBMITTED)
+        .exclude(kind=Read.Kind.TRAINING)  # never analysed
+        .values_list(
+            "pk",
+            "study_id",
+            "study__patient_id",
+            "study__timepoint",
+            "reader_id",
+            "kind",
+            "rereads_id",
+            "protocol_id",
+        )
     )
     return pd.DataFrame(
         list(rows),

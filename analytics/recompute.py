@@ -261,6 +261,7 @@ def input_fingerprint(cohort: Cohort, patients: pd.DataFrame | None = None) -> s
         ReadScores.objects.filter(
             read__study__patient__cohort=cohort, read__status=Read.Status.SUBMITTED
         )
+        .exclude(read__kind=Read.Kind.TRAINING)  # never analysed
         .values_list("read_id", "fingerprint")
         .order_by("read_id")
     )

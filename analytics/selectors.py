@@ -83,7 +83,7 @@ def background_work_for_cohorts(*, cohorts: list[Cohort]) -> list[CohortBackgrou
 
 def _analysed_reads(protocol: str = "", **lookup: Any) -> QuerySet[Read]:
     reads = Read.objects.filter(status=Read.Status.SUBMITTED, **lookup).exclude(
-        kind=Read.Kind.REREAD
+        kind__in=[Read.Kind.REREAD, Read.Kind.TRAINING]
     )
     return reads.filter(protocol__slug=protocol) if protocol else reads
 

@@ -60,6 +60,7 @@ class ExportFilters:
         return patients
 
     def reads(self, reads: QuerySet[Read]) -> QuerySet[Read]:
+        reads = reads.exclude(kind=Read.Kind.TRAINING)  # training reads are never data
         if self.timepoints:
             reads = reads.filter(study__timepoint__in=self.timepoints)
         if self.subtypes:

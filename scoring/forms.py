@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 from cohorts.roles import RADIOLOGIST
 
-from .models import ScoringProtocol
+from .models import Read, ScoringProtocol
 
 
 def _radiologists():
@@ -82,3 +82,21 @@ class AdjudicationThresholdForm(forms.Form):
         label="Discordant from a difference of",
         help_text="steps (or NA against a grade)",
     )
+
+
+class TrainingAssignForm(forms.Form):
+    """Reference reads to one trainee as training cases."""
+
+    trainee = forms.ModelChoiceField(queryset=_radiologists())
+    references = forms.ModelMultipleChoiceField(
+        queryset=Read.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, references=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["trainee"].queryset = _radiologists()
+        if references is not None:
+            self.fields["references"].queryset = references
+        self.fields["references"].label_from_instance = lambda read: (
+            f"{read.study.patient.pseudonym} t{read.study.timepoint} · {read.protocol.name}"
+        )

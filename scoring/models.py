@@ -167,6 +167,7 @@ class Read(models.Model):
         SECOND = "second", "Second read (double reading)"
         CONSENSUS = "consensus", "Consensus read"
         REREAD = "reread", "Re-read (intra-reader agreement)"
+        TRAINING = "training", "Training read (compared with a reference; never analysed)"
 
     study = models.ForeignKey(ImagingStudy, on_delete=models.PROTECT, related_name="reads")
     protocol = models.ForeignKey(ScoringProtocol, on_delete=models.PROTECT, related_name="reads")
@@ -196,6 +197,12 @@ class Read(models.Model):
     adjudication = models.JSONField(default=dict, blank=True)
     rereads = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rereaders"
+    )
+    # Training: an expert's submitted read a coordinator marked as a reference, and a trainee's
+    # training read of the same study, compared with it after submission.
+    is_reference = models.BooleanField(default=False)
+    reference = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="training_reads"
     )
     not_before = models.DateTimeField(
         null=True, blank=True, help_text="A re-read appears on the worklist from this time."

@@ -129,11 +129,12 @@ def read_instance_get(*, read: Read, image: str):
     return instance
 
 
-def grid_rows(*, read: Read) -> list[dict]:
+def grid_rows(*, read: Read, feedback: TrainingFeedback | None = None) -> list[dict]:
     """The grading grid: one row per muscle with its region and group, in atlas order, and
     its cells (side x sequence). An adjudication read shows only the muscles with a cell to
     decide; each such cell carries Reader A's and Reader B's grades, its other cells are fixed
-    at the readers' grade."""
+    at the readers' grade. With a training read's `feedback`, each cell carries the
+    reference's grade and whether the trainee's agrees."""
     to_decide = adjudication_cells(read)
     fixed: dict[Cell, str] = {}
     if to_decide:
@@ -152,11 +153,14 @@ def grid_rows(*, read: Read) -> list[dict]:
                 key = (muscle.slug, side, sequence)
                 a, b = to_decide.get(key, (None, None))
                 decide = not to_decide or key in to_decide
+                reference = feedback.reference.get(key) if feedback else None
                 cells.append(
                     {
                         "side": side,
                         "sequence": sequence,
                         "decide": decide,
+                        "reference": reference,
+                        "agrees": reference is not None and feedback.mine.get(key) == reference,
                         "reader_a": a,
                         "reader_b": b,
                         "fixed": None if decide else fixed.get(key, ""),
@@ -323,3 +327,60 @@ def adjudication_overview(*, cohort) -> list[AdjudicationRow]:
         elif (discordance := study_discordance(study=study)) is not None:
             rows.append(AdjudicationRow(study, discordance, None))
     return rows
+
+
+# --- training reads against their reference (after submission) -------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingFeedback:
+    """A submitted training read cell by cell against its reference read."""
+
+    reference: dict[Cell, str]  # the reference's grade of each cell
+    mine: dict[Cell, str]
+    groups: list[dict]  # per functional group: name, n, exact, percent
+    n: int
+    exact: int
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.exact / self.n if self.n else 0.0
+
+
+def training_feedback(read: Read) -> TrainingFeedback | None:
+    """For a submitted training read, its agreement with the reference; None otherwise (a
+    trainee sees the reference only after submitting)."""
+    if (
+        read.kind != Read.Kind.TRAINING
+        or read.status != Read.Status.SUBMITTED
+        or read.reference_id is None
+    ):
+        return None
+    rows = (
+        Grade.objects.filter(read_id__in=[read.pk, read.reference_id])
+        .order_by("muscle__group__region__order", "muscle__group__order")
+        .values_list("read_id", "muscle__slug", "muscle__group__name", "side", "sequence", "value")
+    )
+    mine: dict[Cell, str] = {}
+    reference: dict[Cell, str] = {}
+    group_of: dict[Cell, str] = {}
+    for read_id, muscle, group, side, sequence, value in rows:
+        cell = (muscle, side, sequence)
+        (mine if read_id == read.pk else reference)[cell] = value
+        group_of[cell] = group
+    groups: dict[str, dict] = {}
+    for cell, value in mine.items():
+        if cell not in reference:
+            continue
+        counts = groups.setdefault(group_of[cell], {"name": group_of[cell], "n": 0, "exact": 0})
+        counts["n"] += 1
+        counts["exact"] += value == reference[cell]
+    for counts in groups.values():
+        counts["percent"] = 100 * counts["exact"] / counts["n"]
+    return TrainingFeedback(
+        reference=reference,
+        mine=mine,
+        groups=list(groups.values()),
+        n=sum(g["n"] for g in groups.values()),
+        exact=sum(g["exact"] for g in groups.values()),
+    )

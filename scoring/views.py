@@ -18,7 +18,7 @@ from cohorts.roles import RADIOLOGIST, has_role
 from iim_scoring.sessions import session_not_refreshed
 
 from .blinding import image_token, read_copy
-from .models import ReaderPreference
+from .models import Read, ReaderPreference
 from .scales import NA_DEFINITION, NA_LABEL, NOT_ASSESSABLE
 from .selectors import (
     adjudication_cells,
@@ -29,6 +29,7 @@ from .selectors import (
     read_instance_get,
     read_levels,
     read_stacks,
+    training_feedback,
     worklist_for_reader,
 )
 
@@ -95,16 +96,19 @@ def read_page(request: HttpRequest, read_token: str) -> HttpResponse:
             "prefs": reverse("scoring:api-prefs"),
         },
         "keymap": prefs.keymap if prefs else {},
+        "training": read.kind == Read.Kind.TRAINING,
         "csrfToken": get_token(request),
     }
     next_read = next_open_read(reader=request.user, after=read)
     to_decide = adjudication_cells(read)
+    feedback = training_feedback(read)
     return render(
         request,
         "scoring/read.html",
         {
             "read": read,
-            "rows": grid_rows(read=read),
+            "rows": grid_rows(read=read, feedback=feedback),
+            "feedback": feedback,
             "adjudication": to_decide,
             "sequences": read.protocol.sequences,
             "grid_columns": 2 * len(read.protocol.sequences) + 1,

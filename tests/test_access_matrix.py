@@ -88,6 +88,7 @@ RULES: dict[str, dict[str, str]] = {
     "scoring:api-prefs": READER,
     "scoring:assign": COORDINATOR_ONLY,
     "scoring:amendments": COORDINATOR_ONLY,
+    "scoring:adjudication": COORDINATOR_ONLY,
     "scoring:study-reading": COORDINATOR_ONLY,
     "scoring:series-rules": COORDINATOR_ONLY,
     "scoring:read-audit": COORDINATOR_ONLY,
@@ -100,6 +101,8 @@ RULES: dict[str, dict[str, str]] = {
     "analytics:dashboard-compute": None,  # POST only: tests/analytics/test_dashboard.py
     "analytics:dashboard-csv": CLINICAL_VIEW,
     "analytics:patient-profile": CLINICAL_EDIT,
+    "analytics:my-training": READER,  # a trainee's own cases, blind labels only
+    "analytics:cohort-training": COORDINATOR_ONLY,
     "api-v1:cohort-list": API_DATA,
     "api-v1:cohort-detail": API_DATA,
     "api-v1:patient-list": API_DATA,

@@ -48,9 +48,12 @@ from scoring.services.reads import (
     read_submit,
     read_update_notes,
 )
+from scoring.services.training import read_reference_set, training_assign
 from scoring.services.vocabulary import series_sequence_set, vocabulary_record_change
 
 __all__ = [
+    "read_reference_set",
+    "training_assign",
     "NOT_DOUBLE_READ",
     "adjudication_assign",
     "cohort_adjudication_threshold_set",

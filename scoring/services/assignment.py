@@ -41,10 +41,12 @@ def read_assign(
     actor: AbstractBaseUser | None,
     kind: str = Read.Kind.PRIMARY,
     rereads: Read | None = None,
+    reference: Read | None = None,
     not_before=None,  # datetime | None
     is_synthetic: bool = False,
 ) -> Read:
-    """Give one study to one reader; returns the existing read if that assignment exists."""
+    """Give one study to one reader; returns the existing read if that assignment exists.
+    A training read names the `reference` read it is compared with."""
     if not has_role(reader, RADIOLOGIST):
         raise ValidationError(READER_NOT_RADIOLOGIST)
     existing = Read.objects.filter(study=study, protocol=protocol, reader=reader, kind=kind).first()
@@ -62,6 +64,7 @@ def read_assign(
         reader=reader,
         kind=kind,
         rereads=rereads,
+        reference=reference,
         not_before=not_before,
         blind_label=_new_blind_label(),
         sort_key=random.random(),

@@ -132,9 +132,9 @@ def test_the_adjudicated_consensus_read_is_what_the_analyses_use(double_read, co
 
     # Agreement is the two readers' reads: one pair, never the consensus read.
     assert cohort_beyond_recompute(cohort_id=cohort.pk, force=True) == "done"
-    inter = AnalysisResult.objects.get(cohort=cohort, analysis="beyond_paper").result[
-        "agreement"
-    ]["inter"]
+    inter = AnalysisResult.objects.get(cohort=cohort, analysis="beyond_paper").result["agreement"][
+        "inter"
+    ]
     assert inter["n_pairs"] == 1
 
 

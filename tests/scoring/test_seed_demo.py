@@ -84,6 +84,12 @@ def test_seed_demo_leaves_open_cases_for_the_demo_radiologist(seeded):
         status="submitted"
     )
     assert open_reads.count() >= 5
+    # Something to adjudicate and two training cases against the expert's references.
+    adjudication = open_reads.get(kind="consensus")
+    assert adjudication.adjudication["cells"]
+    training = open_reads.filter(kind="training")
+    assert training.count() == 2
+    assert all(read.reference.is_reference for read in training)
 
 
 def test_seed_demo_results_show_the_papers_ordering(seeded):

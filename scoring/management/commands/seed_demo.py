@@ -26,7 +26,14 @@ from scoring.demo import (
     reader_variant,
 )
 from scoring.models import CohortProtocol, FunctionalGroup, Read, ScoringProtocol
-from scoring.services import read_assign, read_record_complete, study_group_level_set
+from scoring.services import (
+    adjudication_assign,
+    read_assign,
+    read_record_complete,
+    read_reference_set,
+    study_group_level_set,
+    training_assign,
+)
 
 DEMO_COHORT = "demo-iim"
 DEMO_PASSWORD = "iim-demo-2026"  # synthetic demo accounts, printed on purpose
@@ -175,6 +182,7 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"  {spec.pseudonym} {spec.subtype:<5} total {spec.total:5.1f}")
         self._second_opinions_and_follow_ups(primaries, users, protocol)
+        self._adjudication_and_training(primaries, users)
 
     def _second_opinions_and_follow_ups(self, primaries, users, protocol) -> None:
         """Double reads, re-reads and follow-up MRIs, so that reader agreement and change over
@@ -241,6 +249,22 @@ class Command(BaseCommand):
                     ),
                     treatment_naive=False,
                 )
+
+    def _adjudication_and_training(self, primaries, users) -> None:
+        """One double read to adjudicate and two training cases for the demo radiologist, on
+        studies they do not read otherwise, so both workflows have something to show."""
+        radiologist, coordinator = users["demo-radiologist"], users["demo-coordinator"]
+        held = set(Read.objects.filter(reader=radiologist).values_list("study_id", flat=True))
+        free = [(study, read) for _s, _p, study, read in primaries if study.pk not in held]
+        double_read = [
+            study for study, _read in free if study.reads.filter(kind=Read.Kind.SECOND).exists()
+        ]
+        if double_read:
+            adjudication_assign(study=double_read[0], adjudicator=radiologist, actor=coordinator)
+        single = [read for study, read in free if study not in double_read][:2]
+        for read in single:
+            read_reference_set(read=read, is_reference=True, actor=coordinator)
+        training_assign(references=single, trainee=radiologist, actor=coordinator)
 
     def _study_without_images(self, patient: Patient, spec) -> ImagingStudy:
         return study_create(
