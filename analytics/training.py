@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 
 from cohorts.models import Cohort
-from scoring.models import Grade, Read
+from scoring.models import Read
 from scoring.scales import NOT_ASSESSABLE
+from scoring.selectors import read_cells
 
 from .stats import agreement
 
@@ -36,14 +37,9 @@ class TrainingCase:
     sequences: list[SequenceAgreement]
 
 
-def _grades(read: Read) -> dict[tuple[str, str, str], str]:
-    rows = Grade.objects.filter(read=read).values_list("muscle__slug", "side", "sequence", "value")
-    return {(m, side, seq): value for m, side, seq, value in rows}
-
-
 def case_agreement(read: Read) -> list[SequenceAgreement]:
     """A submitted training read against its reference, per graded sequence."""
-    mine, reference = _grades(read), _grades(read.reference)
+    mine, reference = read_cells(read), read_cells(read.reference)
     out = []
     for sequence in read.protocol.sequences:
         scale = read.protocol.scale_of(sequence)

@@ -120,6 +120,14 @@ class GradesExport:
     def _scale(self, read: tuple, sequence: str) -> str:
         return self.scales[(read[10], sequence)].key
 
+    def _batch_scales(self, batch: Sequence[tuple]) -> dict[tuple[int, str], str]:
+        """{(read id, sequence): scale key} of a batch of reads (the CSV and JSON writers)."""
+        return {
+            (read[0], sequence): self._scale(read, sequence)
+            for read in batch
+            for sequence in GradeSequence.values
+        }
+
     def _read_fields(self, read: tuple, sequence: str) -> list[Any]:
         pk, study_id, pseudonym, subtype, site, timepoint, study_uid, reader, status, kind, _ = read
         series = self.series.get((study_id, sequence), "")
@@ -170,11 +178,7 @@ class GradesExport:
                 for read in batch
                 for sequence in GradeSequence.values
             }
-            scale = {
-                (read[0], sequence): self._scale(read, sequence)
-                for read in batch
-                for sequence in GradeSequence.values
-            }
+            scale = self._batch_scales(batch)
             yield "".join(
                 [
                     f"{prefix[(r, q)]}{muscle_part[m]}{s},{q},{v},{scale[(r, q)]}\n"
@@ -192,11 +196,7 @@ class GradesExport:
         }
         separator = "\n"
         for batch, cells in self._cell_batches():
-            scale = {
-                (read[0], sequence): self._scale(read, sequence)
-                for read in batch
-                for sequence in GradeSequence.values
-            }
+            scale = self._batch_scales(batch)
             prefix = {
                 (read[0], sequence): json.dumps(
                     dict(zip(names[:9], self._read_fields(read, sequence), strict=True)),

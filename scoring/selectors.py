@@ -136,14 +136,7 @@ def grid_rows(*, read: Read, feedback: TrainingFeedback | None = None) -> list[d
     at the readers' grade. With a training read's `feedback`, each cell carries the
     reference's grade and whether the trainee's agrees."""
     to_decide = adjudication_cells(read)
-    fixed: dict[Cell, str] = {}
-    if to_decide:
-        fixed = {
-            (m, side, seq): value
-            for m, side, seq, value in Grade.objects.filter(read=read).values_list(
-                "muscle__slug", "side", "sequence", "value"
-            )
-        }
+    fixed = read_cells(read) if to_decide else {}
     rows = []
     for muscle in protocol_muscles(protocol=read.protocol):
         sides = ["R", "L"] if muscle.paired else ["M"]
@@ -255,7 +248,8 @@ def min_difference_of(study: ImagingStudy) -> int:
     return setup.adjudication_min_difference if setup is not None else 1
 
 
-def _grades(read: Read) -> dict[Cell, str]:
+def read_cells(read: Read) -> dict[Cell, str]:
+    """A read's grades by cell: {(muscle slug, side, sequence): value}."""
     rows = Grade.objects.filter(read=read).values_list("muscle__slug", "side", "sequence", "value")
     return {(m, side, seq): value for m, side, seq, value in rows}
 
@@ -284,8 +278,8 @@ def study_discordance(*, study: ImagingStudy) -> Discordance | None:
         read_a=read_a,
         read_b=read_b,
         min_difference=min_difference_of(study),
-        grades_a=_grades(read_a),
-        grades_b=_grades(read_b),
+        grades_a=read_cells(read_a),
+        grades_b=read_cells(read_b),
     )
 
 
