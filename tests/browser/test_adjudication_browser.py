@@ -63,7 +63,9 @@ def adjudication_read(imaged_read) -> Read:
         submit=True,
     )
     adjudicator = factories.user_with_role("radiologist", username="adjudicator")
-    coordinator = factories.user_with_role("coordinator", username="coordinator")
+    coordinator = factories.user_with_role(
+        "coordinator", username="coordinator", cohort=imaged_read.study.patient.cohort
+    )
     return adjudication_assign(study=imaged_read.study, adjudicator=adjudicator, actor=coordinator)
 
 
@@ -93,3 +95,17 @@ def test_adjudicator_sees_only_discordant_cells_with_both_grades_and_resolves_th
     html = "".join(text for _url, text in received.html)
     assert "second-radiologist" not in html and ">radiologist<" not in html
     received.assert_blind()
+
+
+def test_coordinator_sees_the_assigned_adjudication(
+    browser_page, live_server, login, adjudication_read
+):
+    page = browser_page
+    login(page, live_server, "coordinator")
+    cohort = adjudication_read.study.patient.cohort
+    page.goto(f"{live_server.url}/reading/cohorts/{cohort.slug}/adjudication/")
+    row = page.locator(f"#adjudication-table tr[data-study='{adjudication_read.study_id}']")
+    assert "adjudicator" in row.text_content() and adjudication_read.blind_label in (
+        row.text_content()
+    )
+    screenshot(page, "adjudication-coordinator")
